@@ -1,0 +1,90 @@
+/*
+ * message.c - encodes segments as avfuse.segment.v1 JSON with jansson.
+ *
+ * Times are microsecond integers inside the pipeline and seconds in messages;
+ * reals are printed with 15 significant digits so that 10.4 reads "10.4" and not
+ * the nearest binary fraction.
+ */
+#include "message.h"
+
+#include <string.h>
+
+#include <jansson.h>
+
+int avf_source_name_valid(const char *name)
+{
+    size_t n = 0;
+
+    if (!name)
+        return 0;
+    for (; name[n]; n++) {
+        char c = name[n];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return n >= 1 && n <= AVF_SOURCE_NAME_MAX;
+}
+
+void avf_source_name_from_path(const char *path, char *out)
+{
+    const char *base = strrchr(path, '/');
+    size_t len, n = 0;
+    const char *dot;
+
+    base = base ? base + 1 : path;
+    len = strcspn(base, "?#");
+    dot = memchr(base, '.', len);
+    if (dot && dot != base) {
+        /* the last dot in the component, so "a.b.mp4" keeps "a.b" as "a_b" */
+        const char *last = dot;
+
+        while ((dot = memchr(last + 1, '.', len - (size_t)(last + 1 - base))))
+            last = dot;
+        len = (size_t)(last - base);
+    }
+    for (size_t i = 0; i < len && n < AVF_SOURCE_NAME_MAX; i++) {
+        char c = base[i];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-';
+
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    if (n == 0)
+        strcpy(out, "input");
+}
+
+static double seconds(int64_t us)
+{
+    return (double)us / 1e6;
+}
+
+char *avf_segment_message(const avf_segment *seg, const char *source, int64_t epoch, uint64_t seq)
+{
+    json_t *msg, *video, *audio;
+    char *text;
+
+    video = json_pack("{s:b}", "present", seg->video_present);
+    audio = json_pack("{s:b}", "present", seg->audio_present);
+    if (!video || !audio) {
+        json_decref(video);
+        json_decref(audio);
+        return NULL;
+    }
+    if (seg->video_present)
+        json_object_set_new(video, "frames", json_integer(seg->nb_frames));
+    if (seg->audio_present)
+        json_object_set_new(audio, "samples", json_integer(seg->nb_samples));
+    /* "o" steals the references to video and audio, also when packing fails */
+    msg = json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:b, s:o, s:o}", "schema", AVF_SEGMENT_SCHEMA,
+                    "source", source, "epoch", (json_int_t)epoch, "seq", (json_int_t)seq, "t0",
+                    seconds(seg->t0_us), "t1", seconds(seg->t1_us), "partial", seg->partial,
+                    "video", video, "audio", audio);
+    if (!msg)
+        return NULL;
+    text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(msg);
+    return text;
+}

@@ -1,0 +1,570 @@
+/*
+ * decode.c - libavcodec decoders that emit timeline items for the segmenter.
+ *
+ * Video: every decoded frame gets a strictly increasing timeline time from its
+ * stream clock; the frames the analysis-rate sampler keeps are scaled in one
+ * libswscale step to YUV420P at the analysis size, the others travel as bare
+ * progress marks so that the segmenter still learns how far the video has come.
+ *
+ * Audio: frames go through libswresample to mono float at the analysis rate. The
+ * audio clock counts converted samples; a frame timestamp that disagrees with the
+ * count beyond jitter (a gap or an overlap) first drains the resampler, so that
+ * the samples already inside it keep their place, then moves the count. A change
+ * of input format or layout mid-stream drains the old resampler and opens a new
+ * one. Codec priming that the container marks (skip samples) is removed by
+ * libavcodec itself; padding past the stream's declared end is cut here.
+ */
+#include "decode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/avutil.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+
+#include "error.h"
+
+/* After this many consecutive decoder errors the stream is treated as ended. */
+#define MAX_CONSECUTIVE_ERRORS 100
+
+#define ANALYSIS_PIX_FMT AV_PIX_FMT_YUV420P
+
+void avf_item_free(avf_item **pitem)
+{
+    avf_item *item;
+
+    if (!pitem || !*pitem)
+        return;
+    item = *pitem;
+    av_frame_free(&item->frame);
+    free(item->samples);
+    free(item);
+    *pitem = NULL;
+}
+
+static int open_codec(AVCodecContext **pctx, const AVStream *st)
+{
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    AVCodecContext *ctx;
+    int ret;
+
+    if (!codec)
+        return AVERROR_DECODER_NOT_FOUND;
+    ctx = avcodec_alloc_context3(codec);
+    if (!ctx)
+        return AVERROR(ENOMEM);
+    ret = avcodec_parameters_to_context(ctx, st->codecpar);
+    if (ret < 0)
+        goto fail;
+    /* lets libavcodec shift timestamps when it drops priming samples */
+    ctx->pkt_timebase = st->time_base;
+    ctx->thread_count = 0;
+    ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    ret = avcodec_open2(ctx, codec, NULL);
+    if (ret < 0)
+        goto fail;
+    *pctx = ctx;
+    return 0;
+fail:
+    avcodec_free_context(&ctx);
+    return ret;
+}
+
+/* Returns 0 when the packet was taken or rejected as bad data (counted). */
+static int send_packet(AVCodecContext *ctx, const AVPacket *pkt, avf_decoder_stats *stats)
+{
+    int ret = avcodec_send_packet(ctx, pkt);
+
+    if (pkt)
+        stats->packets++;
+    if (ret == AVERROR_EOF && !pkt)
+        return 0;
+    if (ret < 0 && ret != AVERROR(ENOMEM)) {
+        stats->decode_errors++;
+        return 0;
+    }
+    return ret;
+}
+
+static int64_t frame_duration(const AVFrame *frame)
+{
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
+    return frame->duration;
+#else
+    return frame->pkt_duration;
+#endif
+}
+
+/* ---- video ---- */
+
+struct avf_vdec {
+    AVCodecContext *ctx;
+    AVFrame *frame; /* decoded frame, reused */
+    struct SwsContext *sws;
+    avf_video_options opt;
+    AVRational time_base;
+    avf_stream_clock clock;
+    avf_frame_sampler sampler;
+    int64_t default_dur_us;
+    int64_t limit_us;
+    int64_t end_us; /* end of the last frame kept; INT64_MIN before */
+    int consecutive_errors;
+    int end_sent;
+    avf_decoder_stats stats;
+};
+
+int avf_vdec_open(avf_vdec **pdec, const AVStream *st, const avf_video_options *opt,
+                  int64_t origin_us, int64_t limit_us)
+{
+    AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+    avf_vdec *d;
+    int ret;
+
+    if (opt->fps.num <= 0 || opt->fps.den <= 0 || opt->max_width < 2)
+        return AVF_ERR_CONFIG;
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return AVERROR(ENOMEM);
+    ret = open_codec(&d->ctx, st);
+    if (ret < 0)
+        goto fail;
+    d->frame = av_frame_alloc();
+    if (!d->frame) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    d->opt = *opt;
+    d->time_base = st->time_base;
+    avf_clock_init(&d->clock, st->time_base, st->pts_wrap_bits, origin_us);
+    avf_sampler_init(&d->sampler, opt->fps);
+    d->default_dur_us = rate.num > 0 && rate.den > 0 ? av_rescale(AV_TIME_BASE, rate.den, rate.num)
+                                                     : AV_TIME_BASE / 25;
+    d->limit_us = limit_us;
+    d->end_us = INT64_MIN;
+    *pdec = d;
+    return 0;
+fail:
+    avf_vdec_free(&d);
+    return ret;
+}
+
+void avf_vdec_free(avf_vdec **pdec)
+{
+    avf_vdec *d;
+
+    if (!pdec || !*pdec)
+        return;
+    d = *pdec;
+    sws_freeContext(d->sws);
+    av_frame_free(&d->frame);
+    avcodec_free_context(&d->ctx);
+    free(d);
+    *pdec = NULL;
+}
+
+int avf_vdec_send(avf_vdec *d, const AVPacket *pkt)
+{
+    return send_packet(d->ctx, pkt, &d->stats);
+}
+
+/* The analysis size: at most max_width wide, display aspect kept, even sides. */
+static void analysis_size(const AVFrame *src, int max_width, int *w, int *h)
+{
+    AVRational sar = src->sample_aspect_ratio;
+    int64_t display_w = src->width, out_w, out_h;
+
+    if (sar.num > 0 && sar.den > 0)
+        display_w = av_rescale(src->width, sar.num, sar.den);
+    if (display_w <= 0)
+        display_w = src->width;
+    if (display_w > max_width) {
+        out_w = max_width;
+        out_h = av_rescale(src->height, max_width, display_w);
+    } else {
+        out_w = display_w;
+        out_h = src->height;
+    }
+    *w = FFMAX(2, (int)out_w & ~1);
+    *h = FFMAX(2, (int)out_h & ~1);
+}
+
+static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
+{
+    AVFrame *dst;
+    int w, h, ret;
+
+    analysis_size(src, d->opt.max_width, &w, &h);
+    d->sws = sws_getCachedContext(d->sws, src->width, src->height, src->format, w, h,
+                                  ANALYSIS_PIX_FMT, SWS_BILINEAR, NULL, NULL, NULL);
+    if (!d->sws)
+        return AVERROR(EINVAL);
+    dst = av_frame_alloc();
+    if (!dst)
+        return AVERROR(ENOMEM);
+    dst->format = ANALYSIS_PIX_FMT;
+    dst->width = w;
+    dst->height = h;
+    ret = av_frame_get_buffer(dst, 0);
+    if (ret < 0)
+        goto fail;
+    ret = sws_scale(d->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
+                    dst->data, dst->linesize);
+    if (ret < 0)
+        goto fail;
+    dst->sample_aspect_ratio = (AVRational){1, 1};
+    *pdst = dst;
+    return 0;
+fail:
+    av_frame_free(&dst);
+    return ret;
+}
+
+static int new_item(avf_item **pitem, enum avf_item_type type)
+{
+    *pitem = calloc(1, sizeof(**pitem));
+    if (!*pitem)
+        return AVERROR(ENOMEM);
+    (*pitem)->type = type;
+    return 0;
+}
+
+int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
+{
+    *pitem = NULL;
+    for (;;) {
+        int64_t dur_us, t;
+        avf_item *item;
+        int ret;
+
+        if (d->end_sent)
+            return AVF_EOS;
+        ret = avcodec_receive_frame(d->ctx, d->frame);
+        if (ret == AVERROR(EAGAIN))
+            return ret;
+        if (ret == AVERROR_EOF || (ret < 0 && d->consecutive_errors >= MAX_CONSECUTIVE_ERRORS)) {
+            ret = new_item(&item, AVF_ITEM_VIDEO_END);
+            if (ret < 0)
+                return ret;
+            item->t_us = d->end_us == INT64_MIN ? 0 : d->end_us;
+            d->end_sent = 1;
+            *pitem = item;
+            return 0;
+        }
+        if (ret < 0) {
+            d->stats.decode_errors++;
+            d->consecutive_errors++;
+            continue;
+        }
+        d->consecutive_errors = 0;
+        d->stats.frames++;
+        dur_us = frame_duration(d->frame) > 0
+                     ? av_rescale_q(frame_duration(d->frame), d->time_base, AV_TIME_BASE_Q)
+                     : d->default_dur_us;
+        t = avf_clock_video(&d->clock, d->frame->best_effort_timestamp, dur_us);
+        d->stats.clock = d->clock.stats;
+        if (t >= d->limit_us) {
+            d->stats.beyond_end++;
+            av_frame_unref(d->frame);
+            continue;
+        }
+        d->end_us = FFMIN(t + dur_us, d->limit_us);
+        ret = new_item(&item, AVF_ITEM_VIDEO);
+        if (ret < 0)
+            goto frame_done;
+        item->t_us = t;
+        if (avf_sampler_take(&d->sampler, t)) {
+            ret = scale_frame(d, d->frame, &item->frame);
+            if (ret < 0)
+                avf_item_free(&item);
+        }
+    frame_done:
+        av_frame_unref(d->frame);
+        if (ret < 0)
+            return ret;
+        *pitem = item;
+        return 0;
+    }
+}
+
+const avf_decoder_stats *avf_vdec_stats(const avf_vdec *d)
+{
+    return &d->stats;
+}
+
+/* ---- audio ---- */
+
+struct avf_adec {
+    AVCodecContext *ctx;
+    AVFrame *frame; /* decoded frame, reused */
+    SwrContext *swr;
+    AVChannelLayout in_layout; /* what swr was opened for */
+    int in_format, in_rate;
+    int rate;
+    avf_stream_clock clock;
+    avf_audio_clock place;
+    int64_t limit_pos; /* declared end as a sample index; INT64_MAX when unknown */
+    float *buf;        /* resampler output */
+    int buf_cap;
+    avf_item *pending; /* a second item produced with the previous one */
+    int consecutive_errors;
+    int codec_eof, drained, end_sent;
+    avf_decoder_stats stats;
+};
+
+int avf_adec_open(avf_adec **pdec, const AVStream *st, int rate, int64_t origin_us,
+                  int64_t limit_us)
+{
+    avf_adec *d;
+    int ret;
+
+    if (rate <= 0)
+        return AVF_ERR_CONFIG;
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return AVERROR(ENOMEM);
+    ret = open_codec(&d->ctx, st);
+    if (ret < 0)
+        goto fail;
+    d->frame = av_frame_alloc();
+    if (!d->frame) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    d->rate = rate;
+    avf_clock_init(&d->clock, st->time_base, st->pts_wrap_bits, origin_us);
+    avf_audio_clock_init(&d->place, rate);
+    d->limit_pos = limit_us == INT64_MAX
+                       ? INT64_MAX
+                       : av_rescale_rnd(limit_us, rate, AV_TIME_BASE, AV_ROUND_NEAR_INF);
+    *pdec = d;
+    return 0;
+fail:
+    avf_adec_free(&d);
+    return ret;
+}
+
+void avf_adec_free(avf_adec **pdec)
+{
+    avf_adec *d;
+
+    if (!pdec || !*pdec)
+        return;
+    d = *pdec;
+    avf_item_free(&d->pending);
+    free(d->buf);
+    swr_free(&d->swr);
+    av_channel_layout_uninit(&d->in_layout);
+    av_frame_free(&d->frame);
+    avcodec_free_context(&d->ctx);
+    free(d);
+    *pdec = NULL;
+}
+
+int avf_adec_send(avf_adec *d, const AVPacket *pkt)
+{
+    return send_packet(d->ctx, pkt, &d->stats);
+}
+
+/*
+ * Runs in_n input samples (NULL: drain) through the resampler and places the
+ * output. *pitem receives the kept samples, or NULL when none are left.
+ */
+static int convert(avf_adec *d, const uint8_t **in, int in_n, avf_item **pitem)
+{
+    int max_out, n, skip, kept, ret;
+    int64_t pos;
+    avf_item *item;
+
+    *pitem = NULL;
+    if (!d->swr)
+        return 0;
+    max_out = swr_get_out_samples(d->swr, in_n);
+    if (max_out < 0)
+        return max_out;
+    if (max_out > d->buf_cap) {
+        float *buf = realloc(d->buf, (size_t)max_out * sizeof(*buf));
+
+        if (!buf)
+            return AVERROR(ENOMEM);
+        d->buf = buf;
+        d->buf_cap = max_out;
+    }
+    n = swr_convert(d->swr, (uint8_t **)&d->buf, max_out, in, in_n);
+    if (n < 0)
+        return n;
+    skip = avf_audio_clock_place(&d->place, n, &pos);
+    kept = n - skip;
+    if (kept > 0 && pos + kept > d->limit_pos) {
+        int64_t cut = pos + kept - FFMAX(d->limit_pos, pos);
+
+        d->stats.beyond_end += (uint64_t)cut;
+        kept -= (int)cut;
+    }
+    if (kept <= 0)
+        return 0;
+    ret = new_item(&item, AVF_ITEM_AUDIO);
+    if (ret < 0)
+        return ret;
+    item->samples = malloc((size_t)kept * sizeof(*item->samples));
+    if (!item->samples) {
+        avf_item_free(&item);
+        return AVERROR(ENOMEM);
+    }
+    memcpy(item->samples, d->buf + skip, (size_t)kept * sizeof(*item->samples));
+    item->pos = pos;
+    item->nb_samples = kept;
+    *pitem = item;
+    return 0;
+}
+
+static int open_resampler(avf_adec *d, const AVFrame *frame)
+{
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    int ret;
+
+    av_channel_layout_uninit(&d->in_layout);
+    if (frame->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || frame->ch_layout.nb_channels <= 0) {
+        if (frame->ch_layout.nb_channels <= 0)
+            return AVERROR_INVALIDDATA;
+        av_channel_layout_default(&d->in_layout, frame->ch_layout.nb_channels);
+    } else {
+        ret = av_channel_layout_copy(&d->in_layout, &frame->ch_layout);
+        if (ret < 0)
+            return ret;
+    }
+    swr_free(&d->swr);
+    ret = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_FLT, d->rate, &d->in_layout,
+                              frame->format, frame->sample_rate, 0, NULL);
+    if (ret < 0)
+        return ret;
+    /* a downmix averages the channels instead of summing them into clipping */
+    av_opt_set_double(d->swr, "rematrix_maxval", 1.0, 0);
+    ret = swr_init(d->swr);
+    if (ret < 0) {
+        swr_free(&d->swr);
+        return ret;
+    }
+    d->in_format = frame->format;
+    d->in_rate = frame->sample_rate;
+    return 0;
+}
+
+static int input_changed(const avf_adec *d, const AVFrame *frame)
+{
+    if (!d->swr || frame->format != d->in_format || frame->sample_rate != d->in_rate)
+        return 1;
+    if (frame->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        return frame->ch_layout.nb_channels != d->in_layout.nb_channels;
+    return av_channel_layout_compare(&frame->ch_layout, &d->in_layout) != 0;
+}
+
+/* Converts the decoded frame in d->frame; may produce up to two items. */
+static int audio_frame(avf_adec *d, avf_item **first, avf_item **second)
+{
+    AVFrame *frame = d->frame;
+    int64_t t_us = avf_clock_to_timeline(&d->clock, frame->best_effort_timestamp);
+    int64_t diff;
+    int ret;
+
+    *first = *second = NULL;
+    if (frame->sample_rate <= 0 || frame->nb_samples <= 0)
+        return 0;
+    if (input_changed(d, frame)) {
+        ret = convert(d, NULL, 0, first);
+        if (ret < 0)
+            return ret;
+        ret = open_resampler(d, frame);
+        if (ret < 0)
+            return ret;
+    }
+    diff = avf_audio_clock_frame(&d->place, t_us, swr_get_delay(d->swr, d->rate));
+    if (diff != 0) {
+        if (!*first) {
+            ret = convert(d, NULL, 0, first);
+            if (ret < 0)
+                return ret;
+            ret = swr_init(d->swr);
+            if (ret < 0)
+                return ret;
+        }
+        avf_audio_clock_jump(&d->place, t_us);
+    }
+    d->stats.clock = d->clock.stats;
+    d->stats.audio_gaps = d->place.gaps;
+    d->stats.audio_overlaps = d->place.overlaps;
+    ret = convert(d, (const uint8_t **)frame->extended_data, frame->nb_samples, second);
+    if (ret < 0)
+        return ret;
+    if (!*first) {
+        *first = *second;
+        *second = NULL;
+    }
+    return 0;
+}
+
+int avf_adec_receive(avf_adec *d, avf_item **pitem)
+{
+    *pitem = NULL;
+    for (;;) {
+        avf_item *first, *second;
+        int ret;
+
+        if (d->pending) {
+            *pitem = d->pending;
+            d->pending = NULL;
+            return 0;
+        }
+        if (d->end_sent)
+            return AVF_EOS;
+        if (d->codec_eof) {
+            if (!d->drained) {
+                d->drained = 1;
+                ret = convert(d, NULL, 0, pitem);
+                if (ret < 0 || *pitem)
+                    return ret;
+            }
+            ret = new_item(pitem, AVF_ITEM_AUDIO_END);
+            if (ret < 0)
+                return ret;
+            (*pitem)->pos = FFMIN(d->place.write_pos, d->limit_pos);
+            d->end_sent = 1;
+            return 0;
+        }
+        ret = avcodec_receive_frame(d->ctx, d->frame);
+        if (ret == AVERROR(EAGAIN))
+            return ret;
+        if (ret == AVERROR_EOF || (ret < 0 && d->consecutive_errors >= MAX_CONSECUTIVE_ERRORS)) {
+            d->codec_eof = 1;
+            continue;
+        }
+        if (ret < 0) {
+            d->stats.decode_errors++;
+            d->consecutive_errors++;
+            continue;
+        }
+        d->consecutive_errors = 0;
+        d->stats.frames++;
+        ret = audio_frame(d, &first, &second);
+        av_frame_unref(d->frame);
+        if (ret < 0) {
+            avf_item_free(&first);
+            avf_item_free(&second);
+            return ret;
+        }
+        d->pending = second;
+        if (first) {
+            *pitem = first;
+            return 0;
+        }
+    }
+}
+
+const avf_decoder_stats *avf_adec_stats(const avf_adec *d)
+{
+    return &d->stats;
+}

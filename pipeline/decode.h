@@ -1,0 +1,89 @@
+/*
+ * decode.h - video and audio decoders that turn packets into timeline items.
+ *
+ * Each decoder wraps libavcodec (with its own threads), maps timestamps onto the
+ * source timeline (clock.h) and converts to what analysis needs: the video decoder
+ * keeps the frames picked by the analysis rate and scales them with libswscale;
+ * the audio decoder resamples with libswresample to mono float at the analysis
+ * rate and places the samples sample-exactly. Data beyond a stream's declared end
+ * (codec padding past an MP4 edit list) is cut off.
+ *
+ * The API mirrors libavcodec's send/receive pair: after each avf_*dec_send() the
+ * caller calls avf_*dec_receive() until it returns AVERROR(EAGAIN). Sending NULL
+ * flushes; receive then returns the remaining items, one AVF_ITEM_*_END item, and
+ * AVF_EOS. A decoder belongs to one thread.
+ */
+#ifndef AVF_DECODE_H
+#define AVF_DECODE_H
+
+#include <stdint.h>
+
+#include <libavcodec/packet.h>
+#include <libavformat/avformat.h>
+#include <libavutil/frame.h>
+#include <libavutil/rational.h>
+
+#include "clock.h"
+
+enum avf_item_type {
+    AVF_ITEM_VIDEO = 0,     /* t_us; frame, or NULL for a frame the analysis rate skipped */
+    AVF_ITEM_VIDEO_END = 1, /* t_us: the end of the last video frame */
+    AVF_ITEM_AUDIO = 2,     /* pos, nb_samples, samples */
+    AVF_ITEM_AUDIO_END = 3, /* pos: one past the last sample */
+};
+
+/* What a decoder hands to the segmenter, through the scheduler's queue. */
+typedef struct avf_item {
+    enum avf_item_type type;
+    int64_t t_us;   /* timeline microseconds */
+    AVFrame *frame; /* analysis frame (YUV420P, at most max_width wide); owned */
+    int64_t pos;    /* timeline sample index at the analysis rate */
+    int nb_samples;
+    float *samples; /* mono float at the analysis rate; owned */
+} avf_item;
+
+/* Accepts NULL; frees the frame and samples; sets *pitem to NULL. */
+void avf_item_free(avf_item **pitem);
+
+typedef struct avf_video_options {
+    AVRational fps; /* analysis rate */
+    int max_width;  /* analysis frames are at most this wide, aspect kept */
+} avf_video_options;
+
+typedef struct avf_decoder_stats {
+    uint64_t packets;        /* packets sent */
+    uint64_t frames;         /* frames decoded */
+    uint64_t decode_errors;  /* packets or frames the codec rejected */
+    uint64_t beyond_end;     /* frames (video) or samples (audio) past the declared end */
+    avf_clock_stats clock;   /* video, or the stream clock of audio */
+    uint64_t audio_gaps;     /* audio: holes left by timestamp gaps */
+    uint64_t audio_overlaps; /* audio: overlaps dropped */
+} avf_decoder_stats;
+
+typedef struct avf_vdec avf_vdec;
+typedef struct avf_adec avf_adec;
+
+/*
+ * Opens a decoder for stream st of a demuxer. origin_us is the absolute time of
+ * timeline zero, limit_us the stream's declared end on the timeline (INT64_MAX
+ * when unknown). On success stores a whole decoder in *pdec and returns 0; the
+ * caller frees it with avf_vdec_free(). On failure returns a negative error.
+ */
+int avf_vdec_open(avf_vdec **pdec, const AVStream *st, const avf_video_options *opt,
+                  int64_t origin_us, int64_t limit_us);
+void avf_vdec_free(avf_vdec **pdec);
+/* pkt stays the caller's; NULL flushes. Rejected packets are counted, not fatal. */
+int avf_vdec_send(avf_vdec *d, const AVPacket *pkt);
+/* On 0, *item is the caller's to free with avf_item_free(). */
+int avf_vdec_receive(avf_vdec *d, avf_item **item);
+const avf_decoder_stats *avf_vdec_stats(const avf_vdec *d);
+
+/* As avf_vdec_open(), for audio resampled to mono float at rate Hz. */
+int avf_adec_open(avf_adec **pdec, const AVStream *st, int rate, int64_t origin_us,
+                  int64_t limit_us);
+void avf_adec_free(avf_adec **pdec);
+int avf_adec_send(avf_adec *d, const AVPacket *pkt);
+int avf_adec_receive(avf_adec *d, avf_item **item);
+const avf_decoder_stats *avf_adec_stats(const avf_adec *d);
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * scheduler.c - threads and queues of one source's pipeline.
+ *
+ * Four threads: demux, video decode, audio decode, segment. The consumer (the
+ * analyze command, later the daemon's sinks) pulls finished segments. Queue sizes
+ * are small because every stage is fast compared with decoding: they smooth
+ * bursts, they do not buffer time. The segmenter itself holds the segments still
+ * open, so a decoder that runs ahead of the other never blocks on it.
+ */
+#include "scheduler.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <libavutil/avutil.h>
+
+#include "../daemon/log.h"
+#include "error.h"
+#include "queue.h"
+
+#define PACKET_QUEUE_SIZE 64
+#define ITEM_QUEUE_SIZE   64
+#define OUT_QUEUE_SIZE    8
+
+typedef struct decoder_thread {
+    avf_sched *s;
+    const char *name;
+    enum avf_item_type end_type;
+    avf_queue *in; /* packets */
+    int (*send)(void *dec, const AVPacket *pkt);
+    int (*receive)(void *dec, avf_item **item);
+    void *dec;
+} decoder_thread;
+
+struct avf_sched {
+    avf_pipeline_config cfg;  /* immutable */
+    avf_source *src;          /* demux thread only while running */
+    avf_vdec *vdec;           /* video thread only while running */
+    avf_adec *adec;           /* audio thread only while running */
+    avf_segmenter *segmenter; /* segment thread only while running */
+    avf_queue *video_packets, *audio_packets, *items, *out;
+    decoder_thread video_thread, audio_thread;
+    pthread_t threads[4];
+    int nb_threads; /* main thread only */
+    int joined;     /* main thread only */
+    pthread_mutex_t lock;
+    int error;         /* first stage error; protected by lock */
+    int read_error;    /* demux thread only until joined */
+    uint64_t segments; /* segment thread only until joined */
+};
+
+static void free_packet(void *p)
+{
+    AVPacket *pkt = p;
+
+    av_packet_free(&pkt);
+}
+
+static void free_item(void *p)
+{
+    avf_item *item = p;
+
+    avf_item_free(&item);
+}
+
+static void free_segment(void *p)
+{
+    avf_segment *seg = p;
+
+    avf_segment_free(&seg);
+}
+
+void avf_pipeline_config_default(avf_pipeline_config *cfg)
+{
+    *cfg = (avf_pipeline_config){
+        .hop_s = 1.0,
+        .len_s = 1.0,
+        .fps = {10, 1},
+        .max_width = 320,
+        .rate = 16000,
+        .min_partial_s = 0.05,
+        .io_timeout_us = 10 * AV_TIME_BASE,
+    };
+}
+
+int avf_pipeline_config_check(const avf_pipeline_config *cfg, char *why, size_t why_size)
+{
+    const char *reason = NULL;
+
+    if (!(cfg->hop_s * cfg->rate >= 1.0) || cfg->hop_s > 3600)
+        reason = "hop must be at least one sample and at most 3600 s";
+    else if (!(cfg->len_s >= cfg->hop_s) || cfg->len_s > 3600)
+        reason = "len must be at least hop and at most 3600 s";
+    else if (cfg->fps.num <= 0 || cfg->fps.den <= 0 || av_q2d(cfg->fps) > 1000)
+        reason = "fps must be above 0 and at most 1000";
+    else if (cfg->max_width < 16 || cfg->max_width > 8192)
+        reason = "width must be between 16 and 8192";
+    else if (cfg->rate < 8000 || cfg->rate > 192000)
+        reason = "rate must be between 8000 and 192000 Hz";
+    else if (!(cfg->min_partial_s >= 0) || cfg->min_partial_s >= cfg->len_s)
+        reason = "min-partial must be at least 0 and less than len";
+    if (!reason)
+        return 0;
+    snprintf(why, why_size, "%s", reason);
+    return AVF_ERR_CONFIG;
+}
+
+static void set_error(avf_sched *s, const char *stage, int err)
+{
+    char buf[128];
+
+    avf_log(AVF_LOG_DEBUG, stage, "stopped: %s", avf_strerror(err, buf, sizeof(buf)));
+    pthread_mutex_lock(&s->lock);
+    if (!s->error)
+        s->error = err;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *demux_main(void *arg)
+{
+    avf_sched *s = arg;
+    const avf_source_info *info = avf_source_get_info(s->src);
+    int video_open = s->video_packets != NULL, audio_open = s->audio_packets != NULL;
+    AVPacket *pkt = NULL;
+
+    while (video_open || audio_open) {
+        int is_video, ret;
+
+        pkt = av_packet_alloc();
+        if (!pkt) {
+            set_error(s, "demux", AVERROR(ENOMEM));
+            break;
+        }
+        ret = avf_source_read(s->src, pkt);
+        if (ret == AVF_EOS)
+            break;
+        if (ret < 0) {
+            /* a damaged or vanished input: keep what was read, report the rest */
+            s->read_error = ret;
+            break;
+        }
+        is_video = info->video && pkt->stream_index == info->video->index;
+        if (is_video ? !video_open : !audio_open) {
+            av_packet_free(&pkt);
+            continue;
+        }
+        if (avf_queue_send(is_video ? s->video_packets : s->audio_packets, pkt) == AVF_EOS) {
+            if (is_video)
+                video_open = 0;
+            else
+                audio_open = 0;
+            av_packet_free(&pkt);
+        }
+        pkt = NULL;
+    }
+    av_packet_free(&pkt);
+    if (s->video_packets)
+        avf_queue_finish_send(s->video_packets);
+    if (s->audio_packets)
+        avf_queue_finish_send(s->audio_packets);
+    return NULL;
+}
+
+static void *decoder_main(void *arg)
+{
+    decoder_thread *t = arg;
+    avf_sched *s = t->s;
+    int end_sent = 0, flushing = 0, ret = 0;
+
+    while (!end_sent) {
+        AVPacket *pkt = NULL;
+
+        if (!flushing && avf_queue_receive(t->in, (void **)&pkt) == AVF_EOS)
+            flushing = 1;
+        ret = t->send(t->dec, pkt);
+        av_packet_free(&pkt);
+        if (ret < 0)
+            break;
+        for (;;) {
+            avf_item *item = NULL;
+
+            ret = t->receive(t->dec, &item);
+            if (ret == AVERROR(EAGAIN) && !flushing)
+                break;
+            if (ret == AVF_EOS || ret == AVERROR(EAGAIN))
+                goto done;
+            if (ret < 0)
+                goto done;
+            if (item->type == t->end_type)
+                end_sent = 1;
+            if (avf_queue_send(s->items, item) == AVF_EOS) {
+                avf_item_free(&item);
+                goto done;
+            }
+        }
+    }
+done:
+    if (ret < 0 && ret != AVF_EOS && ret != AVERROR(EAGAIN))
+        set_error(s, t->name, ret);
+    if (!end_sent) {
+        /* tell the segmenter this modality ended where it got to */
+        avf_item *end = calloc(1, sizeof(*end));
+
+        if (end) {
+            end->type = t->end_type;
+            end->t_us = end->pos = INT64_MIN;
+            if (avf_queue_send(s->items, end) == AVF_EOS)
+                avf_item_free(&end);
+        }
+    }
+    avf_queue_finish_recv(t->in);
+    avf_queue_finish_send(s->items);
+    return NULL;
+}
+
+static int segment_item(avf_segmenter *seg, const avf_item *item)
+{
+    switch (item->type) {
+    case AVF_ITEM_VIDEO:
+        return avf_segmenter_video(seg, item->t_us, item->frame);
+    case AVF_ITEM_VIDEO_END:
+        avf_segmenter_video_end(seg, item->t_us);
+        return 0;
+    case AVF_ITEM_AUDIO:
+        return avf_segmenter_audio(seg, item->pos, item->samples, item->nb_samples);
+    case AVF_ITEM_AUDIO_END:
+        avf_segmenter_audio_end(seg, item->pos);
+        return 0;
+    }
+    return AVERROR_BUG;
+}
+
+static void *segment_main(void *arg)
+{
+    avf_sched *s = arg;
+    int ret = 0;
+
+    for (;;) {
+        avf_item *item = NULL;
+        avf_segment *seg = NULL;
+        int input_done = avf_queue_receive(s->items, (void **)&item) == AVF_EOS;
+
+        if (input_done) {
+            /* both decoders are gone: whatever did not end, ended here */
+            avf_segmenter_video_end(s->segmenter, INT64_MIN);
+            avf_segmenter_audio_end(s->segmenter, INT64_MIN);
+        } else {
+            ret = segment_item(s->segmenter, item);
+            avf_item_free(&item);
+            if (ret < 0)
+                break;
+        }
+        while ((ret = avf_segmenter_pop(s->segmenter, &seg)) == 1) {
+            if (avf_queue_send(s->out, seg) == AVF_EOS) {
+                avf_segment_free(&seg);
+                ret = AVF_EOS;
+                goto done;
+            }
+            s->segments++;
+        }
+        if (ret < 0 || input_done)
+            break;
+    }
+done:
+    if (ret < 0 && ret != AVF_EOS)
+        set_error(s, "segment", ret);
+    avf_queue_finish_recv(s->items);
+    avf_queue_finish_send(s->out);
+    return NULL;
+}
+
+static int vdec_send(void *dec, const AVPacket *pkt)
+{
+    return avf_vdec_send(dec, pkt);
+}
+
+static int vdec_receive(void *dec, avf_item **item)
+{
+    return avf_vdec_receive(dec, item);
+}
+
+static int adec_send(void *dec, const AVPacket *pkt)
+{
+    return avf_adec_send(dec, pkt);
+}
+
+static int adec_receive(void *dec, avf_item **item)
+{
+    return avf_adec_receive(dec, item);
+}
+
+int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg)
+{
+    avf_source_options src_opt = {.io_timeout_us = cfg->io_timeout_us};
+    avf_segmenter_config seg_cfg;
+    const avf_source_info *info;
+    avf_sched *s;
+    char why[128];
+    int ret;
+
+    if (avf_pipeline_config_check(cfg, why, sizeof(why)) < 0)
+        return AVF_ERR_CONFIG;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return AVERROR(ENOMEM);
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return AVERROR(ENOMEM);
+    }
+    s->cfg = *cfg;
+    ret = avf_source_open(&s->src, url, &src_opt);
+    if (ret < 0)
+        goto fail;
+    info = avf_source_get_info(s->src);
+    if (info->video) {
+        avf_video_options vopt = {.fps = cfg->fps, .max_width = cfg->max_width};
+
+        ret = avf_vdec_open(&s->vdec, info->video, &vopt, info->origin_us, info->video_limit_us);
+        if (ret < 0)
+            goto fail;
+        s->video_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_packet);
+        if (!s->video_packets)
+            goto fail_nomem;
+    }
+    if (info->audio) {
+        ret =
+            avf_adec_open(&s->adec, info->audio, cfg->rate, info->origin_us, info->audio_limit_us);
+        if (ret < 0)
+            goto fail;
+        s->audio_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_packet);
+        if (!s->audio_packets)
+            goto fail_nomem;
+    }
+    seg_cfg = (avf_segmenter_config){
+        .rate = cfg->rate,
+        .hop_samples = llround(cfg->hop_s * cfg->rate),
+        .len_samples = llround(cfg->len_s * cfg->rate),
+        .min_partial_us = llround(cfg->min_partial_s * AV_TIME_BASE),
+        .has_video = info->video != NULL,
+        .has_audio = info->audio != NULL,
+    };
+    s->segmenter = avf_segmenter_new(&seg_cfg);
+    s->items = avf_queue_new(ITEM_QUEUE_SIZE, (info->video != NULL) + (info->audio != NULL),
+                             AVF_QUEUE_BLOCK, free_item);
+    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_segment);
+    if (!s->segmenter || !s->items || !s->out)
+        goto fail_nomem;
+    *ps = s;
+    return 0;
+fail_nomem:
+    ret = AVERROR(ENOMEM);
+fail:
+    avf_sched_free(&s);
+    return ret;
+}
+
+const avf_source_info *avf_sched_source_info(const avf_sched *s)
+{
+    return avf_source_get_info(s->src);
+}
+
+int avf_sched_start(avf_sched *s)
+{
+    int ret;
+
+    if (s->nb_threads)
+        return AVERROR(EINVAL);
+    s->video_thread = (decoder_thread){
+        s, "dec:video", AVF_ITEM_VIDEO_END, s->video_packets, vdec_send, vdec_receive, s->vdec};
+    s->audio_thread = (decoder_thread){
+        s, "dec:audio", AVF_ITEM_AUDIO_END, s->audio_packets, adec_send, adec_receive, s->adec};
+    ret = pthread_create(&s->threads[s->nb_threads], NULL, segment_main, s);
+    if (ret)
+        goto fail;
+    s->nb_threads++;
+    if (s->vdec) {
+        ret = pthread_create(&s->threads[s->nb_threads], NULL, decoder_main, &s->video_thread);
+        if (ret)
+            goto fail;
+        s->nb_threads++;
+    }
+    if (s->adec) {
+        ret = pthread_create(&s->threads[s->nb_threads], NULL, decoder_main, &s->audio_thread);
+        if (ret)
+            goto fail;
+        s->nb_threads++;
+    }
+    ret = pthread_create(&s->threads[s->nb_threads], NULL, demux_main, s);
+    if (ret)
+        goto fail;
+    s->nb_threads++;
+    return 0;
+fail:
+    /* unwind the threads already running: they all end once their queues close */
+    if (s->video_packets)
+        avf_queue_finish_send(s->video_packets);
+    if (s->audio_packets)
+        avf_queue_finish_send(s->audio_packets);
+    avf_queue_finish_recv(s->out);
+    return AVERROR(ret);
+}
+
+int avf_sched_receive(avf_sched *s, avf_segment **seg)
+{
+    return avf_queue_receive(s->out, (void **)seg);
+}
+
+void avf_sched_stop(avf_sched *s)
+{
+    avf_source_abort(s->src);
+}
+
+int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
+{
+    int err;
+
+    if (!s->joined) {
+        for (int i = 0; i < s->nb_threads; i++)
+            pthread_join(s->threads[i], NULL);
+        s->joined = 1;
+    }
+    if (stats) {
+        *stats = (avf_pipeline_stats){0};
+        if (s->vdec)
+            stats->video = *avf_vdec_stats(s->vdec);
+        if (s->adec)
+            stats->audio = *avf_adec_stats(s->adec);
+        stats->segmenter = *avf_segmenter_get_stats(s->segmenter);
+        stats->segments = s->segments;
+        stats->read_error = s->read_error;
+    }
+    pthread_mutex_lock(&s->lock);
+    err = s->error;
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+void avf_sched_free(avf_sched **ps)
+{
+    avf_sched *s;
+
+    if (!ps || !*ps)
+        return;
+    s = *ps;
+    if (s->nb_threads && !s->joined) {
+        avf_source_abort(s->src);
+        avf_queue_finish_recv(s->out);
+        avf_sched_wait(s, NULL);
+    }
+    avf_queue_free(&s->out);
+    avf_queue_free(&s->items);
+    avf_queue_free(&s->audio_packets);
+    avf_queue_free(&s->video_packets);
+    avf_segmenter_free(&s->segmenter);
+    avf_adec_free(&s->adec);
+    avf_vdec_free(&s->vdec);
+    avf_source_free(&s->src);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    *ps = NULL;
+}

@@ -1,0 +1,84 @@
+/*
+ * scheduler.h - owns the threads and queues of one source's pipeline.
+ *
+ *   demux --packets--> video decode --items--+
+ *         --packets--> audio decode --items--+--> segment --segments--> consumer
+ *
+ * The scheduler alone knows this topology (STYLE.md rule 1): each stage is a
+ * module with no knowledge of its neighbours, and each thread body here moves
+ * data between a stage and the bounded queues around it. A file input applies
+ * back-pressure and loses nothing. End of stream travels forward (every thread
+ * finishes its output queue when done) and backward (a thread whose consumer is
+ * gone finishes its input queue, so its producer stops).
+ */
+#ifndef AVF_SCHEDULER_H
+#define AVF_SCHEDULER_H
+
+#include <stdint.h>
+
+#include <libavutil/rational.h>
+
+#include "decode.h"
+#include "segmenter.h"
+#include "source.h"
+
+typedef struct avf_pipeline_config {
+    double hop_s;          /* segment spacing in seconds (default 1.0) */
+    double len_s;          /* segment length in seconds (default 1.0, >= hop) */
+    AVRational fps;        /* analysis frame rate (default 10) */
+    int max_width;         /* analysis frame width limit (default 320) */
+    int rate;              /* analysis sample rate (default 16000) */
+    double min_partial_s;  /* shorter last segments are dropped (default 0.05) */
+    int64_t io_timeout_us; /* per read deadline (default 10 s) */
+} avf_pipeline_config;
+
+/* Fills cfg with the defaults above. */
+void avf_pipeline_config_default(avf_pipeline_config *cfg);
+/* Returns 0 if cfg is usable, else AVF_ERR_CONFIG with a reason in why. */
+int avf_pipeline_config_check(const avf_pipeline_config *cfg, char *why, size_t why_size);
+
+typedef struct avf_pipeline_stats {
+    avf_decoder_stats video, audio;
+    avf_segmenter_stats segmenter;
+    uint64_t segments;
+    int read_error; /* an error that ended the input early, or 0 */
+} avf_pipeline_stats;
+
+typedef struct avf_sched avf_sched;
+
+/*
+ * Opens url and prepares its pipeline without starting threads. On success
+ * stores a whole scheduler in *ps (the caller frees it with avf_sched_free()) and
+ * returns 0; on failure returns a negative error and *ps is untouched.
+ */
+int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg);
+
+/* The returned pointer belongs to the scheduler and is valid until it is freed. */
+const avf_source_info *avf_sched_source_info(const avf_sched *s);
+
+/* Starts the threads. */
+int avf_sched_start(avf_sched *s);
+
+/*
+ * Waits for the next segment. On 0, *seg is the caller's (free it with
+ * avf_segment_free()). Returns AVF_EOS once no segment will follow, whether the
+ * input ended or a stage failed: avf_sched_wait() tells which.
+ */
+int avf_sched_receive(avf_sched *s, avf_segment **seg);
+
+/*
+ * Asks the pipeline to end early: the input stops being read and the segments
+ * already decoded are still delivered, the last one partial. Any thread.
+ */
+void avf_sched_stop(avf_sched *s);
+
+/*
+ * Joins the threads (after avf_sched_receive() returned AVF_EOS, or to abandon
+ * the rest) and fills stats. Returns the first error a stage hit, or 0.
+ */
+int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats);
+
+/* Stops and joins if still running, then frees; accepts NULL; sets *ps to NULL. */
+void avf_sched_free(avf_sched **ps);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * segmenter.h - cuts a source timeline into analysis segments.
+ *
+ * Segment k covers [k*hop, k*hop + len) of the source timeline (hop < len
+ * overlaps). Bounds are counted in audio samples at the analysis rate so that
+ * audio is cut sample-exactly; video frames belong to every segment whose
+ * interval holds their presentation time. A segment is complete once every
+ * modality that is still running has passed its end; at the end of input the
+ * last segment is cut short and marked partial. Single-threaded: the scheduler's
+ * segment thread owns a segmenter.
+ */
+#ifndef AVF_SEGMENTER_H
+#define AVF_SEGMENTER_H
+
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+
+typedef struct avf_segment {
+    int64_t index;        /* k */
+    int64_t t0_us, t1_us; /* on the source timeline; t1 is the content end if partial */
+    int partial;          /* cut short by the end of input */
+    int video_present;    /* the source has video and it had not ended before t0 */
+    int nb_frames;        /* analysis frames, in time order */
+    AVFrame **frames;     /* frames[i]->pts is its timeline time in microseconds */
+    int audio_present;    /* the source has audio and it had not ended before t0 */
+    int64_t audio_start;  /* timeline sample index of audio[0] */
+    int audio_len;        /* length of audio[]: the segment length in samples */
+    int nb_samples;       /* samples really received (holes stay 0.0 in audio[]) */
+    float *audio;         /* mono, at the analysis rate */
+    int frames_cap;       /* allocated length of frames[] */
+} avf_segment;
+
+/* Accepts NULL; frees the frames and samples; sets *pseg to NULL. */
+void avf_segment_free(avf_segment **pseg);
+
+typedef struct avf_segmenter_config {
+    int rate;               /* analysis sample rate (Hz) */
+    int64_t hop_samples;    /* segment start spacing, in samples at rate */
+    int64_t len_samples;    /* segment length (>= hop_samples) */
+    int64_t min_partial_us; /* a shorter last segment is not content (codec padding) */
+    int has_video;
+    int has_audio;
+} avf_segmenter_config;
+
+typedef struct avf_segmenter_stats {
+    uint64_t frames_before_origin;  /* video frames at t < 0 */
+    uint64_t samples_before_origin; /* audio samples at t < 0 */
+    uint64_t late_items;            /* data for segments already emitted */
+    int64_t tail_dropped_us;        /* length of a last segment shorter than min_partial */
+} avf_segmenter_stats;
+
+typedef struct avf_segmenter avf_segmenter;
+
+/*
+ * Returns a whole segmenter or NULL (out of memory, or an invalid config: rate,
+ * hop or len not positive, len < hop, or neither modality). Free with
+ * avf_segmenter_free().
+ */
+avf_segmenter *avf_segmenter_new(const avf_segmenter_config *cfg);
+void avf_segmenter_free(avf_segmenter **ps);
+
+/*
+ * A video frame at t_us, in strictly increasing time order. The segmenter takes new
+ * references (the caller keeps its own). frame may be NULL to report only that the
+ * video has reached t_us (a decoded frame the analysis rate skipped).
+ */
+int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame);
+/* n mono samples whose first is at timeline sample index pos; copied. */
+int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int n);
+/* The video ended; end_us is the end of its last frame. */
+void avf_segmenter_video_end(avf_segmenter *s, int64_t end_us);
+/* The audio ended; end_pos is one past its last sample. */
+void avf_segmenter_audio_end(avf_segmenter *s, int64_t end_pos);
+
+/*
+ * Takes the next complete segment into *seg (the caller frees it with
+ * avf_segment_free()). Returns 1 when one was taken, 0 when none is complete yet,
+ * AVF_EOS when every modality ended and all segments were taken.
+ */
+int avf_segmenter_pop(avf_segmenter *s, avf_segment **seg);
+
+const avf_segmenter_stats *avf_segmenter_get_stats(const avf_segmenter *s);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * source.c - opens an input with libavformat and reads its packets.
+ *
+ * libavformat has no read timeout of its own: a stalled network peer blocks
+ * av_read_frame() indefinitely. The interrupt callback here is the one place that
+ * bounds every blocking call, by a deadline set before each call and by the abort
+ * flag a stop sets from another thread.
+ */
+#include "source.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/avutil.h>
+#include <libavutil/dict.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/time.h>
+
+#include "error.h"
+
+#define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
+
+/* Local inputs may open local files only; network inputs network protocols only. */
+static const char local_whitelist[] = "file,pipe,crypto";
+static const char network_whitelist[] =
+    "http,https,httpproxy,tcp,tls,udp,rtp,rtsp,rtsps,srt,rtmp,rtmps,crypto";
+
+struct avf_source {
+    AVFormatContext *fmt;  /* demux thread only, after open */
+    avf_source_info info;  /* immutable after open */
+    int64_t io_timeout_us; /* immutable after open */
+    int video_index, audio_index;
+    atomic_llong deadline; /* av_gettime_relative() microseconds */
+    atomic_int aborted;
+};
+
+static int interrupt_cb(void *opaque)
+{
+    avf_source *src = opaque;
+
+    return atomic_load(&src->aborted) || av_gettime_relative() > atomic_load(&src->deadline);
+}
+
+static void arm_deadline(avf_source *src)
+{
+    atomic_store(&src->deadline, av_gettime_relative() + src->io_timeout_us);
+}
+
+static int is_local(const char *url)
+{
+    const char *proto = avio_find_protocol_name(url);
+
+    return !proto || !strcmp(proto, "file") || !strcmp(proto, "pipe");
+}
+
+/* Picks the best stream of a type that has a decoder; -1 if none. */
+static int pick_stream(AVFormatContext *fmt, enum AVMediaType type)
+{
+    int idx = av_find_best_stream(fmt, type, -1, -1, NULL, 0);
+
+    if (idx < 0)
+        return -1;
+    if (fmt->streams[idx]->disposition & AV_DISPOSITION_ATTACHED_PIC)
+        return -1;
+    if (!avcodec_find_decoder(fmt->streams[idx]->codecpar->codec_id))
+        return -1;
+    return idx;
+}
+
+/* The declared end of a stream, when the container states it rather than guesses. */
+static int64_t declared_end_us(const AVFormatContext *fmt, const AVStream *st, int64_t origin)
+{
+    if (fmt->duration_estimation_method != AVFMT_DURATION_FROM_STREAM ||
+        st->duration == AV_NOPTS_VALUE || st->duration <= 0 || st->start_time == AV_NOPTS_VALUE)
+        return INT64_MAX;
+    return av_rescale_q(st->start_time + st->duration, st->time_base, AV_TIME_BASE_Q) - origin;
+}
+
+int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt)
+{
+    AVDictionary *dict = NULL;
+    avf_source *src;
+    int ret;
+
+    src = calloc(1, sizeof(*src));
+    if (!src)
+        return AVERROR(ENOMEM);
+    src->io_timeout_us = opt && opt->io_timeout_us > 0 ? opt->io_timeout_us : DEFAULT_IO_TIMEOUT_US;
+    src->video_index = src->audio_index = -1;
+    src->fmt = avformat_alloc_context();
+    if (!src->fmt) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    src->fmt->interrupt_callback.callback = interrupt_cb;
+    src->fmt->interrupt_callback.opaque = src;
+    av_dict_set(&dict, "protocol_whitelist", is_local(url) ? local_whitelist : network_whitelist,
+                0);
+    arm_deadline(src);
+    ret = avformat_open_input(&src->fmt, url, NULL, &dict);
+    av_dict_free(&dict);
+    if (ret < 0)
+        goto fail; /* avformat_open_input() freed the context */
+    arm_deadline(src);
+    ret = avformat_find_stream_info(src->fmt, NULL);
+    if (ret < 0)
+        goto fail;
+
+    src->video_index = pick_stream(src->fmt, AVMEDIA_TYPE_VIDEO);
+    src->audio_index = pick_stream(src->fmt, AVMEDIA_TYPE_AUDIO);
+    if (src->video_index < 0 && src->audio_index < 0) {
+        ret = AVF_ERR_NOSTREAM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < src->fmt->nb_streams; i++)
+        if ((int)i != src->video_index && (int)i != src->audio_index)
+            src->fmt->streams[i]->discard = AVDISCARD_ALL;
+
+    src->info.origin_us = INT64_MAX;
+    src->info.video_limit_us = src->info.audio_limit_us = INT64_MAX;
+    if (src->video_index >= 0)
+        src->info.video = src->fmt->streams[src->video_index];
+    if (src->audio_index >= 0)
+        src->info.audio = src->fmt->streams[src->audio_index];
+    for (int i = 0; i < 2; i++) {
+        const AVStream *st = i ? src->info.audio : src->info.video;
+
+        if (st && st->start_time != AV_NOPTS_VALUE)
+            src->info.origin_us = FFMIN(
+                src->info.origin_us, av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q));
+    }
+    if (src->info.origin_us == INT64_MAX)
+        src->info.origin_us = 0;
+    if (src->info.video)
+        src->info.video_limit_us = declared_end_us(src->fmt, src->info.video, src->info.origin_us);
+    if (src->info.audio)
+        src->info.audio_limit_us = declared_end_us(src->fmt, src->info.audio, src->info.origin_us);
+    src->info.duration_us = src->fmt->duration;
+    *psrc = src;
+    return 0;
+fail:
+    avf_source_free(&src);
+    return ret;
+}
+
+void avf_source_free(avf_source **psrc)
+{
+    avf_source *src;
+
+    if (!psrc || !*psrc)
+        return;
+    src = *psrc;
+    avformat_close_input(&src->fmt);
+    free(src);
+    *psrc = NULL;
+}
+
+const avf_source_info *avf_source_get_info(const avf_source *src)
+{
+    return &src->info;
+}
+
+int avf_source_read(avf_source *src, AVPacket *pkt)
+{
+    for (;;) {
+        int ret;
+
+        if (atomic_load(&src->aborted))
+            return AVF_EOS;
+        arm_deadline(src);
+        ret = av_read_frame(src->fmt, pkt);
+        if (ret == AVERROR_EOF || (ret == AVERROR_EXIT && atomic_load(&src->aborted)))
+            return AVF_EOS;
+        if (ret == AVERROR_EXIT)
+            return AVERROR(ETIMEDOUT);
+        if (ret < 0)
+            return ret;
+        if (pkt->stream_index == src->video_index || pkt->stream_index == src->audio_index)
+            return 0;
+        av_packet_unref(pkt);
+    }
+}
+
+void avf_source_abort(avf_source *src)
+{
+    atomic_store(&src->aborted, 1);
+}

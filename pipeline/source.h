@@ -1,0 +1,57 @@
+/*
+ * source.h - an input opened through libavformat: files and URLs alike.
+ *
+ * Opening picks the best video and the best audio stream that have a decoder,
+ * discards all others, and fixes the timeline origin (the earliest start time of
+ * the chosen streams). Every blocking libavformat call runs under an interrupt
+ * callback that checks a per-call deadline and an abort flag, so a stalled input
+ * can neither hang a thread nor delay a stop. Each kind of input gets a protocol
+ * whitelist: a local file (or an HLS playlist in one) may open only local files, a
+ * network URL only network protocols.
+ */
+#ifndef AVF_SOURCE_H
+#define AVF_SOURCE_H
+
+#include <stdint.h>
+
+#include <libavcodec/packet.h>
+#include <libavformat/avformat.h>
+
+typedef struct avf_source_options {
+    int64_t io_timeout_us; /* deadline of one open or read call; <= 0: 10 s */
+} avf_source_options;
+
+/* Fixed once avf_source_open() returns. */
+typedef struct avf_source_info {
+    const AVStream *video;  /* NULL when the input has no decodable video */
+    const AVStream *audio;  /* NULL when the input has no decodable audio */
+    int64_t origin_us;      /* absolute time of timeline zero, AV_TIME_BASE units */
+    int64_t video_limit_us; /* declared end of the video on the timeline, or INT64_MAX */
+    int64_t audio_limit_us; /* declared end of the audio on the timeline, or INT64_MAX */
+    int64_t duration_us;    /* of the whole input, or AV_NOPTS_VALUE */
+} avf_source_info;
+
+typedef struct avf_source avf_source;
+
+/*
+ * Opens url. On success stores a whole source in *psrc (the caller frees it with
+ * avf_source_free()) and returns 0. On failure returns a negative error:
+ * AVF_ERR_NOSTREAM when nothing in the input can be decoded.
+ */
+int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt);
+void avf_source_free(avf_source **psrc);
+
+/* The returned pointer belongs to the source and stays valid until it is freed. */
+const avf_source_info *avf_source_get_info(const avf_source *src);
+
+/*
+ * Reads the next packet of a chosen stream into pkt (which must be blank).
+ * Returns 0, AVF_EOS at the end of input or after avf_source_abort(), or a
+ * negative error (AVERROR(ETIMEDOUT) when the deadline passed).
+ */
+int avf_source_read(avf_source *src, AVPacket *pkt);
+
+/* Makes the current and every later blocking call return at once. Any thread. */
+void avf_source_abort(avf_source *src);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * avfuse.c - the command-line tool: `avfuse analyze FILE...`.
+ *
+ * analyze runs one pipeline per input, one input after another, and writes one
+ * avfuse.segment.v1 JSON line per segment. An input that cannot be opened or
+ * breaks down is named in one error line; the other inputs still run, and the
+ * exit status says whether any failed. Later subcommands (watch, ctl, train,
+ * eval) join the table in main().
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/avutil.h>
+#include <libavutil/rational.h>
+
+#include "../daemon/log.h"
+#include "../fusion/message.h"
+#include "../pipeline/error.h"
+#include "../pipeline/scheduler.h"
+
+#define EXIT_INPUT_FAILED 1
+#define EXIT_USAGE        2
+
+static void analyze_usage(FILE *f)
+{
+    fprintf(f, "usage: avfuse analyze [options] FILE...\n"
+               "\n"
+               "Cuts each input (a media file or a URL FFmpeg can open) into time segments\n"
+               "and prints one avfuse.segment.v1 JSON line per segment.\n"
+               "\n"
+               "options:\n"
+               "  --hop SECONDS        start of one segment to the next (default 1.0)\n"
+               "  --len SECONDS        segment length, at least --hop (default 1.0)\n"
+               "  --fps RATE           analysis frame rate (default 10)\n"
+               "  --width PIXELS       analysis frames are at most this wide (default 320)\n"
+               "  --min-partial SECONDS\n"
+               "                       a last segment shorter than this is codec padding,\n"
+               "                       not content, and is not printed (default 0.05)\n"
+               "  --timeout SECONDS    give up on a read that takes longer (default 10)\n"
+               "  --source NAME        source name in the messages ([A-Za-z0-9_-]{1,64});\n"
+               "                       default: the file name without extension\n"
+               "  -o, --output FILE    write the JSON lines to FILE instead of stdout\n"
+               "  -v, --verbose        more log lines on stderr (repeat for debug)\n"
+               "  -q, --quiet          only errors on stderr\n"
+               "  -h, --help           show this help\n"
+               "\n"
+               "Exit status: 0 when every input was analyzed, 1 when any failed, 2 on a\n"
+               "usage error.\n");
+}
+
+static void main_usage(FILE *f)
+{
+    fprintf(f, "usage: avfuse COMMAND [options] ...\n"
+               "\n"
+               "commands:\n"
+               "  analyze FILE...   segment media files and print JSON lines\n"
+               "\n"
+               "Run 'avfuse COMMAND --help' for the options of a command.\n");
+}
+
+static int parse_seconds(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno || end == arg || *end || !isfinite(v) || v < 0) {
+        fprintf(stderr, "avfuse: %s: not a number of seconds: '%s'\n", opt, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Writes a segment line; returns 0 or -errno of the failed write. */
+static int write_segment(FILE *out, const avf_segment *seg, const char *source, uint64_t seq)
+{
+    char *line = avf_segment_message(seg, source, 0, seq);
+    int ret = 0;
+
+    if (!line)
+        return -ENOMEM;
+    if (fputs(line, out) == EOF || fputc('\n', out) == EOF)
+        ret = -errno;
+    free(line);
+    return ret;
+}
+
+/*
+ * Analyzes one input. Returns 0, a negative error of the input (already
+ * reported), or AVF_OUTPUT_FAILED when writing the output failed.
+ */
+#define AVF_OUTPUT_FAILED (-0x41564680)
+
+static int analyze_one(const char *path, const char *source_opt, const avf_pipeline_config *cfg,
+                       FILE *out)
+{
+    char source[AVF_SOURCE_NAME_MAX + 1];
+    char err[256];
+    avf_pipeline_stats stats;
+    avf_sched *s = NULL;
+    avf_segment *seg = NULL;
+    uint64_t seq = 0;
+    int ret, write_err = 0;
+
+    if (source_opt)
+        snprintf(source, sizeof(source), "%s", source_opt);
+    else
+        avf_source_name_from_path(path, source);
+    ret = avf_sched_open(&s, path, cfg);
+    if (ret < 0) {
+        avf_log(AVF_LOG_ERROR, path, "%s",
+                ret == AVERROR_INVALIDDATA ? "not a media file FFmpeg can read"
+                                           : avf_strerror(ret, err, sizeof(err)));
+        return ret;
+    }
+    ret = avf_sched_start(s);
+    if (ret < 0) {
+        avf_log(AVF_LOG_ERROR, path, "cannot start: %s", avf_strerror(ret, err, sizeof(err)));
+        goto done;
+    }
+    while (avf_sched_receive(s, &seg) == 0) {
+        if (!write_err)
+            write_err = write_segment(out, seg, source, seq++);
+        avf_segment_free(&seg);
+        if (write_err)
+            break; /* avf_sched_free() below abandons the rest of the input */
+    }
+    if (write_err) {
+        errno = -write_err;
+        avf_warn("analyze", "cannot write output");
+        ret = AVF_OUTPUT_FAILED;
+        goto done;
+    }
+    ret = avf_sched_wait(s, &stats);
+    if (ret < 0) {
+        avf_log(AVF_LOG_ERROR, path, "analysis failed after %llu segments: %s",
+                (unsigned long long)seq, avf_strerror(ret, err, sizeof(err)));
+        goto done;
+    }
+    if (stats.read_error < 0) {
+        ret = stats.read_error;
+        avf_log(AVF_LOG_ERROR, path, "input broke off after %llu segments: %s",
+                (unsigned long long)seq, avf_strerror(ret, err, sizeof(err)));
+        goto done;
+    }
+    avf_log(
+        AVF_LOG_INFO, path,
+        "%llu segments; video: %llu frames, %llu decode errors, %llu timestamps repaired, "
+        "%llu missing, %llu wraps; audio: %llu frames, %llu decode errors, %llu gaps, "
+        "%llu overlaps",
+        (unsigned long long)seq, (unsigned long long)stats.video.frames,
+        (unsigned long long)stats.video.decode_errors,
+        (unsigned long long)stats.video.clock.repaired,
+        (unsigned long long)stats.video.clock.missing, (unsigned long long)stats.video.clock.wraps,
+        (unsigned long long)stats.audio.frames, (unsigned long long)stats.audio.decode_errors,
+        (unsigned long long)stats.audio.audio_gaps, (unsigned long long)stats.audio.audio_overlaps);
+    if (stats.segmenter.tail_dropped_us > 0)
+        avf_log(AVF_LOG_INFO, path, "a %.3f s tail after the last segment is padding, not printed",
+                stats.segmenter.tail_dropped_us / 1e6);
+done:
+    avf_sched_free(&s);
+    return ret;
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    enum { OPT_HOP = 256, OPT_LEN, OPT_FPS, OPT_WIDTH, OPT_MIN_PARTIAL, OPT_TIMEOUT, OPT_SOURCE };
+    static const struct option options[] = {
+        {"hop", required_argument, NULL, OPT_HOP},
+        {"len", required_argument, NULL, OPT_LEN},
+        {"fps", required_argument, NULL, OPT_FPS},
+        {"width", required_argument, NULL, OPT_WIDTH},
+        {"min-partial", required_argument, NULL, OPT_MIN_PARTIAL},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"source", required_argument, NULL, OPT_SOURCE},
+        {"output", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    avf_pipeline_config cfg;
+    const char *output = NULL, *source = NULL;
+    int level = AVF_LOG_WARN, failed = 0, opt;
+    double v;
+    char why[128];
+    FILE *out = stdout;
+
+    avf_pipeline_config_default(&cfg);
+    while ((opt = getopt_long(argc, argv, "o:vqh", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HOP:
+            if (parse_seconds("--hop", optarg, &cfg.hop_s) < 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_LEN:
+            if (parse_seconds("--len", optarg, &cfg.len_s) < 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_FPS:
+            if (parse_seconds("--fps", optarg, &v) < 0)
+                return EXIT_USAGE;
+            cfg.fps = v > 0 ? av_d2q(v, 1001000) : (AVRational){0, 1};
+            break;
+        case OPT_WIDTH:
+            if (parse_seconds("--width", optarg, &v) < 0)
+                return EXIT_USAGE;
+            cfg.max_width = v > INT32_MAX ? INT32_MAX : (int)v;
+            break;
+        case OPT_MIN_PARTIAL:
+            if (parse_seconds("--min-partial", optarg, &cfg.min_partial_s) < 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_seconds("--timeout", optarg, &v) < 0)
+                return EXIT_USAGE;
+            if (v <= 0 || v > 86400) {
+                fprintf(stderr, "avfuse: --timeout must be above 0 and at most 86400\n");
+                return EXIT_USAGE;
+            }
+            cfg.io_timeout_us = llround(v * AV_TIME_BASE);
+            break;
+        case OPT_SOURCE:
+            source = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'v':
+            level++;
+            break;
+        case 'q':
+            level = AVF_LOG_ERROR;
+            break;
+        case 'h':
+            analyze_usage(stdout);
+            return 0;
+        default:
+            analyze_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    avf_log_set_level(level);
+    if (optind >= argc) {
+        fprintf(stderr, "avfuse: analyze: no input file\n");
+        analyze_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (avf_pipeline_config_check(&cfg, why, sizeof(why)) < 0) {
+        fprintf(stderr, "avfuse: analyze: %s\n", why);
+        return EXIT_USAGE;
+    }
+    if (source && !avf_source_name_valid(source)) {
+        fprintf(stderr, "avfuse: --source: '%s' does not match [A-Za-z0-9_-]{1,64}\n", source);
+        return EXIT_USAGE;
+    }
+    if (source && argc - optind > 1) {
+        fprintf(stderr, "avfuse: --source names one input, but %d were given\n", argc - optind);
+        return EXIT_USAGE;
+    }
+    if (output) {
+        out = fopen(output, "w");
+        if (!out) {
+            avf_warn("analyze", "cannot create %s", output);
+            return EXIT_INPUT_FAILED;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        int ret = analyze_one(argv[i], source, &cfg, out);
+
+        if (ret == AVF_OUTPUT_FAILED) {
+            failed = 1;
+            break;
+        }
+        if (ret < 0)
+            failed = 1;
+        if (fflush(out) == EOF) {
+            avf_warn("analyze", "cannot write output");
+            failed = 1;
+            break;
+        }
+    }
+    if (out != stdout && fclose(out) == EOF) {
+        avf_warn("analyze", "cannot write %s", output);
+        failed = 1;
+    }
+    return failed ? EXIT_INPUT_FAILED : 0;
+}
+
+int main(int argc, char **argv)
+{
+    avf_log_init("avfuse");
+    if (argc < 2) {
+        main_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        main_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "analyze"))
+        return cmd_analyze(argc - 1, argv + 1);
+    fprintf(stderr, "avfuse: unknown command '%s'\n", argv[1]);
+    main_usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that avfuse needs to build, run and test — only
+# those missing, so a second run touches nothing. Works as root (containers) and
+# as a user with sudo. The package list and the reason for each is in
+# docs/dependencies.md.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libjansson-dev
+  ffmpeg
+)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(libcmocka-dev python3 valgrind clang-format git)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "setup-deps: these packages are missing and neither root nor sudo is available:" >&2
+  echo "  ${missing[*]}" >&2
+  exit 1
+fi
+echo "setup-deps: installing ${missing[*]}" >&2
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q --no-install-recommends "${missing[@]}"

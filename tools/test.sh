@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what is missing, then builds and runs every
+# test twice — a normal build (warnings are errors) that also runs valgrind, and
+# an AddressSanitizer + UndefinedBehaviorSanitizer build. .ci/run runs this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup-deps.sh --test
+
+status=0
+run_suite() {
+  local dir=$1
+  shift
+  echo "== $dir: configure and build ($*)"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAVFUSE_WERROR=ON -DAVFUSE_TESTS=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$(nproc)"
+  echo "== $dir: ctest"
+  if ! (cd "$dir" && ctest --output-on-failure --timeout 900); then
+    status=1
+  fi
+}
+
+echo "== format: clang-format --dry-run"
+if ! git ls-files -z '*.c' '*.h' | xargs -0 -r clang-format --dry-run -Werror; then
+  echo "format: files above differ from .clang-format" >&2
+  status=1
+fi
+
+run_suite build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_suite build-asan -DAVFUSE_SANITIZE=ON
+
+if [ $status -eq 0 ]; then
+  echo "== all suites passed"
+else
+  echo "== FAILED" >&2
+fi
+exit $status
