@@ -33,6 +33,7 @@ else
   exit 1
 fi
 echo "setup-deps: installing ${missing[*]}" >&2
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# apt's progress goes to stderr: stdout of the quick start is the analysis output
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
