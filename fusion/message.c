@@ -7,9 +7,14 @@
  */
 #include "message.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+
+#include "tags.h"
 
 int avf_source_name_valid(const char *name)
 {
@@ -61,6 +66,47 @@ static double seconds(int64_t us)
     return (double)us / 1e6;
 }
 
+/* Features carry 6 significant digits: more is noise, and it keeps lines short. */
+static double six_digits(double v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.6g", v);
+    return strtod(buf, NULL);
+}
+
+/* Adds {"name": value, ...}; values that are not finite have no JSON form and are
+ * left out, which is what "no value in this segment" means to a subscriber. */
+static int add_features(json_t *modality, const char *const *names, const double *values, int dim)
+{
+    json_t *features = json_object();
+
+    if (!features)
+        return -1;
+    for (int i = 0; i < dim; i++)
+        if (isfinite(values[i]) &&
+            json_object_set_new(features, names[i], json_real(six_digits(values[i]))))
+            goto fail;
+    if (json_object_set_new(modality, "features", features))
+        return -1;
+    return 0;
+fail:
+    json_decref(features);
+    return -1;
+}
+
+static json_t *tags_array(uint32_t tags)
+{
+    json_t *array = json_array();
+
+    for (int t = 0; array && t < AVF_TAG_COUNT; t++)
+        if ((tags & (1u << t)) && json_array_append_new(array, json_string(avf_tag_name(t)))) {
+            json_decref(array);
+            return NULL;
+        }
+    return array;
+}
+
 char *avf_segment_message(const avf_segment *seg, const char *source, int64_t epoch, uint64_t seq)
 {
     json_t *msg, *video, *audio;
@@ -77,13 +123,33 @@ char *avf_segment_message(const avf_segment *seg, const char *source, int64_t ep
         json_object_set_new(video, "frames", json_integer(seg->nb_frames));
     if (seg->audio_present)
         json_object_set_new(audio, "samples", json_integer(seg->nb_samples));
-    /* "o" steals the references to video and audio, also when packing fails */
-    msg = json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:b, s:o, s:o}", "schema", AVF_SEGMENT_SCHEMA,
-                    "source", source, "epoch", (json_int_t)epoch, "seq", (json_int_t)seq, "t0",
-                    seconds(seg->t0_us), "t1", seconds(seg->t1_us), "partial", seg->partial,
-                    "video", video, "audio", audio);
+    if ((seg->video_features &&
+         add_features(video, seg->video_names, seg->video_features, seg->video_dim) < 0) ||
+        (seg->audio_features &&
+         add_features(audio, seg->audio_names, seg->audio_features, seg->audio_dim) < 0)) {
+        json_decref(video);
+        json_decref(audio);
+        return NULL;
+    }
+    /* "o" steals the references to video, audio and tags, also when packing fails */
+    msg =
+        json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:b, s:o, s:o, s:o}", "schema",
+                  AVF_SEGMENT_SCHEMA, "source", source, "epoch", (json_int_t)epoch, "seq",
+                  (json_int_t)seq, "t0", seconds(seg->t0_us), "t1", seconds(seg->t1_us), "partial",
+                  seg->partial, "video", video, "audio", audio, "tags", tags_array(seg->tags));
     if (!msg)
         return NULL;
+    if (seg->video_present && seg->audio_present) {
+        json_t *av = seg->av_valid
+                         ? json_pack("{s:f, s:f}", "offset_ms", six_digits(seg->av_offset_ms),
+                                     "confidence", six_digits(seg->av_confidence))
+                         : json_pack("{s:f}", "confidence", 0.0);
+
+        if (!av || json_object_set_new(msg, "av", av)) {
+            json_decref(msg);
+            return NULL;
+        }
+    }
     text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(msg);
     return text;

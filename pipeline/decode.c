@@ -16,6 +16,8 @@
  */
 #include "decode.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
@@ -43,6 +46,7 @@ void avf_item_free(avf_item **pitem)
     item = *pitem;
     av_frame_free(&item->frame);
     free(item->samples);
+    free(item->rows);
     free(item);
     *pitem = NULL;
 }
@@ -106,6 +110,10 @@ struct avf_vdec {
     AVCodecContext *ctx;
     AVFrame *frame; /* decoded frame, reused */
     struct SwsContext *sws;
+    /* the source set_full_range() last configured sws for; a new context from
+     * sws_getCachedContext() may reuse the old address, so the key is the input */
+    int ranged_w, ranged_h, ranged_fmt, ranged_full;
+    int expand_range; /* the scaler output is limited range: expand it here */
     avf_video_options opt;
     AVRational time_base;
     avf_stream_clock clock;
@@ -193,6 +201,69 @@ static void analysis_size(const AVFrame *src, int max_width, int *w, int *h)
     *h = FFMAX(2, (int)out_h & ~1);
 }
 
+/*
+ * Analysis frames are full range (Y 0 = black, 255 = white) whatever the source
+ * range, so that plugins need not know it. From RGB, libswscale writes full range
+ * itself. From YUV it does not reliably: when nothing is resized its unscaled
+ * copy ignores the range setting (FFmpeg 5.1), so YUV is scaled as it is and a
+ * limited-range result is expanded by expand_range(). The settings live in the
+ * swscale context, so they are redone only when the input changes.
+ */
+static int set_full_range(avf_vdec *d, const AVFrame *src)
+{
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(src->format);
+    int src_full = src->color_range == AVCOL_RANGE_JPEG || src->format == AV_PIX_FMT_YUVJ420P ||
+                   src->format == AV_PIX_FMT_YUVJ422P || src->format == AV_PIX_FMT_YUVJ444P;
+    int src_rgb = desc && (desc->flags & AV_PIX_FMT_FLAG_RGB);
+    int dst_full = src_rgb ? 1 : src_full;
+    const int *coefs =
+        sws_getCoefficients(src->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT);
+
+    if (src->width == d->ranged_w && src->height == d->ranged_h && src->format == d->ranged_fmt &&
+        src_full == d->ranged_full)
+        return 0;
+    if (sws_setColorspaceDetails(d->sws, coefs, src_full, coefs, dst_full, 0, 1 << 16, 1 << 16) < 0)
+        return AVERROR(EINVAL);
+    d->ranged_w = src->width;
+    d->ranged_h = src->height;
+    d->ranged_fmt = src->format;
+    d->ranged_full = src_full;
+    d->expand_range = !dst_full;
+    return 0;
+}
+
+/* Limited (Y 16..235, C 16..240) to full range; filled once by init_range_tables(). */
+static uint8_t range_luma[256], range_chroma[256];
+static pthread_once_t range_once = PTHREAD_ONCE_INIT;
+
+static void init_range_tables(void)
+{
+    for (int v = 0; v < 256; v++) {
+        int y = (int)lrint((v - 16) * 255.0 / 219.0);
+        int c = (int)lrint((v - 128) * 255.0 / 224.0) + 128;
+
+        range_luma[v] = (uint8_t)av_clip_uint8(y);
+        range_chroma[v] = (uint8_t)av_clip_uint8(c);
+    }
+}
+
+static void expand_range(AVFrame *f)
+{
+    pthread_once(&range_once, init_range_tables);
+    for (int p = 0; p < 3; p++) {
+        const uint8_t *lut = p == 0 ? range_luma : range_chroma;
+        int w = p == 0 ? f->width : (f->width + 1) / 2;
+        int h = p == 0 ? f->height : (f->height + 1) / 2;
+
+        for (int y = 0; y < h; y++) {
+            uint8_t *row = f->data[p] + (ptrdiff_t)y * f->linesize[p];
+
+            for (int x = 0; x < w; x++)
+                row[x] = lut[row[x]];
+        }
+    }
+}
+
 static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
 {
     AVFrame *dst;
@@ -203,6 +274,9 @@ static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
                                   ANALYSIS_PIX_FMT, SWS_BILINEAR, NULL, NULL, NULL);
     if (!d->sws)
         return AVERROR(EINVAL);
+    ret = set_full_range(d, src);
+    if (ret < 0)
+        return ret;
     dst = av_frame_alloc();
     if (!dst)
         return AVERROR(ENOMEM);
@@ -216,7 +290,10 @@ static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
                     dst->data, dst->linesize);
     if (ret < 0)
         goto fail;
+    if (d->expand_range)
+        expand_range(dst);
     dst->sample_aspect_ratio = (AVRational){1, 1};
+    dst->color_range = AVCOL_RANGE_JPEG;
     *pdst = dst;
     return 0;
 fail:

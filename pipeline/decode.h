@@ -40,6 +40,12 @@ typedef struct avf_item {
     int64_t pos;    /* timeline sample index at the analysis rate */
     int nb_samples;
     float *samples; /* mono float at the analysis rate; owned */
+    /* features, added by the extract stage: nb_rows rows of the modality's layout.
+     * Video: one row for frame. Audio: rows of the windows starting at rows_pos,
+     * rows_pos + hop, ... */
+    float *rows; /* owned */
+    int nb_rows;
+    int64_t rows_pos;
 } avf_item;
 
 /* Accepts NULL; frees the frame and samples; sets *pitem to NULL. */

@@ -16,8 +16,10 @@
 
 #include <libavutil/avutil.h>
 
-#include "../daemon/log.h"
+#include "daemon/log.h"
 #include "error.h"
+#include "extract.h"
+#include "fusion/fusion.h"
 #include "queue.h"
 
 #define PACKET_QUEUE_SIZE 64
@@ -28,11 +30,20 @@ typedef struct decoder_thread {
     avf_sched *s;
     const char *name;
     enum avf_item_type end_type;
-    avf_queue *in; /* packets */
+    avf_queue *in;  /* packets */
+    avf_queue *out; /* items: to the extract thread, or to the segment thread */
     int (*send)(void *dec, const AVPacket *pkt);
     int (*receive)(void *dec, avf_item **item);
     void *dec;
 } decoder_thread;
+
+typedef struct extract_thread {
+    avf_sched *s;
+    const char *name;
+    enum avf_item_type end_type;
+    avf_queue *in; /* items from the decoder */
+    avf_extractor *x;
+} extract_thread;
 
 struct avf_sched {
     avf_pipeline_config cfg;  /* immutable */
@@ -40,9 +51,12 @@ struct avf_sched {
     avf_vdec *vdec;           /* video thread only while running */
     avf_adec *adec;           /* audio thread only while running */
     avf_segmenter *segmenter; /* segment thread only while running */
-    avf_queue *video_packets, *audio_packets, *items, *out;
+    avf_extractor *vx, *ax;   /* extract threads only while running; NULL: no features */
+    avf_fusion *fusion;       /* segment thread only while running */
+    avf_queue *video_packets, *audio_packets, *video_items, *audio_items, *items, *out;
     decoder_thread video_thread, audio_thread;
-    pthread_t threads[4];
+    extract_thread video_extract, audio_extract;
+    pthread_t threads[6];
     int nb_threads; /* main thread only */
     int joined;     /* main thread only */
     pthread_mutex_t lock;
@@ -163,6 +177,19 @@ static void *demux_main(void *arg)
     return NULL;
 }
 
+/* Tells the stages downstream that a modality ended where it got to. */
+static void send_end(avf_queue *q, enum avf_item_type type)
+{
+    avf_item *end = calloc(1, sizeof(*end));
+
+    if (!end)
+        return;
+    end->type = type;
+    end->t_us = end->pos = INT64_MIN;
+    if (avf_queue_send(q, end) == AVF_EOS)
+        avf_item_free(&end);
+}
+
 static void *decoder_main(void *arg)
 {
     decoder_thread *t = arg;
@@ -190,7 +217,7 @@ static void *decoder_main(void *arg)
                 goto done;
             if (item->type == t->end_type)
                 end_sent = 1;
-            if (avf_queue_send(s->items, item) == AVF_EOS) {
+            if (avf_queue_send(t->out, item) == AVF_EOS) {
                 avf_item_free(&item);
                 goto done;
             }
@@ -199,32 +226,72 @@ static void *decoder_main(void *arg)
 done:
     if (ret < 0 && ret != AVF_EOS && ret != AVERROR(EAGAIN))
         set_error(s, t->name, ret);
-    if (!end_sent) {
-        /* tell the segmenter this modality ended where it got to */
-        avf_item *end = calloc(1, sizeof(*end));
+    if (!end_sent)
+        send_end(t->out, t->end_type);
+    avf_queue_finish_recv(t->in);
+    avf_queue_finish_send(t->out);
+    return NULL;
+}
 
-        if (end) {
-            end->type = t->end_type;
-            end->t_us = end->pos = INT64_MIN;
-            if (avf_queue_send(s->items, end) == AVF_EOS)
-                avf_item_free(&end);
-        }
+static int extract_item(avf_extractor *x, avf_item *item)
+{
+    const avf_feature_layout *layout = avf_extractor_layout(x);
+
+    if (item->type == AVF_ITEM_VIDEO && item->frame && layout->dim > 0) {
+        item->rows = malloc((size_t)layout->dim * sizeof(*item->rows));
+        if (!item->rows)
+            return AVERROR(ENOMEM);
+        avf_extract_video(x, item->frame, item->t_us, item->rows);
+        item->nb_rows = 1;
+    } else if (item->type == AVF_ITEM_AUDIO) {
+        return avf_extract_audio(x, item->pos, item->samples, item->nb_samples, &item->rows,
+                                 &item->nb_rows, &item->rows_pos);
     }
+    return 0;
+}
+
+static void *extract_main(void *arg)
+{
+    extract_thread *t = arg;
+    avf_sched *s = t->s;
+    int end_sent = 0, ret = 0;
+    avf_item *item = NULL;
+
+    while (avf_queue_receive(t->in, (void **)&item) == 0) {
+        ret = extract_item(t->x, item);
+        if (ret < 0)
+            break;
+        if (item->type == t->end_type)
+            end_sent = 1;
+        if (avf_queue_send(s->items, item) == AVF_EOS)
+            break;
+        item = NULL;
+    }
+    avf_item_free(&item);
+    if (ret < 0)
+        set_error(s, t->name, ret);
+    if (!end_sent)
+        send_end(s->items, t->end_type);
     avf_queue_finish_recv(t->in);
     avf_queue_finish_send(s->items);
     return NULL;
 }
 
-static int segment_item(avf_segmenter *seg, const avf_item *item)
+static int segment_item(avf_segmenter *seg, const avf_item *item, int hop)
 {
+    int ret;
+
     switch (item->type) {
     case AVF_ITEM_VIDEO:
-        return avf_segmenter_video(seg, item->t_us, item->frame);
+        return avf_segmenter_video(seg, item->t_us, item->frame, item->rows);
     case AVF_ITEM_VIDEO_END:
         avf_segmenter_video_end(seg, item->t_us);
         return 0;
     case AVF_ITEM_AUDIO:
-        return avf_segmenter_audio(seg, item->pos, item->samples, item->nb_samples);
+        ret = avf_segmenter_audio(seg, item->pos, item->samples, item->nb_samples);
+        if (ret < 0 || !item->nb_rows)
+            return ret;
+        return avf_segmenter_audio_rows(seg, item->rows_pos, hop, item->rows, item->nb_rows);
     case AVF_ITEM_AUDIO_END:
         avf_segmenter_audio_end(seg, item->pos);
         return 0;
@@ -247,12 +314,17 @@ static void *segment_main(void *arg)
             avf_segmenter_video_end(s->segmenter, INT64_MIN);
             avf_segmenter_audio_end(s->segmenter, INT64_MIN);
         } else {
-            ret = segment_item(s->segmenter, item);
+            ret = segment_item(s->segmenter, item, s->cfg.rate * AVF_WINDOW_HOP_MS / 1000);
             avf_item_free(&item);
             if (ret < 0)
                 break;
         }
         while ((ret = avf_segmenter_pop(s->segmenter, &seg)) == 1) {
+            ret = avf_fusion_segment(s->fusion, seg);
+            if (ret < 0) {
+                avf_segment_free(&seg);
+                goto done;
+            }
             if (avf_queue_send(s->out, seg) == AVF_EOS) {
                 avf_segment_free(&seg);
                 ret = AVF_EOS;
@@ -333,6 +405,38 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         if (!s->audio_packets)
             goto fail_nomem;
     }
+    if (cfg->nb_plugins > 0) {
+        avf_plugin_config pcfg = {
+            .struct_size = sizeof(pcfg),
+            .sample_rate = cfg->rate,
+            .window = cfg->rate * AVF_WINDOW_MS / 1000,
+            .hop = cfg->rate * AVF_WINDOW_HOP_MS / 1000,
+            .frame_rate = av_q2d(cfg->fps),
+            .source = url,
+        };
+
+        if (info->video) {
+            ret = avf_extractor_new(&s->vx, AVF_PLUGIN_VIDEO, cfg->plugins, cfg->nb_plugins, &pcfg);
+            if (ret < 0)
+                goto fail;
+            s->video_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_item);
+            if (!s->video_items)
+                goto fail_nomem;
+        }
+        if (info->audio) {
+            ret = avf_extractor_new(&s->ax, AVF_PLUGIN_AUDIO, cfg->plugins, cfg->nb_plugins, &pcfg);
+            if (ret < 0)
+                goto fail;
+            s->audio_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_item);
+            if (!s->audio_items)
+                goto fail_nomem;
+        }
+    }
+    s->fusion = avf_fusion_new(
+        s->vx ? avf_extractor_layout(s->vx) : NULL, s->ax ? avf_extractor_layout(s->ax) : NULL,
+        cfg->rate, cfg->rate * AVF_WINDOW_MS / 1000, cfg->rate * AVF_WINDOW_HOP_MS / 1000);
+    if (!s->fusion)
+        goto fail_nomem;
     seg_cfg = (avf_segmenter_config){
         .rate = cfg->rate,
         .hop_samples = llround(cfg->hop_s * cfg->rate),
@@ -340,6 +444,8 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .min_partial_us = llround(cfg->min_partial_s * AV_TIME_BASE),
         .has_video = info->video != NULL,
         .has_audio = info->audio != NULL,
+        .video_dim = s->vx ? avf_extractor_layout(s->vx)->dim : 0,
+        .audio_dim = s->ax ? avf_extractor_layout(s->ax)->dim : 0,
     };
     s->segmenter = avf_segmenter_new(&seg_cfg);
     s->items = avf_queue_new(ITEM_QUEUE_SIZE, (info->video != NULL) + (info->audio != NULL),
@@ -368,13 +474,45 @@ int avf_sched_start(avf_sched *s)
     if (s->nb_threads)
         return AVERROR(EINVAL);
     s->video_thread = (decoder_thread){
-        s, "dec:video", AVF_ITEM_VIDEO_END, s->video_packets, vdec_send, vdec_receive, s->vdec};
+        .s = s,
+        .name = "dec:video",
+        .end_type = AVF_ITEM_VIDEO_END,
+        .in = s->video_packets,
+        .out = s->vx ? s->video_items : s->items,
+        .send = vdec_send,
+        .receive = vdec_receive,
+        .dec = s->vdec,
+    };
     s->audio_thread = (decoder_thread){
-        s, "dec:audio", AVF_ITEM_AUDIO_END, s->audio_packets, adec_send, adec_receive, s->adec};
+        .s = s,
+        .name = "dec:audio",
+        .end_type = AVF_ITEM_AUDIO_END,
+        .in = s->audio_packets,
+        .out = s->ax ? s->audio_items : s->items,
+        .send = adec_send,
+        .receive = adec_receive,
+        .dec = s->adec,
+    };
+    s->video_extract =
+        (extract_thread){s, "extract:video", AVF_ITEM_VIDEO_END, s->video_items, s->vx};
+    s->audio_extract =
+        (extract_thread){s, "extract:audio", AVF_ITEM_AUDIO_END, s->audio_items, s->ax};
     ret = pthread_create(&s->threads[s->nb_threads], NULL, segment_main, s);
     if (ret)
         goto fail;
     s->nb_threads++;
+    if (s->vx) {
+        ret = pthread_create(&s->threads[s->nb_threads], NULL, extract_main, &s->video_extract);
+        if (ret)
+            goto fail;
+        s->nb_threads++;
+    }
+    if (s->ax) {
+        ret = pthread_create(&s->threads[s->nb_threads], NULL, extract_main, &s->audio_extract);
+        if (ret)
+            goto fail;
+        s->nb_threads++;
+    }
     if (s->vdec) {
         ret = pthread_create(&s->threads[s->nb_threads], NULL, decoder_main, &s->video_thread);
         if (ret)
@@ -393,11 +531,17 @@ int avf_sched_start(avf_sched *s)
     s->nb_threads++;
     return 0;
 fail:
-    /* unwind the threads already running: they all end once their queues close */
+    /* unwind the threads already running: every queue closes, so each of them
+     * sees end of stream wherever it waits */
     if (s->video_packets)
         avf_queue_finish_send(s->video_packets);
     if (s->audio_packets)
         avf_queue_finish_send(s->audio_packets);
+    if (s->video_items)
+        avf_queue_finish_recv(s->video_items);
+    if (s->audio_items)
+        avf_queue_finish_recv(s->audio_items);
+    avf_queue_finish_recv(s->items);
     avf_queue_finish_recv(s->out);
     return AVERROR(ret);
 }
@@ -451,6 +595,11 @@ void avf_sched_free(avf_sched **ps)
     }
     avf_queue_free(&s->out);
     avf_queue_free(&s->items);
+    avf_queue_free(&s->audio_items);
+    avf_queue_free(&s->video_items);
+    avf_fusion_free(&s->fusion);
+    avf_extractor_free(&s->ax);
+    avf_extractor_free(&s->vx);
     avf_queue_free(&s->audio_packets);
     avf_queue_free(&s->video_packets);
     avf_segmenter_free(&s->segmenter);

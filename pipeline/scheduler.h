@@ -1,8 +1,11 @@
 /*
  * scheduler.h - owns the threads and queues of one source's pipeline.
  *
- *   demux --packets--> video decode --items--+
- *         --packets--> audio decode --items--+--> segment --segments--> consumer
+ *   demux --packets--> video decode --items--> video extract --+
+ *         --packets--> audio decode --items--> audio extract --+--> segment --> consumer
+ *
+ * (without feature plugins the decoders feed the segment thread directly). The
+ * segment thread runs the segmenter and then the fusion stage on each segment.
  *
  * The scheduler alone knows this topology (STYLE.md rule 1): each stage is a
  * module with no knowledge of its neighbours, and each thread body here moves
@@ -19,6 +22,7 @@
 #include <libavutil/rational.h>
 
 #include "decode.h"
+#include "plugins/avfuse_plugin.h"
 #include "segmenter.h"
 #include "source.h"
 
@@ -30,7 +34,15 @@ typedef struct avf_pipeline_config {
     int rate;              /* analysis sample rate (default 16000) */
     double min_partial_s;  /* shorter last segments are dropped (default 0.05) */
     int64_t io_timeout_us; /* per read deadline (default 10 s) */
+    /* Feature extractors (built-in and loaded), borrowed: they must outlive every
+     * pipeline opened with this config. None: segments carry no features. */
+    const avf_plugin_descriptor *const *plugins;
+    int nb_plugins;
 } avf_pipeline_config;
+
+/* Audio analysis windows: 25 ms every 10 ms. */
+#define AVF_WINDOW_MS     25
+#define AVF_WINDOW_HOP_MS 10
 
 /* Fills cfg with the defaults above. */
 void avf_pipeline_config_default(avf_pipeline_config *cfg);

@@ -58,6 +58,11 @@ void avf_segment_free(avf_segment **pseg)
         av_frame_free(&seg->frames[i]);
     free(seg->frames);
     free(seg->audio);
+    free(seg->video_rows);
+    free(seg->audio_rows);
+    free(seg->window_pos);
+    free(seg->video_features);
+    free(seg->audio_features);
     free(seg);
     *pseg = NULL;
 }
@@ -67,8 +72,8 @@ avf_segmenter *avf_segmenter_new(const avf_segmenter_config *cfg)
     avf_segmenter *s;
 
     if (cfg->rate <= 0 || cfg->hop_samples <= 0 || cfg->len_samples < cfg->hop_samples ||
-        cfg->len_samples > INT32_MAX || cfg->min_partial_us < 0 ||
-        (!cfg->has_video && !cfg->has_audio))
+        cfg->len_samples > INT32_MAX || cfg->min_partial_us < 0 || cfg->video_dim < 0 ||
+        cfg->audio_dim < 0 || (!cfg->has_video && !cfg->has_audio))
         return NULL;
     s = calloc(1, sizeof(*s));
     if (!s)
@@ -123,6 +128,8 @@ static avf_segment *get_segment(avf_segmenter *s, int64_t k)
     seg->audio_start = k * s->cfg.hop_samples;
     seg->t0_us = samples_to_us(s, seg->audio_start);
     seg->t1_us = samples_to_us(s, seg->audio_start + s->cfg.len_samples);
+    seg->video_dim = s->cfg.video_dim;
+    seg->audio_dim = s->cfg.audio_dim;
     if (s->cfg.has_audio) {
         seg->audio_len = (int)s->cfg.len_samples;
         seg->audio = calloc((size_t)seg->audio_len, sizeof(*seg->audio));
@@ -135,7 +142,7 @@ static avf_segment *get_segment(avf_segmenter *s, int64_t k)
     return seg;
 }
 
-static int segment_add_frame(avf_segment *seg, const AVFrame *frame, int64_t t_us)
+static int segment_add_frame(avf_segment *seg, const AVFrame *frame, int64_t t_us, const float *row)
 {
     AVFrame *ref;
 
@@ -146,17 +153,51 @@ static int segment_add_frame(avf_segment *seg, const AVFrame *frame, int64_t t_u
         if (!frames)
             return AVERROR(ENOMEM);
         seg->frames = frames;
+        if (seg->video_dim > 0) {
+            float *rows =
+                realloc(seg->video_rows, (size_t)cap * (size_t)seg->video_dim * sizeof(*rows));
+
+            if (!rows)
+                return AVERROR(ENOMEM);
+            seg->video_rows = rows;
+        }
         seg->frames_cap = cap;
     }
     ref = av_frame_clone(frame);
     if (!ref)
         return AVERROR(ENOMEM);
     ref->pts = t_us;
+    if (seg->video_dim > 0)
+        memcpy(seg->video_rows + (size_t)seg->nb_frames * (size_t)seg->video_dim, row,
+               (size_t)seg->video_dim * sizeof(*row));
     seg->frames[seg->nb_frames++] = ref;
     return 0;
 }
 
-int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame)
+static int segment_add_window(avf_segment *seg, int64_t pos, const float *row)
+{
+    if (seg->nb_windows == seg->windows_cap) {
+        int cap = seg->windows_cap ? seg->windows_cap * 2 : 128;
+        float *rows =
+            realloc(seg->audio_rows, (size_t)cap * (size_t)seg->audio_dim * sizeof(*rows));
+        int64_t *positions;
+
+        if (!rows)
+            return AVERROR(ENOMEM);
+        seg->audio_rows = rows;
+        positions = realloc(seg->window_pos, (size_t)cap * sizeof(*positions));
+        if (!positions)
+            return AVERROR(ENOMEM);
+        seg->window_pos = positions;
+        seg->windows_cap = cap;
+    }
+    memcpy(seg->audio_rows + (size_t)seg->nb_windows * (size_t)seg->audio_dim, row,
+           (size_t)seg->audio_dim * sizeof(*row));
+    seg->window_pos[seg->nb_windows++] = pos;
+    return 0;
+}
+
+int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame, const float *row)
 {
     int64_t unit = s->cfg.hop_samples * AV_TIME_BASE;
     int64_t scaled, k_lo, k_hi;
@@ -184,7 +225,7 @@ int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame)
 
         if (!seg)
             return AVERROR(ENOMEM);
-        ret = segment_add_frame(seg, frame, t_us);
+        ret = segment_add_frame(seg, frame, t_us, row);
         if (ret < 0)
             return ret;
     }
@@ -229,6 +270,37 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
         memcpy(seg->audio + (from - seg->audio_start), samples + (from - pos),
                (size_t)(to - from) * sizeof(*samples));
         seg->nb_samples += (int)(to - from);
+    }
+    return 0;
+}
+
+int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const float *rows, int n)
+{
+    if (s->cfg.audio_dim <= 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        int64_t pos = first_pos + (int64_t)i * hop;
+        int64_t k_hi = floor_div(pos, s->cfg.hop_samples);
+        int64_t k_lo = floor_div(pos - s->cfg.len_samples, s->cfg.hop_samples) + 1;
+
+        if (pos < 0)
+            continue;
+        if (k_lo < s->next_k)
+            k_lo = s->next_k;
+        if (k_lo > k_hi) {
+            s->stats.late_items++;
+            continue;
+        }
+        for (int64_t k = k_lo; k <= k_hi; k++) {
+            avf_segment *seg = get_segment(s, k);
+            int ret;
+
+            if (!seg)
+                return AVERROR(ENOMEM);
+            ret = segment_add_window(seg, pos, rows + (size_t)i * (size_t)s->cfg.audio_dim);
+            if (ret < 0)
+                return ret;
+        }
     }
     return 0;
 }

@@ -29,6 +29,26 @@ typedef struct avf_segment {
     int nb_samples;       /* samples really received (holes stay 0.0 in audio[]) */
     float *audio;         /* mono, at the analysis rate */
     int frames_cap;       /* allocated length of frames[] */
+
+    /* Feature rows of the extract stage; dims are the segmenter config's. */
+    int video_dim;
+    float *video_rows; /* nb_frames rows, row i belongs to frames[i] */
+    int audio_dim;
+    int nb_windows; /* audio windows starting inside the segment */
+    int windows_cap;
+    float *audio_rows;   /* nb_windows rows */
+    int64_t *window_pos; /* timeline sample index where each window starts */
+
+    /* Filled by the fusion stage. Names are borrowed from the pipeline's
+     * extractors and stay valid until the pipeline is freed. */
+    const char *const *video_names;
+    double *video_features; /* video_dim pooled values, NaN when none */
+    const char *const *audio_names;
+    double *audio_features; /* audio_dim pooled values, NaN when none */
+    int av_valid;           /* an offset could be estimated */
+    double av_offset_ms;    /* > 0: audio late */
+    double av_confidence;   /* 0..1 */
+    uint32_t tags;          /* AVF_TAG_* bits */
 } avf_segment;
 
 /* Accepts NULL; frees the frames and samples; sets *pseg to NULL. */
@@ -41,6 +61,8 @@ typedef struct avf_segmenter_config {
     int64_t min_partial_us; /* a shorter last segment is not content (codec padding) */
     int has_video;
     int has_audio;
+    int video_dim; /* feature values per video row (0: no features) */
+    int audio_dim; /* feature values per audio window row */
 } avf_segmenter_config;
 
 typedef struct avf_segmenter_stats {
@@ -61,13 +83,20 @@ avf_segmenter *avf_segmenter_new(const avf_segmenter_config *cfg);
 void avf_segmenter_free(avf_segmenter **ps);
 
 /*
- * A video frame at t_us, in strictly increasing time order. The segmenter takes new
- * references (the caller keeps its own). frame may be NULL to report only that the
- * video has reached t_us (a decoded frame the analysis rate skipped).
+ * A video frame at t_us, in strictly increasing time order, with its feature row
+ * (video_dim floats, copied; NULL when video_dim is 0). The segmenter takes new
+ * references to the frame (the caller keeps its own). frame may be NULL to report
+ * only that the video has reached t_us (a decoded frame the analysis rate skipped).
  */
-int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame);
+int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame, const float *row);
 /* n mono samples whose first is at timeline sample index pos; copied. */
 int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int n);
+/*
+ * n audio feature rows (audio_dim floats each, copied) of windows starting at
+ * first_pos, first_pos + hop, ...; each goes to every segment holding its start.
+ */
+int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const float *rows,
+                             int n);
 /* The video ended; end_us is the end of its last frame. */
 void avf_segmenter_video_end(avf_segmenter *s, int64_t end_us);
 /* The audio ended; end_pos is one past its last sample. */

@@ -17,10 +17,12 @@
 #include <libavutil/avutil.h>
 #include <libavutil/rational.h>
 
-#include "../daemon/log.h"
-#include "../fusion/message.h"
-#include "../pipeline/error.h"
-#include "../pipeline/scheduler.h"
+#include "daemon/log.h"
+#include "fusion/message.h"
+#include "pipeline/error.h"
+#include "pipeline/scheduler.h"
+#include "plugins/builtin.h"
+#include "plugins/loader.h"
 
 #define EXIT_INPUT_FAILED 1
 #define EXIT_USAGE        2
@@ -41,6 +43,9 @@ static void analyze_usage(FILE *f)
                "                       a last segment shorter than this is codec padding,\n"
                "                       not content, and is not printed (default 0.05)\n"
                "  --timeout SECONDS    give up on a read that takes longer (default 10)\n"
+               "  --plugin-dir DIR     also load the feature plugins (*.so) in DIR; the\n"
+               "                       folder must not be writable by others (repeatable)\n"
+               "  --no-features        only cut segments: no feature extraction or tags\n"
                "  --source NAME        source name in the messages ([A-Za-z0-9_-]{1,64});\n"
                "                       default: the file name without extension\n"
                "  -o, --output FILE    write the JSON lines to FILE instead of stdout\n"
@@ -168,9 +173,55 @@ done:
     return ret;
 }
 
+/*
+ * Registers the built-in extractors and the plugins of each folder. A plugin or a
+ * folder that is refused is reported (by the loader) and skipped. On success
+ * *plugins is the caller's to free() and the count is returned.
+ */
+static int load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
+                        const avf_plugin_descriptor ***plugins)
+{
+    const avf_plugin_descriptor *builtins[] = {avf_builtin_video_descriptor(),
+                                               avf_builtin_audio_descriptor()};
+    avf_plugin_registry *r = avf_plugin_registry_new();
+    char why[256];
+    int n;
+
+    if (!r)
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+        if (avf_plugin_registry_add(r, builtins[i], "built-in", why, sizeof(why)) < 0) {
+            avf_log(AVF_LOG_ERROR, "plugins", "built-in extractor refused: %s", why);
+            avf_plugin_registry_free(&r);
+            return -EINVAL;
+        }
+    for (int i = 0; i < nb_dirs; i++)
+        avf_plugin_registry_load_dir(r, dirs[i]);
+    n = avf_plugin_registry_count(r);
+    *plugins = calloc((size_t)n, sizeof(**plugins));
+    if (!*plugins) {
+        avf_plugin_registry_free(&r);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        (*plugins)[i] = avf_plugin_registry_get(r, i);
+    *pr = r;
+    return n;
+}
+
 static int cmd_analyze(int argc, char **argv)
 {
-    enum { OPT_HOP = 256, OPT_LEN, OPT_FPS, OPT_WIDTH, OPT_MIN_PARTIAL, OPT_TIMEOUT, OPT_SOURCE };
+    enum {
+        OPT_HOP = 256,
+        OPT_LEN,
+        OPT_FPS,
+        OPT_WIDTH,
+        OPT_MIN_PARTIAL,
+        OPT_TIMEOUT,
+        OPT_SOURCE,
+        OPT_PLUGIN_DIR,
+        OPT_NO_FEATURES,
+    };
     static const struct option options[] = {
         {"hop", required_argument, NULL, OPT_HOP},
         {"len", required_argument, NULL, OPT_LEN},
@@ -179,6 +230,8 @@ static int cmd_analyze(int argc, char **argv)
         {"min-partial", required_argument, NULL, OPT_MIN_PARTIAL},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"source", required_argument, NULL, OPT_SOURCE},
+        {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+        {"no-features", no_argument, NULL, OPT_NO_FEATURES},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -187,7 +240,11 @@ static int cmd_analyze(int argc, char **argv)
     };
     avf_pipeline_config cfg;
     const char *output = NULL, *source = NULL;
-    int level = AVF_LOG_WARN, failed = 0, opt;
+    const char **plugin_dirs = NULL;
+    int nb_plugin_dirs = 0, features = 1;
+    const avf_plugin_descriptor **plugins = NULL;
+    avf_plugin_registry *registry = NULL;
+    int level = AVF_LOG_WARN, failed = 0, status = EXIT_USAGE, opt;
     double v;
     char why[128];
     FILE *out = stdout;
@@ -197,37 +254,51 @@ static int cmd_analyze(int argc, char **argv)
         switch (opt) {
         case OPT_HOP:
             if (parse_seconds("--hop", optarg, &cfg.hop_s) < 0)
-                return EXIT_USAGE;
+                goto done;
             break;
         case OPT_LEN:
             if (parse_seconds("--len", optarg, &cfg.len_s) < 0)
-                return EXIT_USAGE;
+                goto done;
             break;
         case OPT_FPS:
             if (parse_seconds("--fps", optarg, &v) < 0)
-                return EXIT_USAGE;
+                goto done;
             cfg.fps = v > 0 ? av_d2q(v, 1001000) : (AVRational){0, 1};
             break;
         case OPT_WIDTH:
             if (parse_seconds("--width", optarg, &v) < 0)
-                return EXIT_USAGE;
+                goto done;
             cfg.max_width = v > INT32_MAX ? INT32_MAX : (int)v;
             break;
         case OPT_MIN_PARTIAL:
             if (parse_seconds("--min-partial", optarg, &cfg.min_partial_s) < 0)
-                return EXIT_USAGE;
+                goto done;
             break;
         case OPT_TIMEOUT:
             if (parse_seconds("--timeout", optarg, &v) < 0)
-                return EXIT_USAGE;
+                goto done;
             if (v <= 0 || v > 86400) {
                 fprintf(stderr, "avfuse: --timeout must be above 0 and at most 86400\n");
-                return EXIT_USAGE;
+                goto done;
             }
             cfg.io_timeout_us = llround(v * AV_TIME_BASE);
             break;
         case OPT_SOURCE:
             source = optarg;
+            break;
+        case OPT_PLUGIN_DIR: {
+            const char **dirs = realloc(plugin_dirs, (size_t)(nb_plugin_dirs + 1) * sizeof(*dirs));
+
+            if (!dirs) {
+                status = EXIT_INPUT_FAILED;
+                goto done;
+            }
+            plugin_dirs = dirs;
+            plugin_dirs[nb_plugin_dirs++] = optarg;
+            break;
+        }
+        case OPT_NO_FEATURES:
+            features = 0;
             break;
         case 'o':
             output = optarg;
@@ -240,35 +311,47 @@ static int cmd_analyze(int argc, char **argv)
             break;
         case 'h':
             analyze_usage(stdout);
-            return 0;
+            status = 0;
+            goto done;
         default:
             analyze_usage(stderr);
-            return EXIT_USAGE;
+            goto done;
         }
     }
     avf_log_set_level(level);
     if (optind >= argc) {
         fprintf(stderr, "avfuse: analyze: no input file\n");
         analyze_usage(stderr);
-        return EXIT_USAGE;
+        goto done;
     }
     if (avf_pipeline_config_check(&cfg, why, sizeof(why)) < 0) {
         fprintf(stderr, "avfuse: analyze: %s\n", why);
-        return EXIT_USAGE;
+        goto done;
     }
     if (source && !avf_source_name_valid(source)) {
         fprintf(stderr, "avfuse: --source: '%s' does not match [A-Za-z0-9_-]{1,64}\n", source);
-        return EXIT_USAGE;
+        goto done;
     }
     if (source && argc - optind > 1) {
         fprintf(stderr, "avfuse: --source names one input, but %d were given\n", argc - optind);
-        return EXIT_USAGE;
+        goto done;
+    }
+    if (features) {
+        int ret = load_plugins(&registry, plugin_dirs, nb_plugin_dirs, &plugins);
+
+        if (ret < 0) {
+            status = EXIT_INPUT_FAILED;
+            goto done;
+        }
+        cfg.plugins = plugins;
+        cfg.nb_plugins = ret;
     }
     if (output) {
         out = fopen(output, "w");
         if (!out) {
             avf_warn("analyze", "cannot create %s", output);
-            return EXIT_INPUT_FAILED;
+            status = EXIT_INPUT_FAILED;
+            goto done;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -290,7 +373,12 @@ static int cmd_analyze(int argc, char **argv)
         avf_warn("analyze", "cannot write %s", output);
         failed = 1;
     }
-    return failed ? EXIT_INPUT_FAILED : 0;
+    status = failed ? EXIT_INPUT_FAILED : 0;
+done:
+    free(plugins);
+    avf_plugin_registry_free(&registry);
+    free(plugin_dirs);
+    return status;
 }
 
 int main(int argc, char **argv)

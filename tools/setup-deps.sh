@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libebur128-dev
   libjansson-dev
   ffmpeg
 )

@@ -21,7 +21,7 @@ run_suite() {
 }
 
 echo "== format: clang-format --dry-run"
-if ! git ls-files -z '*.c' '*.h' | xargs -0 -r clang-format --dry-run -Werror; then
+if ! git ls-files -z '*.c' '*.h' '*.cpp' | xargs -0 -r clang-format --dry-run -Werror; then
   echo "format: files above differ from .clang-format" >&2
   status=1
 fi

@@ -62,7 +62,7 @@ static void feed_video(avf_segmenter *s, double fps, int64_t from_us, int64_t to
 
         if (t >= to_us)
             break;
-        assert_int_equal(avf_segmenter_video(s, t, frame), 0);
+        assert_int_equal(avf_segmenter_video(s, t, frame, NULL), 0);
     }
 }
 
@@ -206,7 +206,7 @@ static void test_video_only_variable_rate(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
-        avf_segmenter_video(s, times[i], frame);
+        avf_segmenter_video(s, times[i], frame, NULL);
     avf_segmenter_video_end(s, 1540000);
     n = pop_all(s, segs, 4);
     assert_int_equal(n, 2);
@@ -323,7 +323,7 @@ static void test_before_origin_and_late_data(void **state)
     float samples[100] = {0};
 
     (void)state;
-    avf_segmenter_video(s, -40000, frame);
+    avf_segmenter_video(s, -40000, frame, NULL);
     assert_int_equal(avf_segmenter_audio(s, -60, samples, 100), 0);
     assert_int_equal(avf_segmenter_get_stats(s)->frames_before_origin, 1);
     assert_int_equal(avf_segmenter_get_stats(s)->samples_before_origin, 60);
@@ -349,6 +349,47 @@ static void test_ended_without_data(void **state)
     avf_segmenter_audio_end(s, INT64_MIN);
     assert_int_equal(avf_segmenter_pop(s, &seg), AVF_EOS);
     assert_null(seg);
+    avf_segmenter_free(&s);
+}
+
+static void test_feature_rows_follow_their_data(void **state)
+{
+    avf_segmenter_config cfg = {.rate = RATE,
+                                .hop_samples = RATE / 2,
+                                .len_samples = RATE,
+                                .min_partial_us = 50000,
+                                .has_video = 1,
+                                .has_audio = 1,
+                                .video_dim = 2,
+                                .audio_dim = 1};
+    avf_segmenter *s = avf_segmenter_new(&cfg);
+    avf_segment *segs[8];
+    float rows[200];
+    int n;
+
+    (void)state;
+    assert_non_null(s);
+    for (int f = 0; f < 20; f++) {
+        float row[2] = {(float)f, (float)-f};
+
+        avf_segmenter_video(s, f * 100000, frame, row);
+    }
+    /* 200 windows every 10 ms (160 samples), row value = window number */
+    for (int w = 0; w < 200; w++)
+        rows[w] = (float)w;
+    assert_int_equal(avf_segmenter_audio_rows(s, 0, 160, rows, 200), 0);
+    avf_segmenter_video_end(s, 2000000);
+    avf_segmenter_audio_end(s, 0);
+    n = pop_all(s, segs, 8);
+    assert_int_equal(n, 4);
+    /* [0.5, 1.5): frames 5..14 with their own rows, windows 50..149 by start */
+    assert_int_equal(segs[1]->nb_frames, 10);
+    assert_float_equal(segs[1]->video_rows[0], 5, 0);
+    assert_float_equal(segs[1]->video_rows[2 * 9 + 1], -14, 0);
+    assert_int_equal(segs[1]->nb_windows, 100);
+    assert_float_equal(segs[1]->audio_rows[0], 50, 0);
+    assert_int_equal(segs[1]->window_pos[99], 149 * 160);
+    free_all(segs, n);
     avf_segmenter_free(&s);
 }
 
@@ -382,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_padding_tail_dropped),
         cmocka_unit_test(test_before_origin_and_late_data),
         cmocka_unit_test(test_ended_without_data),
+        cmocka_unit_test(test_feature_rows_follow_their_data),
         cmocka_unit_test(test_invalid_config),
     };
 

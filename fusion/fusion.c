@@ -1,0 +1,165 @@
+/*
+ * fusion.c - pools each segment's feature rows, feeds the offset estimator with
+ * the rows it has not seen (overlapping segments share rows), and runs the tag
+ * detectors. Features the detectors need are found by name once, at creation, so
+ * a plugin set without them simply yields no such tags.
+ */
+#include "fusion.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+#include "avsync.h"
+#include "pool.h"
+#include "tags.h"
+
+struct avf_fusion {
+    const avf_feature_layout *video, *audio; /* borrowed */
+    avf_avsync *avsync;
+    int rate, window;
+    int64_t last_frame_us; /* newest frame given to avsync */
+    int64_t last_window;   /* newest window position given to avsync */
+    /* column of each feature the detectors read, -1 when absent */
+    int v_black, v_frozen, v_cuts, v_motion;
+    int a_rms, a_loud_max, a_clipped;
+};
+
+static int column(const avf_feature_layout *l, const char *name)
+{
+    if (!l)
+        return -1;
+    for (int i = 0; i < l->dim; i++)
+        if (!strcmp(l->names[i], name))
+            return i;
+    return -1;
+}
+
+avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_layout *audio,
+                           int rate, int window, int hop)
+{
+    avf_fusion *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return NULL;
+    f->video = video && video->dim > 0 ? video : NULL;
+    f->audio = audio && audio->dim > 0 ? audio : NULL;
+    f->rate = rate;
+    f->window = window;
+    f->last_frame_us = INT64_MIN;
+    f->last_window = INT64_MIN;
+    f->v_black = column(f->video, "black");
+    f->v_frozen = column(f->video, "frozen");
+    f->v_cuts = column(f->video, "cuts");
+    f->v_motion = column(f->video, "motion");
+    f->a_rms = column(f->audio, "rms_dbfs");
+    f->a_loud_max = column(f->audio, "loudness_max_lufs");
+    f->a_clipped = column(f->audio, "clipped");
+    if (f->v_motion >= 0 && f->a_rms >= 0) {
+        f->avsync = avf_avsync_new(rate, window, hop);
+        if (!f->avsync) {
+            free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
+void avf_fusion_free(avf_fusion **pf)
+{
+    if (!pf || !*pf)
+        return;
+    avf_avsync_free(&(*pf)->avsync);
+    free(*pf);
+    *pf = NULL;
+}
+
+static double value(const double *features, int col)
+{
+    return features && col >= 0 ? features[col] : NAN;
+}
+
+static void feed_avsync(avf_fusion *f, const avf_segment *seg)
+{
+    for (int i = 0; i < seg->nb_frames; i++) {
+        int64_t t = seg->frames[i]->pts;
+
+        if (t <= f->last_frame_us)
+            continue;
+        f->last_frame_us = t;
+        avf_avsync_video(f->avsync, t, seg->video_rows[(size_t)i * seg->video_dim + f->v_motion]);
+    }
+    for (int i = 0; i < seg->nb_windows; i++) {
+        int64_t pos = seg->window_pos[i];
+        double db = seg->audio_rows[(size_t)i * seg->audio_dim + f->a_rms];
+
+        if (pos <= f->last_window)
+            continue;
+        f->last_window = pos;
+        avf_avsync_audio(f->avsync, pos, isnan(db) ? NAN : pow(10.0, db / 20.0));
+    }
+}
+
+/*
+ * The windows to pool: those that end inside the segment. The segment holds every
+ * window that starts inside it (the offset estimator wants them all), but the
+ * last few reach up to one window length past its end, and a segment's features
+ * must describe its own audio: silence that ends at 11.0 s must not read as sound
+ * in the segment [10, 11). Windows are in time order, so they are a prefix.
+ */
+static int windows_inside(const avf_fusion *f, const avf_segment *seg)
+{
+    int64_t end = seg->audio_start + seg->audio_len;
+    int n = seg->nb_windows;
+
+    while (n > 0 && seg->window_pos[n - 1] + f->window > end)
+        n--;
+    return n;
+}
+
+int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
+{
+    avf_tag_inputs in;
+    double *vf = NULL, *af = NULL;
+
+    if (f->video && seg->video_present) {
+        vf = malloc((size_t)f->video->dim * sizeof(*vf));
+        if (!vf)
+            return AVERROR(ENOMEM);
+        avf_pool_rows(seg->video_rows, seg->nb_frames, f->video->dim, f->video->pools, vf);
+        seg->video_names = f->video->names;
+    }
+    if (f->audio && seg->audio_present) {
+        af = malloc((size_t)f->audio->dim * sizeof(*af));
+        if (!af) {
+            free(vf);
+            return AVERROR(ENOMEM);
+        }
+        avf_pool_rows(seg->audio_rows, windows_inside(f, seg), f->audio->dim, f->audio->pools, af);
+        seg->audio_names = f->audio->names;
+    }
+    seg->video_features = vf;
+    seg->audio_features = af;
+
+    if (f->avsync) {
+        feed_avsync(f, seg);
+        if (seg->video_present && seg->audio_present)
+            seg->av_valid = avf_avsync_estimate(f->avsync, &seg->av_offset_ms, &seg->av_confidence);
+    }
+    in = (avf_tag_inputs){
+        .black_share = value(vf, f->v_black),
+        .frozen_share = value(vf, f->v_frozen),
+        .cuts = value(vf, f->v_cuts),
+        .motion = value(vf, f->v_motion),
+        .loudness_max_lufs = value(af, f->a_loud_max),
+        .clipped_share = value(af, f->a_clipped),
+        .rms_dbfs = value(af, f->a_rms),
+        .av_valid = seg->av_valid,
+        .av_offset_ms = seg->av_offset_ms,
+        .av_confidence = seg->av_confidence,
+    };
+    seg->tags |= avf_tags_detect(&in);
+    return 0;
+}

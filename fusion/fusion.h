@@ -1,0 +1,30 @@
+/*
+ * fusion.h - the per-segment fusion stage: pooled features, the audio-video
+ * offset and the tags of each segment.
+ *
+ * It runs on the segments in order, after the segmenter, and keeps the state
+ * that spans segments (the offset estimator's history). Later the early-fusion
+ * vector and the classifier heads join here.
+ */
+#ifndef AVF_FUSION_H
+#define AVF_FUSION_H
+
+#include "pipeline/extract.h"
+#include "pipeline/segmenter.h"
+
+typedef struct avf_fusion avf_fusion;
+
+/*
+ * video and audio are the layouts of the source's extractors (NULL when the
+ * modality or its features are absent); they must outlive the fusion stage.
+ * rate, window and hop describe the audio windows. Returns NULL when out of
+ * memory. Free with avf_fusion_free().
+ */
+avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_layout *audio,
+                           int rate, int window, int hop);
+void avf_fusion_free(avf_fusion **pf);
+
+/* Fills seg's features, offset and tags. Returns 0 or AVERROR(ENOMEM). */
+int avf_fusion_segment(avf_fusion *f, avf_segment *seg);
+
+#endif

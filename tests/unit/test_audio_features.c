@@ -1,0 +1,604 @@
+/*
+ * test_audio_features.c - the built-in "audio" extractor driven exactly as the host
+ * drives it: create with the analysis config, one process_audio per window sliding
+ * by hop over a generated signal, destroy. Rows are pooled as the descriptor says
+ * (NaN skipped) and checked against signals whose answers are known: sines for
+ * level, loudness (EBU Tech 3341 case 1), centroid and pitch, white noise,
+ * a full-scale square wave, silence, modulated noise and bursts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plugins/builtin.h"
+
+/* The envelope cues need one second of windows: 100 at a 10 ms hop. */
+#define ENVELOPE_WINDOWS 100
+
+typedef struct test_host {
+    int nb_logs;
+    int last_level;
+    char last_msg[256];
+} test_host;
+
+static test_host host;
+
+static void host_log(void *h, int level, const char *msg)
+{
+    test_host *th = h;
+
+    th->nb_logs++;
+    th->last_level = level;
+    snprintf(th->last_msg, sizeof(th->last_msg), "%s", msg);
+}
+
+static int64_t host_now_us(void *h)
+{
+    struct timespec ts;
+
+    (void)h;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const avf_plugin_services services = {
+    .abi_version = AVFUSE_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(avf_plugin_services),
+    .host = &host,
+    .log = host_log,
+    .now_us = host_now_us,
+};
+
+static avf_plugin_config make_config(int sample_rate, int window, int hop)
+{
+    return (avf_plugin_config){
+        .struct_size = sizeof(avf_plugin_config),
+        .sample_rate = sample_rate,
+        .window = window,
+        .hop = hop,
+        .frame_rate = 10,
+        .source = "test",
+    };
+}
+
+/* Every row of one run: rows.v[i * nb + f] is feature f of window i. */
+typedef struct rows {
+    int n, nb, hop, sample_rate;
+    float *v;
+} rows;
+
+static float *signal_new(int sample_rate, double secs, int64_t *len)
+{
+    *len = (int64_t)lround(secs * sample_rate);
+    return calloc((size_t)*len, sizeof(float));
+}
+
+static float *tone_new(int sample_rate, double secs, double hz, double peak, int64_t *len)
+{
+    float *x = signal_new(sample_rate, secs, len);
+
+    for (int64_t i = 0; x && i < *len; i++)
+        x[i] = (float)(peak * sin(2.0 * M_PI * hz * (double)i / sample_rate));
+    return x;
+}
+
+/* Deterministic Gaussian noise (xorshift64 + Box-Muller), so runs are repeatable. */
+static double gauss(uint64_t *s)
+{
+    double u1, u2;
+
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    u1 = ((double)(*s >> 11) + 1.0) / 9007199254740993.0;
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    u2 = (double)(*s >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static float *noise_new(int sample_rate, double secs, double sd, int64_t *len)
+{
+    float *x = signal_new(sample_rate, secs, len);
+    uint64_t s = 0x9E3779B97F4A7C15u;
+
+    for (int64_t i = 0; x && i < *len; i++)
+        x[i] = (float)(sd * gauss(&s));
+    return x;
+}
+
+/* Creates an instance, slides the window over sig from pos 0, destroys it. */
+static rows run(int sample_rate, int window, int hop, const float *sig, int64_t len)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+    avf_plugin_config cfg = make_config(sample_rate, window, hop);
+    void *inst = NULL;
+    rows r = {.nb = (int)d->nb_features, .hop = hop, .sample_rate = sample_rate};
+
+    assert_non_null(sig);
+    assert_int_equal(d->create(&services, &cfg, &inst), 0);
+    assert_non_null(inst);
+    r.n = len >= window ? (int)((len - window) / hop + 1) : 0;
+    r.v = calloc((size_t)r.n * (size_t)r.nb, sizeof(float));
+    assert_non_null(r.v);
+    for (int i = 0; i < r.n; i++) {
+        avf_plugin_audio_window w = {
+            .struct_size = sizeof(w),
+            .nb_samples = window,
+            .pos = (int64_t)i * hop,
+            .samples = sig + (int64_t)i * hop,
+        };
+
+        assert_int_equal(d->process_audio(inst, &w, r.v + (size_t)i * (size_t)r.nb), 0);
+    }
+    d->destroy(inst);
+    return r;
+}
+
+static rows run16k(const float *sig, int64_t len)
+{
+    return run(16000, 400, 160, sig, len);
+}
+
+static int feature(const char *name)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+
+    for (uint32_t i = 0; i < d->nb_features; i++)
+        if (!strcmp(d->features[i].name, name))
+            return (int)i;
+    fail_msg("no feature %s", name);
+    return -1;
+}
+
+static float value(const rows *r, int win, const char *name)
+{
+    return r->v[(size_t)win * (size_t)r->nb + (size_t)feature(name)];
+}
+
+/* The host's pooling of windows [from, r->n), NaN skipped; NaN when none is left. */
+static double pooled_from(const rows *r, const char *name, int from)
+{
+    const int f = feature(name);
+    const int pool = avf_builtin_audio_descriptor()->features[f].pool;
+    double sum = 0, sum2 = 0, lo = INFINITY, hi = -INFINITY;
+    int n = 0;
+
+    for (int i = from; i < r->n; i++) {
+        double v = r->v[(size_t)i * (size_t)r->nb + (size_t)f];
+
+        if (isnan(v))
+            continue;
+        n++;
+        sum += pool == AVF_POOL_MEAN_DB ? pow(10.0, v / 10.0) : v;
+        sum2 += v * v;
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+    }
+    if (!n)
+        return NAN;
+    switch (pool) {
+    case AVF_POOL_MEAN:
+        return sum / n;
+    case AVF_POOL_MEAN_DB:
+        return 10.0 * log10(sum / n);
+    case AVF_POOL_STD:
+        return sqrt(fmax(sum2 / n - (sum / n) * (sum / n), 0.0));
+    case AVF_POOL_MIN:
+        return lo;
+    case AVF_POOL_MAX:
+        return hi;
+    default:
+        return sum;
+    }
+}
+
+static double pooled(const rows *r, const char *name)
+{
+    return pooled_from(r, name, 0);
+}
+
+static int count_nan(const rows *r, const char *name, int from)
+{
+    int n = 0;
+
+    for (int i = from; i < r->n; i++)
+        n += isnan(value(r, i, name));
+    return n;
+}
+
+/* First window whose samples reach `secs` of audio: the host's windows end there. */
+static int window_ending_after(const rows *r, int window, double secs)
+{
+    int64_t need = (int64_t)ceil(secs * r->sample_rate);
+
+    return need <= window ? 0 : (int)((need - window + r->hop - 1) / r->hop);
+}
+
+static void assert_near(double v, double want, double tol)
+{
+    if (!(fabs(v - want) <= tol))
+        fail_msg("%.4f is not %.4f +- %.4f", v, want, tol);
+}
+
+static void test_descriptor(void **state)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+
+    (void)state;
+    assert_non_null(d);
+    assert_int_equal(d->abi_version, AVFUSE_PLUGIN_ABI_VERSION);
+    assert_int_equal(d->struct_size, sizeof(avf_plugin_descriptor));
+    assert_string_equal(d->name, "audio");
+    assert_non_null(d->description);
+    assert_int_equal(d->modality, AVF_PLUGIN_AUDIO);
+    assert_int_equal(d->nb_features, 41);
+    assert_non_null(d->create);
+    assert_non_null(d->process_audio);
+    assert_null(d->process_video);
+    assert_non_null(d->destroy);
+    assert_string_equal(d->features[0].name, "rms_dbfs");
+    assert_string_equal(d->features[10].name, "mfcc_0");
+    assert_string_equal(d->features[23].name, "dmfcc_0");
+    assert_string_equal(d->features[40].name, "clipped");
+    for (uint32_t i = 0; i < d->nb_features; i++) {
+        const char *name = d->features[i].name;
+        size_t len = strlen(name);
+
+        assert_true(len >= 1 && len <= 48);
+        assert_int_equal(strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_"), len);
+        assert_true(d->features[i].pool >= AVF_POOL_MEAN &&
+                    d->features[i].pool <= AVF_POOL_MEAN_DB);
+        for (uint32_t j = 0; j < i; j++)
+            assert_string_not_equal(name, d->features[j].name);
+    }
+    assert_int_equal(d->features[feature("loudness_max_lufs")].pool, AVF_POOL_MAX);
+    assert_int_equal(d->features[feature("dmfcc_12")].pool, AVF_POOL_STD);
+}
+
+static void expect_rejected(avf_plugin_config cfg)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+    void *sentinel = &host, *inst = sentinel;
+
+    assert_int_equal(d->create(&services, &cfg, &inst), -EINVAL);
+    assert_ptr_equal(inst, sentinel); /* untouched on failure */
+}
+
+static void test_create_rejects(void **state)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+    avf_plugin_config cfg = make_config(16000, 400, 160);
+    void *inst = NULL;
+    int logs = host.nb_logs;
+
+    (void)state;
+    cfg.sample_rate = 0;
+    expect_rejected(cfg);
+    assert_true(host.nb_logs > logs);
+    assert_int_equal(host.last_level, AVF_PLUGIN_LOG_ERROR);
+    cfg.sample_rate = 7999;
+    expect_rejected(cfg);
+    cfg = make_config(16000, 400, 0);
+    expect_rejected(cfg);
+    cfg = make_config(16000, 300, 160); /* window < 2 hop */
+    expect_rejected(cfg);
+    cfg = make_config(16000, 400, 1600); /* 10 windows a second cannot carry 8 Hz */
+    expect_rejected(cfg);
+    cfg = make_config(16000, 400, 160);
+    cfg.struct_size = 4;
+    expect_rejected(cfg);
+    assert_int_equal(d->create(&services, NULL, &inst), -EINVAL);
+    assert_null(inst);
+    /* no services at all is fine: the plugin just cannot log */
+    cfg = make_config(16000, 400, 160);
+    assert_int_equal(d->create(NULL, &cfg, &inst), 0);
+    d->destroy(inst);
+}
+
+static void test_process_rejects_bad_windows(void **state)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+    avf_plugin_config cfg = make_config(16000, 400, 160);
+    float x[400] = {0}, out[41];
+    avf_plugin_audio_window w = {sizeof(w), 400, 1600, x};
+    void *inst = NULL;
+
+    (void)state;
+    assert_int_equal(d->create(&services, &cfg, &inst), 0);
+    w.nb_samples = 399;
+    assert_int_equal(d->process_audio(inst, &w, out), -EINVAL);
+    w.nb_samples = 400;
+    assert_int_equal(d->process_audio(inst, &w, out), 0);
+    w.pos = 1440; /* backwards */
+    assert_int_equal(d->process_audio(inst, &w, out), -EINVAL);
+    w.pos = 1760;
+    assert_int_equal(d->process_audio(inst, &w, out), 0);
+    d->destroy(inst);
+}
+
+static void test_sine_level_and_spectrum(void **state)
+{
+    int64_t len;
+    float *x = tone_new(16000, 2.0, 1000.0, pow(10.0, -20.0 / 20.0), &len);
+    rows r = run16k(x, len);
+
+    (void)state;
+    for (int i = 0; i < r.n; i++)
+        assert_near(value(&r, i, "rms_dbfs"), -23.01, 0.1);
+    assert_near(pooled(&r, "rms_dbfs"), -23.01, 0.1);
+    assert_near(pooled(&r, "centroid_hz"), 1000.0, 30.0);
+    assert_near(pooled(&r, "rolloff_hz"), 1000.0, 100.0);
+    assert_true(pooled(&r, "spread_hz") < 100.0);
+    assert_true(pooled(&r, "flatness") < 0.05);
+    assert_near(pooled(&r, "zcr"), 2000.0 / 16000.0, 0.01);
+    assert_near(pooled(&r, "clipped"), 0.0, 0.0);
+    assert_near(pooled(&r, "low_energy"), 0.0, 0.0);
+    /* a steady tone: no spectral change, no delta, no envelope modulation */
+    assert_near(value(&r, 0, "flux"), 0.0, 0.0);
+    assert_true(pooled_from(&r, "flux", 1) < 0.01);
+    assert_true(pooled(&r, "dmfcc_1") < 0.05);
+    assert_true(pooled(&r, "mod4hz") < 0.1);
+    /* periodic but above 500 Hz: no pitch, rather than the 500 Hz subharmonic */
+    assert_int_equal(count_nan(&r, "pitch_hz", 0), r.n);
+    assert_true(pooled_from(&r, "voicing", 2) > 0.9);
+    for (int c = 0; c < 13; c++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "mfcc_%d", c);
+        assert_true(isfinite(pooled(&r, name)));
+        snprintf(name, sizeof(name), "dmfcc_%d", c);
+        assert_near(value(&r, 0, name), 0.0, 0.0);
+    }
+    free(r.v);
+    free(x);
+}
+
+/* EBU Tech 3341 case 1: stereo 1 kHz at -23 dBFS per channel reads -23.0 LUFS. Its
+ * mono downmix is the same sine, which the dual-mono channel map reads the same. */
+static void test_loudness_tech3341_case1(void **state)
+{
+    int64_t len;
+    float *x = tone_new(16000, 5.0, 1000.0, pow(10.0, -23.0 / 20.0), &len);
+    rows r = run16k(x, len);
+    int m0 = window_ending_after(&r, 400, 0.4), s0 = window_ending_after(&r, 400, 3.0);
+
+    (void)state;
+    assert_int_equal(count_nan(&r, "loudness_lufs", 0), m0);
+    assert_int_equal(count_nan(&r, "loudness_max_lufs", 0), m0);
+    for (int i = m0; i < r.n; i++)
+        assert_near(value(&r, i, "loudness_lufs"), -23.0, 0.1);
+    assert_near(pooled(&r, "loudness_lufs"), -23.0, 0.1);
+    assert_near(pooled(&r, "loudness_max_lufs"), -23.0, 0.1);
+    assert_int_equal(count_nan(&r, "loudness_short_lufs", 0), s0);
+    for (int i = s0; i < r.n; i++)
+        assert_near(value(&r, i, "loudness_short_lufs"), -23.0, 0.1);
+    free(r.v);
+    free(x);
+}
+
+static void check_pitch_220(int sample_rate, int window, int hop)
+{
+    int64_t len;
+    float *x = tone_new(sample_rate, 2.0, 220.0, 0.5, &len);
+    rows r = run(sample_rate, window, hop, x, len);
+    int first = window_ending_after(&r, window, 0.045); /* the YIN frame is full */
+
+    assert_int_equal(count_nan(&r, "voicing", 0), first);
+    assert_int_equal(count_nan(&r, "pitch_hz", first), 0);
+    for (int i = first; i < r.n; i++)
+        assert_near(value(&r, i, "pitch_hz"), 220.0, 2.0);
+    assert_near(pooled(&r, "pitch_hz"), 220.0, 2.0);
+    assert_true(pooled(&r, "voicing") > 0.5);
+    free(r.v);
+    free(x);
+}
+
+static void test_pitch_220(void **state)
+{
+    (void)state;
+    check_pitch_220(16000, 400, 160);
+    check_pitch_220(8000, 200, 80);
+    check_pitch_220(44100, 1103, 441);
+}
+
+static void test_white_noise(void **state)
+{
+    int64_t len;
+    float *x = noise_new(16000, 3.0, 0.1, &len);
+    rows r = run16k(x, len);
+
+    (void)state;
+    assert_true(pooled(&r, "flatness") > 0.5);
+    assert_int_equal(count_nan(&r, "pitch_hz", 0), r.n);
+    assert_true(pooled(&r, "voicing") < 0.5);
+    assert_near(pooled(&r, "zcr"), 0.5, 0.05);
+    assert_near(pooled(&r, "centroid_hz"), 4000.0, 200.0);
+    assert_near(pooled(&r, "rms_dbfs"), -20.0, 0.3);
+    /* steady noise has no preferred envelope rate: 2..8 Hz gets only its share */
+    assert_true(pooled(&r, "mod4hz") < 0.5);
+    free(r.v);
+    free(x);
+}
+
+static void test_square_clipped(void **state)
+{
+    int64_t len;
+    float *x = tone_new(16000, 1.0, 200.0, 1.0, &len);
+    rows r;
+
+    (void)state;
+    for (int64_t i = 0; i < len; i++)
+        x[i] = x[i] >= 0 ? 1.0f : -1.0f;
+    r = run16k(x, len);
+    assert_true(pooled(&r, "clipped") > 0.9);
+    assert_near(pooled(&r, "rms_dbfs"), 0.0, 0.01);
+    free(r.v);
+    free(x);
+}
+
+static void test_silence(void **state)
+{
+    int64_t len;
+    float *x = signal_new(16000, 4.0, &len);
+    rows r = run16k(x, len);
+    int m0 = window_ending_after(&r, 400, 0.4), s0 = window_ending_after(&r, 400, 3.0);
+    int y0 = window_ending_after(&r, 400, 0.045);
+
+    (void)state;
+    for (int i = 0; i < r.n; i++) {
+        assert_near(value(&r, i, "rms_dbfs"), -120.0, 0.0);
+        assert_true(isnan(value(&r, i, "pitch_hz")));
+        assert_true(isnan(value(&r, i, "centroid_hz")));
+        assert_true(isnan(value(&r, i, "flatness")));
+        assert_near(value(&r, i, "flux"), 0.0, 0.0);
+        assert_near(value(&r, i, "zcr"), 0.0, 0.0);
+        assert_near(value(&r, i, "low_energy"), 0.0, 0.0);
+        assert_true(isfinite(value(&r, i, "mfcc_0")));
+        if (i >= y0)
+            assert_near(value(&r, i, "voicing"), 0.0, 0.0);
+        if (i >= m0)
+            assert_near(value(&r, i, "loudness_lufs"), -120.0, 0.0);
+        if (i >= s0)
+            assert_near(value(&r, i, "loudness_short_lufs"), -120.0, 0.0);
+        if (i >= ENVELOPE_WINDOWS - 1)
+            assert_near(value(&r, i, "mod4hz"), 0.0, 0.0);
+    }
+    free(r.v);
+    free(x);
+}
+
+static void test_8khz_centroid(void **state)
+{
+    int64_t len;
+    float *x = tone_new(8000, 2.0, 1000.0, 0.1, &len);
+    rows r = run(8000, 200, 80, x, len);
+
+    (void)state;
+    assert_near(pooled(&r, "centroid_hz"), 1000.0, 30.0);
+    assert_near(pooled(&r, "rms_dbfs"), -23.01, 0.1);
+    free(r.v);
+    free(x);
+}
+
+/* Noise whose level swings fully 4 times a second, like syllables. */
+static void test_mod4hz(void **state)
+{
+    int64_t len;
+    float *x = noise_new(16000, 4.0, 0.1, &len);
+    rows r;
+
+    (void)state;
+    for (int64_t i = 0; i < len; i++)
+        x[i] *= (float)(0.5 - 0.5 * cos(2.0 * M_PI * 4.0 * (double)i / 16000));
+    r = run16k(x, len);
+    assert_int_equal(count_nan(&r, "mod4hz", 0), ENVELOPE_WINDOWS - 1);
+    assert_true(pooled(&r, "mod4hz") > 0.8);
+    free(r.v);
+    free(x);
+}
+
+/* 250 ms bursts and 250 ms pauses: about half the windows are low-energy ones. */
+static void test_low_energy(void **state)
+{
+    int64_t len;
+    float *x = noise_new(16000, 4.0, 0.1, &len);
+    rows r;
+
+    (void)state;
+    for (int64_t i = 0; i < len; i++)
+        if ((i / 4000) % 2)
+            x[i] = 0;
+    r = run16k(x, len);
+    assert_near(pooled(&r, "low_energy"), 0.5, 0.1);
+    free(r.v);
+    free(x);
+}
+
+/* A change of note: flux and MFCC deltas fire at the change and nowhere else. */
+static void test_flux_and_deltas(void **state)
+{
+    int64_t len, half;
+    float *x = tone_new(16000, 2.0, 500.0, 0.3, &len);
+    rows r;
+    int change = -1;
+    double peak = 0;
+
+    (void)state;
+    half = len / 2;
+    for (int64_t i = half; i < len; i++)
+        x[i] = (float)(0.3 * sin(2.0 * M_PI * 2000.0 * (double)i / 16000));
+    r = run16k(x, len);
+    for (int i = 0; i < r.n; i++)
+        if (value(&r, i, "flux") > peak) {
+            peak = value(&r, i, "flux");
+            change = i;
+        }
+    assert_true(peak > 0.1);
+    /* the peak is on a window that holds the change, or the first one after it */
+    assert_true((int64_t)change * 160 <= half && (int64_t)change * 160 + 400 > half - 160);
+    assert_true(pooled(&r, "dmfcc_1") > 0.1);
+    assert_true(value(&r, 10, "flux") < 0.01);
+    free(r.v);
+    free(x);
+}
+
+/* A hole in the timeline: the windows after it get pitch again once the YIN frame
+ * has refilled, and nothing fails. */
+static void test_gap_in_timeline(void **state)
+{
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+    avf_plugin_config cfg = make_config(16000, 400, 160);
+    int64_t len;
+    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[41];
+    void *inst = NULL;
+    int64_t pos = 0;
+
+    (void)state;
+    assert_int_equal(d->create(&services, &cfg, &inst), 0);
+    for (int i = 0; i < 90; i++) {
+        avf_plugin_audio_window w = {sizeof(w), 400, pos, x + (i < 40 ? pos : pos - 4000)};
+
+        assert_int_equal(d->process_audio(inst, &w, out), 0);
+        if (i == 40 || i == 41) /* just after the hole: the frame is not full yet */
+            assert_true(isnan(out[feature("pitch_hz")]));
+        if (i >= 42)
+            assert_near(out[feature("pitch_hz")], 220.0, 2.0);
+        pos += i == 39 ? 160 + 4000 : 160;
+    }
+    d->destroy(inst);
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_descriptor),
+        cmocka_unit_test(test_create_rejects),
+        cmocka_unit_test(test_process_rejects_bad_windows),
+        cmocka_unit_test(test_sine_level_and_spectrum),
+        cmocka_unit_test(test_loudness_tech3341_case1),
+        cmocka_unit_test(test_pitch_220),
+        cmocka_unit_test(test_white_noise),
+        cmocka_unit_test(test_square_clipped),
+        cmocka_unit_test(test_silence),
+        cmocka_unit_test(test_8khz_centroid),
+        cmocka_unit_test(test_mod4hz),
+        cmocka_unit_test(test_low_energy),
+        cmocka_unit_test(test_flux_and_deltas),
+        cmocka_unit_test(test_gap_in_timeline),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
