@@ -8,7 +8,10 @@ in this one run:
   avfuse analyze --no-features IN   avfuse's decode floor (decode, scale, segment)
   avfuse analyze IN                 with every built-in extractor, fusion and tags
 and prints CPU seconds (user + system, children included), wall seconds and peak
-RSS of each, and the ratios. Then runs bench_audio_features (the audio extractor
+RSS of each (the median of RUNS runs, default 3), and the ratios. CPU time on a
+shared 2-core machine varies by several percent from run to run, so unless
+INSTR=0 it also counts instructions with valgrind's callgrind on the first 10 s
+(a figure that repeats exactly) for avfuse with and without features. Then runs bench_audio_features (the audio extractor
 alone on 60 s of 16 kHz audio). Usage: bench/features.py [BUILD_DIR] (default build).
 """
 import os
@@ -19,6 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(ROOT, "build")
+RUNS = int(os.environ.get("RUNS", "3"))
 AVFUSE = os.path.join(BUILD, "tools", "avfuse")
 AUDIO_BENCH = os.path.join(BUILD, "bench", "bench_audio_features")
 CLIP = os.path.join(BUILD, "bench", "bench_720p30_60s.mp4")
@@ -73,9 +77,11 @@ def main():
     results = {}
     print("input: %s (60 s, 1280x720, 30 fps, H.264 + AAC stereo 48 kHz)" % CLIP)
     print("machine: %d cores" % os.cpu_count())
+    print("median of %d runs each" % RUNS)
     print("%-46s %9s %9s %9s" % ("command", "CPU s", "wall s", "RSS MB"))
     for name, cmd in rows:
-        cpu, wall, rss = measure(cmd)
+        runs = sorted(measure(cmd) for _ in range(RUNS))
+        cpu, wall, rss = runs[len(runs) // 2]  # the run with the median CPU time
         results[name] = cpu
         print("%-46s %9.2f %9.2f %9.1f" % (name, cpu, wall, rss))
     floor = results[rows[1][0]]
@@ -83,6 +89,20 @@ def main():
     print("extraction + fusion cost: %.2f CPU s = %.1f %% of the decode floor (target <= 10 %%)"
           % (full - floor, 100.0 * (full - floor) / floor))
     print("avfuse with features / ffmpeg plain decode: %.2f" % (full / results[rows[0][0]]))
+    if os.environ.get("INSTR", "1") != "0":
+        short = os.path.join(os.path.dirname(CLIP), "bench_720p30_10s.mp4")
+        if not os.path.exists(short):
+            subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", CLIP,
+                            "-t", "10", "-c", "copy", short], check=True, timeout=120)
+        counts = []
+        for extra in (["--no-features"], []):
+            out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                  AVFUSE, "analyze"] + extra + [short],
+                                 capture_output=True, text=True, timeout=1200)
+            counts.append(int(out.stderr.split("Collected :")[1].split()[0]))
+        print("instructions, first 10 s (callgrind): decode floor %.3g, with features %.3g: "
+              "extraction + fusion = %.1f %% of the decode floor"
+              % (counts[0], counts[1], 100.0 * (counts[1] - counts[0]) / counts[0]))
     if os.access(AUDIO_BENCH, os.X_OK):
         out = subprocess.run([AUDIO_BENCH], check=True, capture_output=True, text=True, timeout=300)
         print(out.stdout.strip())

@@ -180,13 +180,12 @@ static inline int chroma_term(int k_u, int k_v, int u, int v)
 }
 
 /*
- * Colourfulness sums and HSV histograms for one chroma sample, with the rounded mean
+ * Colourfulness sums and HSV histograms for one chroma sample, y being the rounded mean
  * of the `weight` luma pixels it covers; each sum counts the sample `weight` times so
  * that the shares are shares of pixels.
  */
-static inline void colour_sample(colour_sums *s, int y_sum, int weight, int u, int v)
+static inline void colour_sample(colour_sums *s, int y, int weight, int u, int v)
 {
-    int y = weight == 4 ? (y_sum + 2) >> 2 : weight == 2 ? (y_sum + 1) >> 1 : y_sum;
     int r = clamp255(y + chroma_term(0, 91881, u, v));
     int g = clamp255(y + chroma_term(-22554, -46802, u, v));
     int b = clamp255(y + chroma_term(116130, 0, u, v));
@@ -223,28 +222,24 @@ static inline void colour_sample(colour_sums *s, int y_sum, int weight, int u, i
  */
 static void colour_pass(const avf_plugin_video_frame *f, colour_sums *out)
 {
-    const int w = f->width, h = f->height, full_w = w / 2;
+    const int w = f->width, h = f->height;
     /* a local copy, so that the sums stay in registers while the planes are read */
-    colour_sums acc = {0}, *s = &acc;
+    colour_sums acc = {0};
 
     for (int cy = 0; cy < (h + 1) / 2; cy++) {
         const uint8_t *u = f->data[1] + (ptrdiff_t)cy * f->linesize[1];
         const uint8_t *v = f->data[2] + (ptrdiff_t)cy * f->linesize[2];
         const uint8_t *y0 = f->data[0] + (ptrdiff_t)(2 * cy) * f->linesize[0];
+        /* the odd last row and column: a sample covers one luma row or column only */
+        const int rows = 2 * cy + 1 < h ? 2 : 1;
+        const uint8_t *y1 = rows == 2 ? y0 + f->linesize[0] : y0;
 
-        if (2 * cy + 1 < h) {
-            const uint8_t *y1 = y0 + f->linesize[0];
+        for (int cx = 0; cx < (w + 1) / 2; cx++) {
+            int x0 = 2 * cx, x1 = x0 + 1 < w ? x0 + 1 : x0;
+            int y_sum = y0[x0] + y0[x1] + y1[x0] + y1[x1];
 
-            for (int cx = 0; cx < full_w; cx++)
-                colour_sample(s, y0[2 * cx] + y0[2 * cx + 1] + y1[2 * cx] + y1[2 * cx + 1], 4,
-                              u[cx], v[cx]);
-            if (w & 1)
-                colour_sample(s, y0[w - 1] + y1[w - 1], 2, u[full_w], v[full_w]);
-        } else {
-            for (int cx = 0; cx < full_w; cx++)
-                colour_sample(s, y0[2 * cx] + y0[2 * cx + 1], 2, u[cx], v[cx]);
-            if (w & 1)
-                colour_sample(s, y0[w - 1], 1, u[full_w], v[full_w]);
+            /* duplicated rows and columns count twice in y_sum: the mean stays exact */
+            colour_sample(&acc, (y_sum + 2) >> 2, rows * (x1 - x0 + 1), u[cx], v[cx]);
         }
     }
     *out = acc;
