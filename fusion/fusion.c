@@ -13,11 +13,17 @@
 #include <libavutil/error.h>
 
 #include "avsync.h"
+#include "heads.h"
 #include "pool.h"
 #include "tags.h"
 
 struct avf_fusion {
     const avf_feature_layout *video, *audio; /* borrowed */
+    const avf_fused_layout *fused;           /* borrowed; NULL without a model */
+    const avf_model *model;                  /* borrowed */
+    avf_heads *heads;
+    int *map;  /* fused entry -> extractor column */
+    double *x; /* the imputed copy the heads work on */
     avf_avsync *avsync;
     int rate, window;
     int64_t last_frame_us; /* newest frame given to avsync */
@@ -38,7 +44,8 @@ static int column(const avf_feature_layout *l, const char *name)
 }
 
 avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_layout *audio,
-                           int rate, int window, int hop)
+                           int rate, int window, int hop, const avf_fused_layout *fused,
+                           const avf_model *model)
 {
     avf_fusion *f = calloc(1, sizeof(*f));
 
@@ -59,12 +66,28 @@ avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_la
     f->a_clipped = column(f->audio, "clipped");
     if (f->v_motion >= 0 && f->a_rms >= 0) {
         f->avsync = avf_avsync_new(rate, window, hop);
-        if (!f->avsync) {
-            free(f);
-            return NULL;
-        }
+        if (!f->avsync)
+            goto fail;
+    }
+    if (fused) {
+        f->fused = fused;
+        f->map = avf_fused_map(fused, f->video, f->audio);
+        f->x = malloc((size_t)fused->dim * sizeof(*f->x));
+        if (!f->map || !f->x)
+            goto fail;
+    }
+    if (fused && model) {
+        char why[256];
+
+        f->model = model;
+        f->heads = avf_heads_new(model, fused, why, sizeof(why));
+        if (!f->heads)
+            goto fail;
     }
     return f;
+fail:
+    avf_fusion_free(&f);
+    return NULL;
 }
 
 void avf_fusion_free(avf_fusion **pf)
@@ -72,6 +95,9 @@ void avf_fusion_free(avf_fusion **pf)
     if (!pf || !*pf)
         return;
     avf_avsync_free(&(*pf)->avsync);
+    avf_heads_free(&(*pf)->heads);
+    free((*pf)->map);
+    free((*pf)->x);
     free(*pf);
     *pf = NULL;
 }
@@ -119,6 +145,32 @@ static int windows_inside(const avf_fusion *f, const avf_segment *seg)
     return n;
 }
 
+/* Content probabilities (and their tags at 0.5) and sentiment from the model. */
+static void apply_heads(avf_fusion *f, avf_segment *seg)
+{
+    avf_head_result r;
+
+    memcpy(f->x, seg->fused, (size_t)seg->fused_dim * sizeof(*f->x));
+    avf_heads_apply(f->heads, f->x, &r);
+    seg->model_name = f->model->name;
+    if (r.content_valid) {
+        seg->labels_valid = 1;
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
+            seg->labels[c] = r.content[c];
+            /* the content tags share their enum order with the classes */
+            if (r.content[c] >= 0.5)
+                seg->tags |= 1u << (AVF_TAG_SPEECH + c);
+        }
+    }
+    if (r.sentiment_valid) {
+        seg->sentiment_valid = 1;
+        seg->valence = r.valence;
+        seg->arousal = r.arousal;
+        seg->sentiment_label = r.label;
+        seg->sentiment_confidence = r.confidence;
+    }
+}
+
 int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
 {
     avf_tag_inputs in;
@@ -161,5 +213,14 @@ int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
         .av_confidence = seg->av_confidence,
     };
     seg->tags |= avf_tags_detect(&in);
+    if (f->fused) {
+        seg->fused = malloc((size_t)f->fused->dim * sizeof(*seg->fused));
+        if (!seg->fused)
+            return AVERROR(ENOMEM);
+        seg->fused_dim = f->fused->dim;
+        avf_fused_vector(f->fused, f->map, seg, seg->fused);
+        if (f->heads)
+            apply_heads(f, seg);
+    }
     return 0;
 }

@@ -95,6 +95,37 @@ fail:
     return -1;
 }
 
+/* "labels", "sentiment" and "model": what the trained heads say. */
+static int add_model_outputs(json_t *msg, const avf_segment *seg)
+{
+    static const char *const labels[] = {"speech", "music", "noise", "silence"};
+    static const char *const valence[] = {"negative", "neutral", "positive"};
+
+    if (seg->labels_valid) {
+        json_t *obj = json_object();
+
+        if (!obj)
+            return -1;
+        for (int c = 0; c < 4; c++)
+            if (json_object_set_new(obj, labels[c], json_real(six_digits(seg->labels[c])))) {
+                json_decref(obj);
+                return -1;
+            }
+        if (json_object_set_new(msg, "labels", obj))
+            return -1;
+    }
+    if (seg->sentiment_valid &&
+        json_object_set_new(msg, "sentiment",
+                            json_pack("{s:f, s:f, s:s, s:f}", "valence", six_digits(seg->valence),
+                                      "arousal", six_digits(seg->arousal), "label",
+                                      valence[seg->sentiment_label], "confidence",
+                                      six_digits(seg->sentiment_confidence))))
+        return -1;
+    if (seg->model_name && json_object_set_new(msg, "model", json_string(seg->model_name)))
+        return -1;
+    return 0;
+}
+
 static json_t *tags_array(uint32_t tags)
 {
     json_t *array = json_array();
@@ -139,6 +170,10 @@ char *avf_segment_message(const avf_segment *seg, const char *source, int64_t ep
                   seg->partial, "video", video, "audio", audio, "tags", tags_array(seg->tags));
     if (!msg)
         return NULL;
+    if ((seg->labels_valid || seg->sentiment_valid) && add_model_outputs(msg, seg) < 0) {
+        json_decref(msg);
+        return NULL;
+    }
     if (seg->video_present && seg->audio_present) {
         json_t *av = seg->av_valid
                          ? json_pack("{s:f, s:f}", "offset_ms", six_digits(seg->av_offset_ms),

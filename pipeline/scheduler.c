@@ -432,9 +432,10 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
                 goto fail_nomem;
         }
     }
-    s->fusion = avf_fusion_new(
-        s->vx ? avf_extractor_layout(s->vx) : NULL, s->ax ? avf_extractor_layout(s->ax) : NULL,
-        cfg->rate, cfg->rate * AVF_WINDOW_MS / 1000, cfg->rate * AVF_WINDOW_HOP_MS / 1000);
+    s->fusion = avf_fusion_new(s->vx ? avf_extractor_layout(s->vx) : NULL,
+                               s->ax ? avf_extractor_layout(s->ax) : NULL, cfg->rate,
+                               cfg->rate * AVF_WINDOW_MS / 1000,
+                               cfg->rate * AVF_WINDOW_HOP_MS / 1000, cfg->fused, cfg->model);
     if (!s->fusion)
         goto fail_nomem;
     seg_cfg = (avf_segmenter_config){

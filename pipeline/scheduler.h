@@ -38,6 +38,10 @@ typedef struct avf_pipeline_config {
      * pipeline opened with this config. None: segments carry no features. */
     const avf_plugin_descriptor *const *plugins;
     int nb_plugins;
+    /* The fused vector layout of those plugins and the model applied to it (both
+     * borrowed, checked against each other, or both NULL: no labels/sentiment). */
+    const struct avf_fused_layout *fused;
+    const struct avf_model *model;
 } avf_pipeline_config;
 
 /* Audio analysis windows: 25 ms every 10 ms. */

@@ -63,6 +63,7 @@ void avf_segment_free(avf_segment **pseg)
     free(seg->window_pos);
     free(seg->video_features);
     free(seg->audio_features);
+    free(seg->fused);
     free(seg);
     *pseg = NULL;
 }

@@ -49,6 +49,15 @@ typedef struct avf_segment {
     double av_offset_ms;    /* > 0: audio late */
     double av_confidence;   /* 0..1 */
     uint32_t tags;          /* AVF_TAG_* bits */
+    int labels_valid;       /* the model's content head answered */
+    double labels[4];       /* speech, music, noise, silence probabilities */
+    int sentiment_valid;
+    double valence, arousal; /* -1..1 */
+    int sentiment_label;     /* 0 negative, 1 neutral, 2 positive */
+    double sentiment_confidence;
+    const char *model_name; /* borrowed like the names above */
+    int fused_dim;
+    double *fused; /* the early-fusion vector (fusion/vector.h), or NULL */
 } avf_segment;
 
 /* Accepts NULL; frees the frames and samples; sets *pseg to NULL. */

@@ -79,7 +79,20 @@ enum {
     F_MOD4HZ,
     F_LOW_ENERGY,
     F_CLIPPED,
-    NB_FEATURES
+    /* the same per-window values again, pooled by standard deviation: how much a
+     * segment varies (speech alternates voiced, unvoiced and pauses; music holds
+     * its timbre) says as much about its content as the averages do */
+    F_STD_FIRST,
+    F_STD_MFCC = F_STD_FIRST + 9,
+    NB_FEATURES = F_STD_MFCC + NB_MFCC
+};
+
+/* The source of each standard-deviation feature, in F_STD_FIRST order. */
+static const int std_source[NB_FEATURES - F_STD_FIRST] = {
+    F_RMS,      F_ZCR,       F_CENTROID,  F_SPREAD,    F_ROLLOFF,  F_FLATNESS,
+    F_FLUX,     F_PITCH,     F_VOICING,   F_MFCC + 0,  F_MFCC + 1, F_MFCC + 2,
+    F_MFCC + 3, F_MFCC + 4,  F_MFCC + 5,  F_MFCC + 6,  F_MFCC + 7, F_MFCC + 8,
+    F_MFCC + 9, F_MFCC + 10, F_MFCC + 11, F_MFCC + 12,
 };
 
 /* In the order of the F_ indices above; docs/features-audio.md describes each. */
@@ -125,6 +138,28 @@ static const avf_plugin_feature audio_features[NB_FEATURES] = {
     {"mod4hz", AVF_POOL_MEAN},
     {"low_energy", AVF_POOL_MEAN},
     {"clipped", AVF_POOL_MEAN},
+    {"rms_dbfs_std", AVF_POOL_STD},
+    {"zcr_std", AVF_POOL_STD},
+    {"centroid_hz_std", AVF_POOL_STD},
+    {"spread_hz_std", AVF_POOL_STD},
+    {"rolloff_hz_std", AVF_POOL_STD},
+    {"flatness_std", AVF_POOL_STD},
+    {"flux_std", AVF_POOL_STD},
+    {"pitch_hz_std", AVF_POOL_STD},
+    {"voicing_std", AVF_POOL_STD},
+    {"mfcc_0_std", AVF_POOL_STD},
+    {"mfcc_1_std", AVF_POOL_STD},
+    {"mfcc_2_std", AVF_POOL_STD},
+    {"mfcc_3_std", AVF_POOL_STD},
+    {"mfcc_4_std", AVF_POOL_STD},
+    {"mfcc_5_std", AVF_POOL_STD},
+    {"mfcc_6_std", AVF_POOL_STD},
+    {"mfcc_7_std", AVF_POOL_STD},
+    {"mfcc_8_std", AVF_POOL_STD},
+    {"mfcc_9_std", AVF_POOL_STD},
+    {"mfcc_10_std", AVF_POOL_STD},
+    {"mfcc_11_std", AVF_POOL_STD},
+    {"mfcc_12_std", AVF_POOL_STD},
 };
 
 /* The ABI 1 prefix of each host struct this file reads. */
@@ -771,6 +806,8 @@ static int audio_process(void *instance, const avf_plugin_audio_window *win, flo
     history_push(c, fresh, n_new);
     pitch_features(c, out);
     envelope_features(c, mean_square, out);
+    for (int i = F_STD_FIRST; i < NB_FEATURES; i++)
+        out[i] = out[std_source[i - F_STD_FIRST]];
     return 0;
 }
 

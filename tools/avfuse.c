@@ -13,19 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/avutil.h>
 #include <libavutil/rational.h>
 
+#include "commands.h"
 #include "daemon/log.h"
+#include "fusion/events.h"
+#include "fusion/heads.h"
 #include "fusion/message.h"
+#include "fusion/tags.h"
+#include "fusion/vector.h"
 #include "pipeline/error.h"
 #include "pipeline/scheduler.h"
 #include "plugins/builtin.h"
 #include "plugins/loader.h"
-
-#define EXIT_INPUT_FAILED 1
-#define EXIT_USAGE        2
 
 static void analyze_usage(FILE *f)
 {
@@ -46,6 +49,9 @@ static void analyze_usage(FILE *f)
                "  --plugin-dir DIR     also load the feature plugins (*.so) in DIR; the\n"
                "                       folder must not be writable by others (repeatable)\n"
                "  --no-features        only cut segments: no feature extraction or tags\n"
+               "  --model FILE         the model of the content and sentiment heads (default:\n"
+               "                       $AVFUSE_MODEL, else the installed default model)\n"
+               "  --events             also print avfuse.event.v1 lines (tag start/end)\n"
                "  --source NAME        source name in the messages ([A-Za-z0-9_-]{1,64});\n"
                "                       default: the file name without extension\n"
                "  -o, --output FILE    write the JSON lines to FILE instead of stdout\n"
@@ -63,6 +69,8 @@ static void main_usage(FILE *f)
                "\n"
                "commands:\n"
                "  analyze FILE...   segment media files and print JSON lines\n"
+               "  train             fit the content and sentiment heads on a manifest\n"
+               "  eval              score a model on a manifest\n"
                "\n"
                "Run 'avfuse COMMAND --help' for the options of a command.\n");
 }
@@ -82,10 +90,9 @@ static int parse_seconds(const char *opt, const char *arg, double *out)
     return 0;
 }
 
-/* Writes a segment line; returns 0 or -errno of the failed write. */
-static int write_segment(FILE *out, const avf_segment *seg, const char *source, uint64_t seq)
+/* Writes one message line and frees it; returns 0 or -errno of the failed write. */
+static int write_line(FILE *out, char *line)
 {
-    char *line = avf_segment_message(seg, source, 0, seq);
     int ret = 0;
 
     if (!line)
@@ -96,6 +103,28 @@ static int write_segment(FILE *out, const avf_segment *seg, const char *source, 
     return ret;
 }
 
+/* Each tag's score for the event tracker: the head's probability for content
+ * tags, 1 or 0 for the detectors' tags. */
+static void tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT])
+{
+    for (int t = 0; t < AVF_TAG_COUNT; t++)
+        scores[t] = (seg->tags >> t) & 1;
+    /* silence is also a detector's tag: the stronger of the two speaks */
+    if (seg->labels_valid)
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            scores[AVF_TAG_SPEECH + c] =
+                c == AVF_SILENCE ? fmax(scores[AVF_TAG_SILENCE], seg->labels[c]) : seg->labels[c];
+}
+
+static int write_events(FILE *out, const avf_event *ev, int n, const char *source)
+{
+    int ret = 0;
+
+    for (int i = 0; i < n && ret == 0; i++)
+        ret = write_line(out, avf_event_message(&ev[i], source, 0));
+    return ret;
+}
+
 /*
  * Analyzes one input. Returns 0, a negative error of the input (already
  * reported), or AVF_OUTPUT_FAILED when writing the output failed.
@@ -103,8 +132,10 @@ static int write_segment(FILE *out, const avf_segment *seg, const char *source, 
 #define AVF_OUTPUT_FAILED (-0x41564680)
 
 static int analyze_one(const char *path, const char *source_opt, const avf_pipeline_config *cfg,
-                       FILE *out)
+                       int events, FILE *out)
 {
+    avf_event ev[AVF_EVENTS_MAX];
+    avf_events *tracker = NULL;
     char source[AVF_SOURCE_NAME_MAX + 1];
     char err[256];
     avf_pipeline_stats stats;
@@ -129,13 +160,31 @@ static int analyze_one(const char *path, const char *source_opt, const avf_pipel
         avf_log(AVF_LOG_ERROR, path, "cannot start: %s", avf_strerror(ret, err, sizeof(err)));
         goto done;
     }
+    if (events) {
+        tracker = avf_events_new(NULL);
+        if (!tracker) {
+            ret = AVERROR(ENOMEM);
+            goto done;
+        }
+    }
     while (avf_sched_receive(s, &seg) == 0) {
-        if (!write_err)
-            write_err = write_segment(out, seg, source, seq++);
+        write_err = write_line(out, avf_segment_message(seg, source, 0, seq));
+        if (!write_err && tracker) {
+            double scores[AVF_TAG_COUNT];
+
+            tag_scores(seg, scores);
+            write_err = write_events(
+                out, ev,
+                avf_events_push(tracker, seq, seg->t0_us / 1e6, seg->t1_us / 1e6, scores, ev),
+                source);
+        }
+        seq++;
         avf_segment_free(&seg);
         if (write_err)
             break; /* avf_sched_free() below abandons the rest of the input */
     }
+    if (!write_err && tracker)
+        write_err = write_events(out, ev, avf_events_flush(tracker, ev), source);
     if (write_err) {
         errno = -write_err;
         avf_warn("analyze", "cannot write output");
@@ -169,6 +218,7 @@ static int analyze_one(const char *path, const char *source_opt, const avf_pipel
         avf_log(AVF_LOG_INFO, path, "a %.3f s tail after the last segment is padding, not printed",
                 stats.segmenter.tail_dropped_us / 1e6);
 done:
+    avf_events_free(&tracker);
     avf_sched_free(&s);
     return ret;
 }
@@ -178,8 +228,8 @@ done:
  * folder that is refused is reported (by the loader) and skipped. On success
  * *plugins is the caller's to free() and the count is returned.
  */
-static int load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
-                        const avf_plugin_descriptor ***plugins)
+int avf_load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
+                     const avf_plugin_descriptor ***plugins)
 {
     const avf_plugin_descriptor *builtins[] = {avf_builtin_video_descriptor(),
                                                avf_builtin_audio_descriptor()};
@@ -209,6 +259,58 @@ static int load_plugins(avf_plugin_registry **pr, const char *const *dirs, int n
     return n;
 }
 
+#ifndef AVFUSE_INSTALLED_MODEL
+#define AVFUSE_INSTALLED_MODEL "/usr/local/share/avfuse/models/default.model"
+#endif
+#ifndef AVFUSE_SOURCE_MODEL
+#define AVFUSE_SOURCE_MODEL "models/default.model"
+#endif
+
+int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
+                   const avf_fused_layout *available)
+{
+    const char *candidates[] = {getenv("AVFUSE_MODEL"), AVFUSE_INSTALLED_MODEL,
+                                AVFUSE_SOURCE_MODEL};
+    char why[512];
+    int ret;
+
+    *pm = NULL;
+    for (size_t i = 0; !path && i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (candidates[i] && *candidates[i] && access(candidates[i], R_OK) == 0)
+            path = candidates[i];
+    if (!path)
+        return 1;
+    ret = avf_model_load(pm, path, why, sizeof(why));
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: %s: %s\n", path, why);
+        return ret;
+    }
+    /* extra plugins add features the model ignores; a feature it needs that no
+     * plugin provides means the model was made for another feature set */
+    for (int i = 0; i < (*pm)->dim; i++) {
+        int found = 0;
+
+        for (int j = 0; j < available->dim && !found; j++)
+            found = !strcmp((*pm)->features[i], available->names[j]);
+        if (!found) {
+            fprintf(stderr,
+                    "avfuse: %s: made for other features: it needs '%s' (feature %d), which "
+                    "no loaded extractor provides\n",
+                    path, (*pm)->features[i], i);
+            avf_model_free(pm);
+            return AVF_ERR_CONFIG;
+        }
+    }
+    *playout = avf_fused_layout_from_names((const char *const *)(*pm)->features, (*pm)->dim, why,
+                                           sizeof(why));
+    if (!*playout) {
+        fprintf(stderr, "avfuse: %s: %s\n", path, why);
+        avf_model_free(pm);
+        return AVF_ERR_CONFIG;
+    }
+    return 0;
+}
+
 static int cmd_analyze(int argc, char **argv)
 {
     enum {
@@ -221,6 +323,8 @@ static int cmd_analyze(int argc, char **argv)
         OPT_SOURCE,
         OPT_PLUGIN_DIR,
         OPT_NO_FEATURES,
+        OPT_MODEL,
+        OPT_EVENTS,
     };
     static const struct option options[] = {
         {"hop", required_argument, NULL, OPT_HOP},
@@ -232,6 +336,8 @@ static int cmd_analyze(int argc, char **argv)
         {"source", required_argument, NULL, OPT_SOURCE},
         {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
         {"no-features", no_argument, NULL, OPT_NO_FEATURES},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"events", no_argument, NULL, OPT_EVENTS},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -244,6 +350,10 @@ static int cmd_analyze(int argc, char **argv)
     int nb_plugin_dirs = 0, features = 1;
     const avf_plugin_descriptor **plugins = NULL;
     avf_plugin_registry *registry = NULL;
+    avf_fused_layout *layout = NULL, *model_layout = NULL;
+    avf_model *model = NULL;
+    const char *model_path = NULL;
+    int events = 0;
     int level = AVF_LOG_WARN, failed = 0, status = EXIT_USAGE, opt;
     double v;
     char why[128];
@@ -300,6 +410,12 @@ static int cmd_analyze(int argc, char **argv)
         case OPT_NO_FEATURES:
             features = 0;
             break;
+        case OPT_MODEL:
+            model_path = optarg;
+            break;
+        case OPT_EVENTS:
+            events = 1;
+            break;
         case 'o':
             output = optarg;
             break;
@@ -337,7 +453,7 @@ static int cmd_analyze(int argc, char **argv)
         goto done;
     }
     if (features) {
-        int ret = load_plugins(&registry, plugin_dirs, nb_plugin_dirs, &plugins);
+        int ret = avf_load_plugins(&registry, plugin_dirs, nb_plugin_dirs, &plugins);
 
         if (ret < 0) {
             status = EXIT_INPUT_FAILED;
@@ -345,6 +461,21 @@ static int cmd_analyze(int argc, char **argv)
         }
         cfg.plugins = plugins;
         cfg.nb_plugins = ret;
+        layout = avf_fused_layout_new(plugins, ret);
+        if (!layout) {
+            status = EXIT_INPUT_FAILED;
+            goto done;
+        }
+        ret = avf_load_model(&model, &model_layout, model_path, layout);
+        if (ret < 0) {
+            status = EXIT_INPUT_FAILED;
+            goto done;
+        }
+        if (ret > 0)
+            avf_log(AVF_LOG_WARN, "analyze",
+                    "no model found: segments carry no labels or sentiment");
+        cfg.fused = model_layout;
+        cfg.model = model;
     }
     if (output) {
         out = fopen(output, "w");
@@ -355,7 +486,7 @@ static int cmd_analyze(int argc, char **argv)
         }
     }
     for (int i = optind; i < argc; i++) {
-        int ret = analyze_one(argv[i], source, &cfg, out);
+        int ret = analyze_one(argv[i], source, &cfg, events, out);
 
         if (ret == AVF_OUTPUT_FAILED) {
             failed = 1;
@@ -375,6 +506,9 @@ static int cmd_analyze(int argc, char **argv)
     }
     status = failed ? EXIT_INPUT_FAILED : 0;
 done:
+    avf_model_free(&model);
+    avf_fused_layout_free(&model_layout);
+    avf_fused_layout_free(&layout);
     free(plugins);
     avf_plugin_registry_free(&registry);
     free(plugin_dirs);
@@ -394,6 +528,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "analyze"))
         return cmd_analyze(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "train"))
+        return avf_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval"))
+        return avf_cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "avfuse: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return EXIT_USAGE;

@@ -243,7 +243,7 @@ static void test_descriptor(void **state)
     assert_string_equal(d->name, "audio");
     assert_non_null(d->description);
     assert_int_equal(d->modality, AVF_PLUGIN_AUDIO);
-    assert_int_equal(d->nb_features, 41);
+    assert_int_equal(d->nb_features, 63);
     assert_non_null(d->create);
     assert_non_null(d->process_audio);
     assert_null(d->process_video);
@@ -311,7 +311,7 @@ static void test_process_rejects_bad_windows(void **state)
 {
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
-    float x[400] = {0}, out[41];
+    float x[400] = {0}, out[63];
     avf_plugin_audio_window w = {sizeof(w), 400, 1600, x};
     void *inst = NULL;
 
@@ -561,7 +561,7 @@ static void test_gap_in_timeline(void **state)
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
     int64_t len;
-    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[41];
+    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[63];
     void *inst = NULL;
     int64_t pos = 0;
 

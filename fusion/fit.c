@@ -1,0 +1,142 @@
+/*
+ * fit.c - training of the heads.
+ *
+ * Linear heads on normalized features: one logistic output per content class
+ * (the classes are independent probabilities in the message contract: speech over
+ * music is both), and softmax heads for valence and arousal. Every class gets the
+ * same total weight (weights inversely proportional to class frequency), so a
+ * source that contributes many segments cannot buy its class a lower threshold.
+ * An absent value is imputed with the training mean, which normalizes to 0: the
+ * same thing inference does, so training and inference see the same inputs.
+ */
+#include "fit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+#include "heads.h"
+#include "train.h"
+
+/* Mean and std per column over the finite values. */
+static void normalization(const avf_dataset *d, double *mean, double *std)
+{
+    for (int c = 0; c < d->dim; c++) {
+        double sum = 0, sum2 = 0;
+        int n = 0;
+
+        for (int i = 0; i < d->n; i++) {
+            double v = d->x[(size_t)i * d->dim + c];
+
+            if (isfinite(v)) {
+                sum += v;
+                sum2 += v * v;
+                n++;
+            }
+        }
+        mean[c] = n ? sum / n : 0;
+        std[c] = n ? sqrt(fmax(0, sum2 / n - mean[c] * mean[c])) : 0;
+        if (!(std[c] > 1e-9))
+            std[c] = 1; /* constant or never present: any scale will do */
+    }
+}
+
+/* Per-row weights that give every class of y the same total; rows with y < 0 get 0. */
+static void balance(const int *y, int n, int k, double *w)
+{
+    int count[8] = {0}, classes = 0, labelled = 0;
+
+    for (int i = 0; i < n; i++)
+        if (y[i] >= 0 && y[i] < k)
+            count[y[i]]++;
+    for (int c = 0; c < k; c++) {
+        classes += count[c] > 0;
+        labelled += count[c];
+    }
+    for (int i = 0; i < n; i++)
+        w[i] = y[i] >= 0 && y[i] < k && count[y[i]]
+                   ? (double)labelled / ((double)classes * count[y[i]])
+                   : 0;
+}
+
+static int fit_softmax(avf_model *m, const char *name, const char *const *outputs, int k,
+                       const double *x, const int *y, int n, const avf_fit_options *opt, double *w)
+{
+    avf_train_options topt = {opt->l2, opt->max_iter, 1e-6, w};
+    int h = avf_model_add_head(m, name, AVF_HEAD_SOFTMAX, k, outputs);
+
+    if (h < 0)
+        return h;
+    balance(y, n, k, w);
+    return avf_train_softmax(x, y, n, m->dim, k, &topt, m->heads[h].weights, m->heads[h].bias);
+}
+
+int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, const char *name,
+            const char *training_json, const avf_fit_options *opt, char *why, size_t why_size)
+{
+    avf_model *m = NULL;
+    double *x = NULL, *w = NULL;
+    int *y = NULL, h, ret = AVERROR(ENOMEM);
+
+    if (d->n < 2 || d->dim != l->dim) {
+        snprintf(why, why_size, "%d labelled segments: too few to train on", d->n);
+        return AVERROR(EINVAL);
+    }
+    m = avf_model_new(l->dim, (const char *const *)l->names, name);
+    x = malloc((size_t)d->n * (size_t)d->dim * sizeof(*x));
+    w = malloc((size_t)d->n * sizeof(*w));
+    y = malloc((size_t)d->n * sizeof(*y));
+    if (!m || !x || !w || !y)
+        goto fail;
+    if (training_json) {
+        m->training = strdup(training_json);
+        if (!m->training)
+            goto fail;
+    }
+    normalization(d, m->mean, m->std);
+    for (int i = 0; i < d->n; i++)
+        for (int c = 0; c < d->dim; c++) {
+            double v = d->x[(size_t)i * d->dim + c];
+
+            x[(size_t)i * d->dim + c] = isfinite(v) ? (v - m->mean[c]) / m->std[c] : 0;
+        }
+
+    h = avf_model_add_head(m, "content", AVF_HEAD_LOGISTIC, AVF_CONTENT_COUNT, avf_content_names);
+    if (h < 0) {
+        ret = h;
+        goto fail;
+    }
+    for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
+        avf_train_options topt = {opt->l2, opt->max_iter, 1e-6, w};
+
+        for (int i = 0; i < d->n; i++)
+            y[i] = d->content[i] < 0 ? -1 : d->content[i] == c;
+        balance(y, d->n, 2, w);
+        ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights + c * d->dim,
+                                 &m->heads[h].bias[c]);
+        if (ret < 0)
+            goto fail;
+    }
+    ret = fit_softmax(m, "valence", avf_valence_names, 3, x, d->valence, d->n, opt, w);
+    if (ret < 0)
+        goto fail;
+    ret = fit_softmax(m, "arousal", avf_arousal_names, 3, x, d->arousal, d->n, opt, w);
+    if (ret < 0)
+        goto fail;
+    free(x);
+    free(w);
+    free(y);
+    *pm = m;
+    return 0;
+fail:
+    snprintf(why, why_size, "training failed: %s", av_err2str(ret));
+    avf_model_free(&m);
+    free(x);
+    free(w);
+    free(y);
+    return ret;
+}

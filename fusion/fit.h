@@ -1,0 +1,30 @@
+/*
+ * fit.h - fits the normalization and the heads of a model to a dataset.
+ */
+#ifndef AVF_FIT_H
+#define AVF_FIT_H
+
+#include <stddef.h>
+
+#include "fusion/dataset.h"
+#include "fusion/model.h"
+#include "fusion/vector.h"
+
+typedef struct avf_fit_options {
+    double l2;    /* L2 penalty of every head */
+    int max_iter; /* optimizer iterations per head */
+} avf_fit_options;
+
+/*
+ * Fits a model named name on d (whose rows follow layout l): mean and standard
+ * deviation per feature (NaN skipped; a constant feature gets std 1), then the
+ * content head (one logistic output per class, one class against the rest) and
+ * the valence and arousal heads (softmax), each with class-balanced sample
+ * weights. training_json (may be NULL) is stored as the model's training summary.
+ * On success stores the model in *pm (the caller frees it with avf_model_free())
+ * and returns 0; on failure returns a negative error with the reason in why.
+ */
+int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, const char *name,
+            const char *training_json, const avf_fit_options *opt, char *why, size_t why_size);
+
+#endif

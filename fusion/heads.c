@@ -1,0 +1,194 @@
+/*
+ * heads.c - content and sentiment from the model, plus video arousal.
+ *
+ * No labelled audio-video sentiment data exists for training, so the video share
+ * of arousal comes from a published unsupervised model: Hanjalic and Xu,
+ * "Affective video content representation and modeling", IEEE Trans. Multimedia
+ * 7(1), 2005. Their arousal curve is a weighted sum of motion activity, shot-cut
+ * rhythm and sound energy, each normalized to [0, 1], smoothed over time. Here:
+ *   motion M = min(1, motion / 0.05)         (0.05: fast motion at 10 fps)
+ *   rhythm R = min(1, cuts in the last 5 segments / 5)
+ *   energy E = clamp((rms_dbfs + 60) / 60)    (only when audio is present)
+ *   A = mean of the present components, smoothed by an exponential average
+ *       (weight 0.5 on the new segment; the paper uses a Kaiser window, which needs
+ *       future segments a live stream does not have)
+ * and mapped to [-1, 1]. Combined arousal = voice arousal when the segment has no
+ * video, else the mean of the voice head and the video model: each contributes
+ * half. Valence comes from the voice head alone: Hanjalic and Xu's valence needs
+ * colour and music cues calibrated on labelled film, which we do not have.
+ */
+#include "heads.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const avf_content_names[AVF_CONTENT_COUNT] = {"speech", "music", "noise", "silence"};
+const char *const avf_valence_names[3] = {"negative", "neutral", "positive"};
+const char *const avf_arousal_names[3] = {"low", "medium", "high"};
+
+#define HX_MOTION_FULL 0.05
+#define HX_CUT_WINDOW  5
+#define HX_SMOOTHING   0.5
+
+struct avf_heads {
+    const avf_model *model;
+    int content, valence, arousal; /* head indices or -1 */
+    int motion, cuts, rms;         /* fused vector indices or -1 */
+    int mask_video, mask_audio;
+    /* video arousal state, in segment order */
+    double cut_history[HX_CUT_WINDOW];
+    int cut_pos;
+    double smoothed;
+    int have_smoothed;
+};
+
+static int find_name(const avf_fused_layout *l, const char *name)
+{
+    for (int i = 0; i < l->dim; i++)
+        if (!strcmp(l->names[i], name))
+            return i;
+    return -1;
+}
+
+/* The head named name, if its outputs are exactly names[0..n). */
+static int expect_head(const avf_model *m, const char *name, const char *const *names, int n,
+                       char *why, size_t why_size)
+{
+    int h = avf_model_find_head(m, name);
+
+    if (h < 0)
+        return -1;
+    if (m->heads[h].nb_outputs != n)
+        goto bad;
+    for (int i = 0; i < n; i++)
+        if (strcmp(m->heads[h].outputs[i], names[i]))
+            goto bad;
+    return h;
+bad:
+    snprintf(why, why_size, "head '%s' must have the outputs %s, %s%s%s%s%s", name, names[0],
+             names[1], n > 2 ? ", " : "", n > 2 ? names[2] : "", n > 3 ? ", " : "",
+             n > 3 ? names[3] : "");
+    return -2;
+}
+
+avf_heads *avf_heads_new(const avf_model *model, const avf_fused_layout *layout, char *why,
+                         size_t why_size)
+{
+    avf_heads *h = calloc(1, sizeof(*h));
+
+    if (!h) {
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    h->model = model;
+    h->content = expect_head(model, "content", avf_content_names, AVF_CONTENT_COUNT, why, why_size);
+    h->valence = expect_head(model, "valence", avf_valence_names, 3, why, why_size);
+    h->arousal = expect_head(model, "arousal", avf_arousal_names, 3, why, why_size);
+    if (h->content == -2 || h->valence == -2 || h->arousal == -2) {
+        free(h);
+        return NULL;
+    }
+    h->motion = find_name(layout, "video.motion");
+    h->cuts = find_name(layout, "video.cuts");
+    h->rms = find_name(layout, "audio.rms_dbfs");
+    h->mask_video = layout->mask_video;
+    h->mask_audio = layout->mask_audio;
+    return h;
+}
+
+void avf_heads_free(avf_heads **ph)
+{
+    if (!ph || !*ph)
+        return;
+    free(*ph);
+    *ph = NULL;
+}
+
+static double clamp01(double v)
+{
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/*
+ * The raw (unsmoothed) Hanjalic-Xu arousal of one segment, 0..1, NaN without
+ * video; recent_cuts is the number of cuts in the last HX_CUT_WINDOW segments.
+ */
+static double video_arousal_raw(const avf_heads *h, const double *raw, double recent_cuts)
+{
+    double sum;
+    int n = 1;
+
+    if (raw[h->mask_video] < 0.5 || h->motion < 0 || isnan(raw[h->motion]))
+        return NAN;
+    sum = clamp01(raw[h->motion] / HX_MOTION_FULL);
+    if (h->cuts >= 0) {
+        sum += clamp01(recent_cuts / HX_CUT_WINDOW);
+        n++;
+    }
+    if (h->rms >= 0 && raw[h->mask_audio] > 0.5 && !isnan(raw[h->rms])) {
+        sum += clamp01((raw[h->rms] + 60) / 60);
+        n++;
+    }
+    return sum / n;
+}
+
+static double segment_cuts(const avf_heads *h, const double *raw)
+{
+    return h->cuts >= 0 && isfinite(raw[h->cuts]) ? raw[h->cuts] : 0;
+}
+
+static void apply(const avf_heads *h, double *x, avf_head_result *r, double video_arousal)
+{
+    const avf_model *m = h->model;
+    double p[4];
+
+    memset(r, 0, sizeof(*r));
+    for (int i = 0; i < m->dim; i++)
+        if (!isfinite(x[i]))
+            x[i] = m->mean[i];
+    if (h->content >= 0) {
+        avf_model_apply(m, h->content, x, r->content);
+        r->content_valid = 1;
+    }
+    r->video_arousal = video_arousal;
+    if (h->valence >= 0 && h->arousal >= 0) {
+        avf_model_apply(m, h->valence, x, p);
+        r->valence = p[AVF_POSITIVE] - p[AVF_NEGATIVE];
+        r->label = AVF_NEGATIVE;
+        for (int i = 1; i < 3; i++)
+            if (p[i] > p[r->label])
+                r->label = i;
+        r->confidence = p[r->label];
+        avf_model_apply(m, h->arousal, x, p);
+        r->voice_arousal = p[2] - p[0];
+        r->arousal =
+            isnan(video_arousal) ? r->voice_arousal : 0.5 * r->voice_arousal + 0.5 * video_arousal;
+        r->sentiment_valid = 1;
+    }
+}
+
+void avf_heads_apply(avf_heads *h, double *x, avf_head_result *r)
+{
+    double recent = 0, a;
+
+    h->cut_history[h->cut_pos] = segment_cuts(h, x);
+    h->cut_pos = (h->cut_pos + 1) % HX_CUT_WINDOW;
+    for (int i = 0; i < HX_CUT_WINDOW; i++)
+        recent += h->cut_history[i];
+    a = video_arousal_raw(h, x, recent);
+    if (!isnan(a)) {
+        h->smoothed = h->have_smoothed ? HX_SMOOTHING * a + (1 - HX_SMOOTHING) * h->smoothed : a;
+        h->have_smoothed = 1;
+        a = 2 * h->smoothed - 1;
+    }
+    apply(h, x, r, a);
+}
+
+void avf_heads_apply_static(const avf_heads *h, double *x, avf_head_result *r)
+{
+    double a = video_arousal_raw(h, x, segment_cuts(h, x));
+
+    apply(h, x, r, isnan(a) ? a : 2 * a - 1);
+}

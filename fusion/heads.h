@@ -1,0 +1,59 @@
+/*
+ * heads.h - applies a model's heads to a segment's fused vector: the content
+ * probabilities, and sentiment from the trained voice heads combined with an
+ * unsupervised video arousal model.
+ *
+ * Expected heads (by name, any order): "content" (logistic; outputs speech,
+ * music, noise, silence), "valence" (softmax; negative, neutral, positive),
+ * "arousal" (softmax; low, medium, high). A head that is missing leaves its
+ * output unset.
+ */
+#ifndef AVF_HEADS_H
+#define AVF_HEADS_H
+
+#include "fusion/model.h"
+#include "fusion/vector.h"
+
+enum avf_content { AVF_SPEECH = 0, AVF_MUSIC, AVF_NOISE, AVF_SILENCE, AVF_CONTENT_COUNT };
+enum avf_valence_label { AVF_NEGATIVE = 0, AVF_NEUTRAL, AVF_POSITIVE };
+
+/* The content class names, in enum order: "speech", "music", "noise", "silence". */
+extern const char *const avf_content_names[AVF_CONTENT_COUNT];
+/* "negative", "neutral", "positive" */
+extern const char *const avf_valence_names[3];
+/* "low", "medium", "high" */
+extern const char *const avf_arousal_names[3];
+
+typedef struct avf_head_result {
+    int content_valid;
+    double content[AVF_CONTENT_COUNT]; /* independent probabilities */
+    int sentiment_valid;
+    double valence, arousal; /* -1..1 */
+    int label;               /* avf_valence_label */
+    double confidence;       /* probability of label */
+    double voice_arousal;    /* the trained head's share, -1..1 */
+    double video_arousal;    /* the Hanjalic-Xu share, -1..1, NaN without video */
+} avf_head_result;
+
+typedef struct avf_heads avf_heads;
+
+/*
+ * model must stay valid until avf_heads_free() and must have been checked against
+ * layout (avf_model_check_features()). Returns NULL when out of memory, or when
+ * a head has outputs other than the expected ones (why says which).
+ */
+avf_heads *avf_heads_new(const avf_model *model, const avf_fused_layout *layout, char *why,
+                         size_t why_size);
+void avf_heads_free(avf_heads **ph);
+
+/*
+ * Imputes x in place (NaN becomes the training mean, so that it normalizes to 0)
+ * and applies the heads. Segments must come in order: the video arousal is
+ * smoothed over time. Never writes a non-finite value into r.
+ */
+void avf_heads_apply(avf_heads *h, double *x, avf_head_result *r);
+
+/* As avf_heads_apply() without the video arousal state: for evaluation. */
+void avf_heads_apply_static(const avf_heads *h, double *x, avf_head_result *r);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * model.h - the trained model: normalization of the fused feature vector and the
+ * linear heads (content, valence, arousal) that map it to probabilities, with the
+ * model file that carries them (docs/model-format.md).
+ *
+ * The file is checksummed and strict: a model that loads is one the training
+ * script wrote, for exactly the features it names, so a stale or damaged file is
+ * refused with a reason instead of producing plausible nonsense.
+ */
+#ifndef AVF_MODEL_H
+#define AVF_MODEL_H
+
+#include <stddef.h>
+
+#define AVF_MODEL_FORMAT "avfuse.model.v1"
+/* The version in the file's first line; the layout of everything after it. */
+#define AVF_MODEL_FILE_VERSION 1
+
+enum avf_head_type {
+    AVF_HEAD_LOGISTIC = 0, /* an independent sigmoid per output: tags that may co-occur */
+    AVF_HEAD_SOFTMAX = 1,  /* one distribution over the outputs: exactly one is true */
+};
+
+typedef struct avf_head {
+    char *name;      /* "content", "valence", "arousal" */
+    int type;        /* enum avf_head_type */
+    int nb_outputs;  /* >= 1, >= 2 for softmax */
+    char **outputs;  /* nb_outputs names, e.g. speech/music/noise/silence */
+    double *weights; /* nb_outputs x dim, row-major, applied to normalized inputs */
+    double *bias;    /* nb_outputs */
+} avf_head;
+
+/*
+ * Every pointer in the model belongs to it and is freed by avf_model_free(). The
+ * arrays may be written in place (that is how training fills them); training may
+ * be replaced by a string from malloc() after freeing the old one.
+ */
+typedef struct avf_model {
+    char *name;      /* e.g. "default-1" */
+    int dim;         /* >= 1 */
+    char **features; /* dim distinct names in vector order, e.g. "audio.rms_dbfs" */
+    double *mean;    /* dim; normalization: x' = (x - mean) / std */
+    double *std;     /* dim, each > 0 */
+    int nb_heads;
+    avf_head *heads;
+    char *training; /* a JSON object summarising the training data, or NULL */
+} avf_model;
+
+/*
+ * A model of dim features (names copied) with mean 0, std 1 and no heads. Returns
+ * NULL when out of memory or when dim < 1 or a name is NULL. The caller frees it
+ * with avf_model_free().
+ */
+avf_model *avf_model_new(int dim, const char *const *features, const char *name);
+
+/*
+ * Appends a head of type enum avf_head_type with nb_outputs named outputs (names
+ * copied) and zero weights and bias. Returns the head's index, -EINVAL for a bad
+ * type or output count or a name already used, or -ENOMEM.
+ */
+int avf_model_add_head(avf_model *m, const char *name, int type, int nb_outputs,
+                       const char *const *outputs);
+
+/* Frees the model and sets *pm to NULL; accepts NULL and *pm == NULL. */
+void avf_model_free(avf_model **pm);
+
+/*
+ * Writes m to path (through path.tmp and rename(), so a reader never sees half a
+ * file). The same model always gives the same bytes. Refuses a model that
+ * avf_model_load() would refuse (non-finite values, std <= 0, a training text that
+ * is not a JSON object, ...). Returns 0, or a negative errno with a one-line
+ * reason in why (why may be NULL).
+ */
+int avf_model_save(const avf_model *m, const char *path, char *why, size_t why_size);
+
+/*
+ * Reads the model at path. On success stores a new model in *pm, which the caller
+ * frees with avf_model_free(), and returns 0. On failure *pm is untouched, why
+ * holds a one-line reason (why may be NULL), and the return value is a negative
+ * errno: that of the failed system call for an unreadable file, -EINVAL for a
+ * file that is not a valid model, -ENOMEM.
+ */
+int avf_model_load(avf_model **pm, const char *path, char *why, size_t why_size);
+
+/*
+ * Compares the model's features with the dim names the pipeline produces, in
+ * order. Returns 0 when they are the same, else -EINVAL with the first difference
+ * in why (indices count from 0).
+ */
+int avf_model_check_features(const avf_model *m, const char *const *names, int dim, char *why,
+                             size_t why_size);
+
+/*
+ * Applies head h to the unnormalized vector x (m->dim finite values): out
+ * receives nb_outputs probabilities, a sigmoid each for a logistic head, a
+ * distribution summing to 1 for a softmax head. Never allocates.
+ */
+void avf_model_apply(const avf_model *m, int h, const double *x, double *out);
+
+/* The index of the head called name, or -1. */
+int avf_model_find_head(const avf_model *m, const char *name);
+
+#endif

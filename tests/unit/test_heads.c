@@ -1,0 +1,208 @@
+/*
+ * test_heads.c - early fusion and the heads: the fused layout's order and names,
+ * an absent modality imputed and masked into finite outputs, the sentiment
+ * mapping, and the video arousal model's response to motion.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fusion/heads.h"
+#include "fusion/model.h"
+#include "fusion/vector.h"
+
+static const avf_plugin_feature vfeat[] = {{"motion", AVF_POOL_MEAN}, {"cuts", AVF_POOL_SUM}};
+static const avf_plugin_feature afeat[] = {{"rms_dbfs", AVF_POOL_MEAN_DB},
+                                           {"pitch_hz", AVF_POOL_MEAN}};
+static const avf_plugin_descriptor vdesc = {AVFUSE_PLUGIN_ABI_VERSION,
+                                            sizeof(avf_plugin_descriptor),
+                                            "v",
+                                            "",
+                                            AVF_PLUGIN_VIDEO,
+                                            2,
+                                            vfeat,
+                                            NULL,
+                                            NULL,
+                                            NULL,
+                                            NULL};
+static const avf_plugin_descriptor adesc = {AVFUSE_PLUGIN_ABI_VERSION,
+                                            sizeof(avf_plugin_descriptor),
+                                            "a",
+                                            "",
+                                            AVF_PLUGIN_AUDIO,
+                                            2,
+                                            afeat,
+                                            NULL,
+                                            NULL,
+                                            NULL,
+                                            NULL};
+
+static avf_fused_layout *layout(void)
+{
+    /* audio descriptor first: the layout still puts video first */
+    const avf_plugin_descriptor *descs[] = {&adesc, &vdesc};
+    avf_fused_layout *l = avf_fused_layout_new(descs, 2);
+
+    assert_non_null(l);
+    return l;
+}
+
+static void test_layout_order(void **state)
+{
+    static const char *const expect[] = {"video.motion",   "video.cuts",       "audio.rms_dbfs",
+                                         "audio.pitch_hz", "av.offset_abs_ms", "av.confidence",
+                                         "mask.video",     "mask.audio"};
+    avf_fused_layout *l = layout();
+
+    (void)state;
+    assert_int_equal(l->dim, 8);
+    for (int i = 0; i < 8; i++)
+        assert_string_equal(l->names[i], expect[i]);
+    assert_int_equal(l->mask_video, 6);
+    assert_int_equal(l->mask_audio, 7);
+    avf_fused_layout_free(&l);
+    assert_null(l);
+}
+
+static void test_vector_absent_video(void **state)
+{
+    avf_fused_layout *l = layout();
+    avf_feature_layout alayout = {2, (const char *const[]){"pitch_hz", "rms_dbfs"}, NULL};
+    double afeatures[2] = {180.0, -23.0}, x[8];
+    avf_segment seg = {0};
+    int *map = avf_fused_map(l, NULL, &alayout);
+
+    (void)state;
+    assert_non_null(map);
+    /* columns are found by name, whatever the extractor's order */
+    assert_int_equal(map[2], 1);
+    assert_int_equal(map[3], 0);
+    assert_int_equal(map[0], -1);
+    seg.audio_present = 1;
+    seg.audio_features = afeatures;
+    avf_fused_vector(l, map, &seg, x);
+    assert_true(isnan(x[0]) && isnan(x[1]) && isnan(x[4]));
+    assert_float_equal(x[2], -23.0, 0);
+    assert_float_equal(x[3], 180.0, 0);
+    assert_float_equal(x[6], 0, 0);
+    assert_float_equal(x[7], 1, 0);
+    free(map);
+    avf_fused_layout_free(&l);
+}
+
+static avf_model *model_for(const avf_fused_layout *l)
+{
+    avf_model *m = avf_model_new(l->dim, (const char *const *)l->names, "test");
+    int h;
+
+    assert_non_null(m);
+    for (int i = 0; i < l->dim; i++) {
+        m->mean[i] = i == 2 ? -30 : 0.5;
+        m->std[i] = 2;
+    }
+    h = avf_model_add_head(m, "content", AVF_HEAD_LOGISTIC, 4, avf_content_names);
+    assert_true(h >= 0);
+    for (int i = 0; i < 4 * l->dim; i++)
+        m->heads[h].weights[i] = sin(i + 1.0);
+    h = avf_model_add_head(m, "valence", AVF_HEAD_SOFTMAX, 3, avf_valence_names);
+    assert_true(h >= 0);
+    for (int i = 0; i < 3 * l->dim; i++)
+        m->heads[h].weights[i] = cos(i + 1.0);
+    h = avf_model_add_head(m, "arousal", AVF_HEAD_SOFTMAX, 3, avf_arousal_names);
+    assert_true(h >= 0);
+    m->heads[h].bias[2] = 1.0; /* leans "high" */
+    return m;
+}
+
+static void assert_finite_result(const avf_head_result *r)
+{
+    assert_true(r->content_valid && r->sentiment_valid);
+    for (int c = 0; c < 4; c++)
+        assert_true(isfinite(r->content[c]) && r->content[c] >= 0 && r->content[c] <= 1);
+    assert_true(isfinite(r->valence) && fabs(r->valence) <= 1);
+    assert_true(isfinite(r->arousal) && fabs(r->arousal) <= 1);
+    assert_true(isfinite(r->confidence) && r->confidence > 0 && r->confidence <= 1);
+}
+
+static void test_absent_modalities_give_finite_output(void **state)
+{
+    avf_fused_layout *l = layout();
+    avf_model *m = model_for(l);
+    char why[128];
+    avf_heads *h = avf_heads_new(m, l, why, sizeof(why));
+    avf_head_result r;
+    double nothing[8] = {NAN, NAN, NAN, NAN, NAN, NAN, 0, 0};
+    double audio_only[8] = {NAN, NAN, -20, NAN, NAN, NAN, 0, 1};
+
+    (void)state;
+    assert_non_null(h);
+    avf_heads_apply(h, nothing, &r);
+    assert_finite_result(&r);
+    assert_true(isnan(r.video_arousal)); /* no video, no video share */
+    assert_float_equal(r.arousal, r.voice_arousal, 0);
+    /* imputation wrote the training means into the vector */
+    assert_float_equal(nothing[2], -30, 0);
+    avf_heads_apply(h, audio_only, &r);
+    assert_finite_result(&r);
+    avf_heads_free(&h);
+    assert_null(h);
+    avf_model_free(&m);
+    avf_fused_layout_free(&l);
+}
+
+static void test_video_arousal_follows_motion(void **state)
+{
+    avf_fused_layout *l = layout();
+    avf_model *m = model_for(l);
+    char why[128];
+    avf_heads *h = avf_heads_new(m, l, why, sizeof(why));
+    avf_head_result calm, busy;
+    double still[8] = {0.0, 0, -60, NAN, NAN, NAN, 1, 1};
+    double action[8] = {0.08, 1, -10, NAN, NAN, NAN, 1, 1};
+
+    (void)state;
+    avf_heads_apply_static(h, still, &calm);
+    avf_heads_apply_static(h, action, &busy);
+    assert_finite_result(&calm);
+    assert_finite_result(&busy);
+    assert_true(calm.video_arousal < -0.9);
+    assert_true(busy.video_arousal > 0.2);
+    /* with video, each model contributes half */
+    assert_float_equal(busy.arousal, 0.5 * busy.voice_arousal + 0.5 * busy.video_arousal, 1e-12);
+    avf_heads_free(&h);
+    avf_model_free(&m);
+    avf_fused_layout_free(&l);
+}
+
+static void test_wrong_head_outputs_refused(void **state)
+{
+    static const char *const wrong[] = {"speech", "music", "noise", "quiet"};
+    avf_fused_layout *l = layout();
+    avf_model *m = avf_model_new(l->dim, (const char *const *)l->names, "bad");
+    char why[256] = "";
+
+    (void)state;
+    assert_true(avf_model_add_head(m, "content", AVF_HEAD_LOGISTIC, 4, wrong) >= 0);
+    assert_null(avf_heads_new(m, l, why, sizeof(why)));
+    assert_non_null(strstr(why, "content"));
+    avf_model_free(&m);
+    avf_fused_layout_free(&l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_order),
+        cmocka_unit_test(test_vector_absent_video),
+        cmocka_unit_test(test_absent_modalities_give_finite_output),
+        cmocka_unit_test(test_video_arousal_follows_motion),
+        cmocka_unit_test(test_wrong_head_outputs_refused),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

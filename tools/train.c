@@ -1,0 +1,515 @@
+/*
+ * train.c - `avfuse train` and `avfuse eval`.
+ *
+ * Both read a manifest, run the analysis pipeline on every row with the built-in
+ * extractors (and any --plugin-dir plugins), and work on the segments' fused
+ * vectors: train fits the heads and writes a model file; eval applies a model and
+ * reports content precision/recall/F1, macro-F1 and the confusion matrix, and the
+ * UAR of valence (3 classes) and arousal (low vs high), for the full model and for
+ * its audio-only and video-only ablations (the other modality masked out and
+ * imputed, as when a source lacks it).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "daemon/log.h"
+#include "fusion/dataset.h"
+#include "fusion/fit.h"
+#include "fusion/heads.h"
+#include "fusion/metrics.h"
+#include "manifest.h"
+#include "pipeline/error.h"
+#include "pipeline/scheduler.h"
+
+#define DEFAULT_L2       1e-3
+#define DEFAULT_MAX_ITER 400
+
+typedef struct common_opts {
+    const char *manifest;
+    const char **plugin_dirs;
+    int nb_plugin_dirs;
+    int jobs;
+} common_opts;
+
+/* Parses an option shared by train and eval; returns 1 if it was one, -1 on error. */
+static int common_option(int opt, const char *arg, common_opts *c)
+{
+    char *end;
+
+    switch (opt) {
+    case 'm':
+        c->manifest = arg;
+        return 1;
+    case 'j':
+        c->jobs = (int)strtol(arg, &end, 10);
+        if (*end || c->jobs < 1 || c->jobs > 16) {
+            fprintf(stderr, "avfuse: -j: a number of jobs from 1 to 16, not '%s'\n", arg);
+            return -1;
+        }
+        return 1;
+    case 'P': {
+        const char **dirs =
+            realloc(c->plugin_dirs, (size_t)(c->nb_plugin_dirs + 1) * sizeof(*dirs));
+
+        if (!dirs)
+            return -1;
+        c->plugin_dirs = dirs;
+        c->plugin_dirs[c->nb_plugin_dirs++] = arg;
+        return 1;
+    }
+    case 'v':
+        avf_log_set_level(avf_log_get_level() + 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Plugins, layout and the labelled dataset of a manifest. */
+typedef struct prepared {
+    avf_plugin_registry *registry;
+    const avf_plugin_descriptor **plugins;
+    avf_fused_layout *layout;
+    avf_dataset data;
+    int rows, failed;
+} prepared;
+
+static void prepared_clear(prepared *p)
+{
+    avf_dataset_clear(&p->data);
+    avf_fused_layout_free(&p->layout);
+    free(p->plugins);
+    avf_plugin_registry_free(&p->registry);
+}
+
+/*
+ * Registers the plugins and extracts the manifest's dataset. With load_model set
+ * (eval), the model is loaded first and the dataset follows its layout.
+ */
+static int prepare(prepared *p, const common_opts *c, int load_model, const char *model_path,
+                   avf_model **model)
+{
+    avf_pipeline_config cfg;
+    avf_manifest m;
+    char why[512];
+    int n, ret;
+
+    memset(p, 0, sizeof(*p));
+    ret = avf_manifest_load(&m, c->manifest, why, sizeof(why));
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: %s\n", why);
+        return ret;
+    }
+    n = avf_load_plugins(&p->registry, c->plugin_dirs, c->nb_plugin_dirs, &p->plugins);
+    if (n < 0) {
+        avf_manifest_clear(&m);
+        return n;
+    }
+    p->layout = avf_fused_layout_new(p->plugins, n);
+    if (!p->layout) {
+        avf_manifest_clear(&m);
+        return AVERROR(ENOMEM);
+    }
+    if (load_model) {
+        avf_fused_layout *model_layout = NULL;
+
+        ret = avf_load_model(model, &model_layout, model_path, p->layout);
+        if (ret != 0) {
+            if (ret > 0)
+                fprintf(stderr, "avfuse: eval: no model found; give one with --model\n");
+            avf_manifest_clear(&m);
+            return ret > 0 ? AVERROR(ENOENT) : ret;
+        }
+        avf_fused_layout_free(&p->layout);
+        p->layout = model_layout;
+    }
+    avf_pipeline_config_default(&cfg);
+    cfg.plugins = p->plugins;
+    cfg.nb_plugins = n;
+    cfg.fused = p->layout;
+    avf_dataset_init(&p->data, p->layout->dim);
+    ret = avf_manifest_extract(&m, &cfg, c->jobs, &p->data, &p->failed);
+    p->rows = m.n;
+    avf_manifest_clear(&m);
+    if (ret < 0)
+        return ret;
+    if (p->failed)
+        fprintf(stderr, "avfuse: %d of %d manifest rows could not be analyzed (see above)\n",
+                p->failed, p->rows);
+    return 0;
+}
+
+/* A JSON summary of the labelled segments, plus the --summary file if given. */
+static char *training_summary(const prepared *p, const char *summary_path)
+{
+    json_t *obj = json_object(), *counts = json_object(), *extra = NULL;
+    int content[AVF_CONTENT_COUNT] = {0}, valence[3] = {0}, arousal[3] = {0};
+    char *text;
+
+    for (int i = 0; i < p->data.n; i++) {
+        if (p->data.content[i] >= 0)
+            content[p->data.content[i]]++;
+        if (p->data.valence[i] >= 0)
+            valence[p->data.valence[i]]++;
+        if (p->data.arousal[i] >= 0)
+            arousal[p->data.arousal[i]]++;
+    }
+    for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+        json_object_set_new(counts, avf_content_names[c], json_integer(content[c]));
+    json_object_set_new(obj, "segments", json_integer(p->data.n));
+    json_object_set_new(obj, "manifest_rows", json_integer(p->rows));
+    json_object_set_new(obj, "content_segments", counts);
+    json_object_set_new(obj, "valence_segments",
+                        json_pack("{s:i, s:i, s:i}", "negative", valence[0], "neutral", valence[1],
+                                  "positive", valence[2]));
+    json_object_set_new(
+        obj, "arousal_segments",
+        json_pack("{s:i, s:i, s:i}", "low", arousal[0], "medium", arousal[1], "high", arousal[2]));
+    if (summary_path) {
+        json_error_t err;
+
+        extra = json_load_file(summary_path, 0, &err);
+        if (!extra)
+            fprintf(stderr, "avfuse: %s:%d: %s (summary left out)\n", summary_path, err.line,
+                    err.text);
+        else
+            json_object_set_new(obj, "data", extra);
+    }
+    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    return text;
+}
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: avfuse train --manifest M.csv -o MODEL [options]\n"
+            "\n"
+            "Analyzes every manifest row, labels its 1-s segments (near-silent ones as\n"
+            "silence), fits the content, valence and arousal heads and writes MODEL.\n"
+            "\n"
+            "options:\n"
+            "  -m, --manifest FILE  CSV: file,start,end,content,valence,arousal\n"
+            "  -o, --output MODEL   the model file to write\n"
+            "  --name NAME          the model's name in messages (default: default-1)\n"
+            "  --summary FILE       a JSON description of the data to embed in the model\n"
+            "  --l2 VALUE           L2 penalty of the heads (default %g)\n"
+            "  -j, --jobs N         rows analyzed at a time (default 2)\n"
+            "  --plugin-dir DIR     also use the feature plugins in DIR\n"
+            "  -v, --verbose        more log lines\n"
+            "  -h, --help           show this help\n",
+            DEFAULT_L2);
+}
+
+int avf_cmd_train(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"manifest", required_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
+        {"name", required_argument, NULL, 'n'},
+        {"summary", required_argument, NULL, 's'},
+        {"l2", required_argument, NULL, 'l'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"plugin-dir", required_argument, NULL, 'P'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    common_opts c = {.jobs = 2};
+    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER};
+    const char *output = NULL, *name = "default-1", *summary = NULL;
+    avf_model *model = NULL;
+    prepared p = {0};
+    char why[512], *training = NULL;
+    int opt, ret, status = EXIT_USAGE;
+
+    while ((opt = getopt_long(argc, argv, "m:o:j:vh", options, NULL)) != -1) {
+        int r = common_option(opt, optarg, &c);
+
+        if (r < 0)
+            goto done;
+        if (r)
+            continue;
+        switch (opt) {
+        case 'o':
+            output = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 's':
+            summary = optarg;
+            break;
+        case 'l':
+            fopt.l2 = strtod(optarg, NULL);
+            break;
+        case 'h':
+            train_usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            train_usage(stderr);
+            goto done;
+        }
+    }
+    if (!c.manifest || !output || optind < argc) {
+        train_usage(stderr);
+        goto done;
+    }
+    status = EXIT_INPUT_FAILED;
+    ret = prepare(&p, &c, 0, NULL, NULL);
+    if (ret < 0)
+        goto done;
+    training = training_summary(&p, summary);
+    ret = avf_fit(&model, p.layout, &p.data, name, training, &fopt, why, sizeof(why));
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: train: %s\n", why);
+        goto done;
+    }
+    ret = avf_model_save(model, output, why, sizeof(why));
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: %s: %s\n", output, why);
+        goto done;
+    }
+    fprintf(stderr, "avfuse: %s: %d segments from %d rows, %d features\n", output, p.data.n, p.rows,
+            p.layout->dim);
+    status = p.failed ? EXIT_INPUT_FAILED : 0;
+done:
+    free(training);
+    avf_model_free(&model);
+    prepared_clear(&p);
+    free(c.plugin_dirs);
+    return status;
+}
+
+/* ---- eval ---- */
+
+enum ablation { FULL, AUDIO_ONLY, VIDEO_ONLY, NB_ABLATIONS };
+static const char *const ablation_names[NB_ABLATIONS] = {"full", "audio_only", "video_only"};
+
+typedef struct eval_result {
+    avf_confusion content, valence, arousal;
+} eval_result;
+
+/* Masks a modality out of x as if the source lacked it. */
+static void ablate(const avf_fused_layout *l, double *x, enum ablation a)
+{
+    if (a == AUDIO_ONLY) {
+        for (int i = 0; i < l->nb_video; i++)
+            x[l->video_off + i] = NAN;
+        x[l->cross_off] = x[l->cross_off + 1] = NAN;
+        x[l->mask_video] = 0;
+    } else if (a == VIDEO_ONLY) {
+        for (int i = 0; i < l->nb_audio; i++)
+            x[l->audio_off + i] = NAN;
+        x[l->cross_off] = x[l->cross_off + 1] = NAN;
+        x[l->mask_audio] = 0;
+    }
+}
+
+static void evaluate(const prepared *p, const avf_heads *heads, eval_result res[NB_ABLATIONS])
+{
+    double *x = malloc((size_t)p->layout->dim * sizeof(*x));
+
+    for (int a = 0; a < NB_ABLATIONS; a++) {
+        avf_confusion_init(&res[a].content, AVF_CONTENT_COUNT);
+        avf_confusion_init(&res[a].valence, 3);
+        avf_confusion_init(&res[a].arousal, 2);
+    }
+    for (int i = 0; x && i < p->data.n; i++)
+        for (int a = 0; a < NB_ABLATIONS; a++) {
+            avf_head_result r;
+            int best = 0;
+
+            memcpy(x, p->data.x + (size_t)i * p->layout->dim, (size_t)p->layout->dim * sizeof(*x));
+            ablate(p->layout, x, (enum ablation)a);
+            avf_heads_apply_static(heads, x, &r);
+            if (r.content_valid && p->data.content[i] >= 0) {
+                for (int c = 1; c < AVF_CONTENT_COUNT; c++)
+                    if (r.content[c] > r.content[best])
+                        best = c;
+                avf_confusion_add(&res[a].content, p->data.content[i], best);
+            }
+            if (r.sentiment_valid && p->data.valence[i] >= 0)
+                avf_confusion_add(&res[a].valence, p->data.valence[i], r.label);
+            /* arousal is scored low vs high: medium has no side */
+            if (r.sentiment_valid && (p->data.arousal[i] == 0 || p->data.arousal[i] == 2))
+                avf_confusion_add(&res[a].arousal, p->data.arousal[i] == 2, r.arousal > 0);
+        }
+    free(x);
+}
+
+static void print_text(const eval_result res[NB_ABLATIONS], const char *model_name)
+{
+    avf_scores s;
+
+    printf("model: %s\n", model_name);
+    avf_confusion_scores(&res[FULL].content, &s);
+    printf("content (%lld segments)\n  %-8s %9s %9s %9s %9s\n", (long long)s.total, "class",
+           "precision", "recall", "f1", "support");
+    for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+        printf("  %-8s %9.3f %9.3f %9.3f %9lld\n", avf_content_names[c], s.precision[c],
+               s.recall[c], s.f1[c], (long long)s.support[c]);
+    printf("  macro-F1 %.3f, accuracy %.3f\n", s.macro_f1, s.accuracy);
+    printf("  confusion (rows: truth, columns: predicted)\n  %-8s", "");
+    for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+        printf(" %8s", avf_content_names[c]);
+    printf("\n");
+    for (int t = 0; t < AVF_CONTENT_COUNT; t++) {
+        printf("  %-8s", avf_content_names[t]);
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            printf(" %8lld", (long long)res[FULL].content.m[t][c]);
+        printf("\n");
+    }
+    for (int a = 0; a < NB_ABLATIONS; a++) {
+        avf_scores cs, vs, as;
+
+        avf_confusion_scores(&res[a].content, &cs);
+        avf_confusion_scores(&res[a].valence, &vs);
+        avf_confusion_scores(&res[a].arousal, &as);
+        printf("%-10s content macro-F1 %.3f | valence UAR %.3f (%lld segments) | arousal "
+               "low/high UAR %.3f (%lld segments)\n",
+               ablation_names[a], cs.macro_f1, vs.uar, (long long)vs.total, as.uar,
+               (long long)as.total);
+    }
+}
+
+static json_t *confusion_json(const avf_confusion *c, const char *const *names)
+{
+    json_t *obj = json_object(), *matrix = json_array(), *classes = json_object();
+    avf_scores s;
+
+    avf_confusion_scores(c, &s);
+    for (int t = 0; t < c->k; t++) {
+        json_t *row = json_array();
+
+        for (int p = 0; p < c->k; p++)
+            json_array_append_new(row, json_integer(c->m[t][p]));
+        json_array_append_new(matrix, row);
+        json_object_set_new(classes, names[t],
+                            json_pack("{s:f, s:f, s:f, s:I}", "precision", s.precision[t], "recall",
+                                      s.recall[t], "f1", s.f1[t], "support",
+                                      (json_int_t)s.support[t]));
+    }
+    json_object_set_new(obj, "classes", classes);
+    json_object_set_new(obj, "macro_f1", json_real(s.macro_f1));
+    json_object_set_new(obj, "uar", json_real(s.uar));
+    json_object_set_new(obj, "accuracy", json_real(s.accuracy));
+    json_object_set_new(obj, "confusion", matrix);
+    return obj;
+}
+
+static void print_json(const eval_result res[NB_ABLATIONS], const char *model_name)
+{
+    static const char *const lowhigh[] = {"low", "high"};
+    json_t *out = json_pack("{s:s}", "model", model_name);
+    char *text;
+
+    for (int a = 0; a < NB_ABLATIONS; a++)
+        json_object_set_new(out, ablation_names[a],
+                            json_pack("{s:o, s:o, s:o}", "content",
+                                      confusion_json(&res[a].content, avf_content_names), "valence",
+                                      confusion_json(&res[a].valence, avf_valence_names), "arousal",
+                                      confusion_json(&res[a].arousal, lowhigh)));
+    text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(out);
+}
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f, "usage: avfuse eval --manifest M.csv [--model MODEL] [--json] [options]\n"
+               "\n"
+               "Scores a model on the labelled 1-s segments of a manifest: content\n"
+               "precision/recall/F1, macro-F1 and confusion matrix; valence UAR (3 classes)\n"
+               "and arousal UAR (low vs high); for the full model and for its audio-only\n"
+               "and video-only ablations.\n"
+               "\n"
+               "options:\n"
+               "  -m, --manifest FILE  CSV: file,start,end,content,valence,arousal\n"
+               "  --model MODEL        the model (default: the installed default model)\n"
+               "  --json               print the scores as JSON\n"
+               "  -j, --jobs N         rows analyzed at a time (default 2)\n"
+               "  --plugin-dir DIR     also use the feature plugins in DIR\n"
+               "  -v, --verbose        more log lines\n"
+               "  -h, --help           show this help\n");
+}
+
+int avf_cmd_eval(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"manifest", required_argument, NULL, 'm'},
+        {"model", required_argument, NULL, 'M'},
+        {"json", no_argument, NULL, 'J'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"plugin-dir", required_argument, NULL, 'P'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    common_opts c = {.jobs = 2};
+    const char *model_path = NULL;
+    eval_result res[NB_ABLATIONS];
+    avf_model *model = NULL;
+    avf_heads *heads = NULL;
+    prepared p = {0};
+    char why[512];
+    int opt, json = 0, ret, status = EXIT_USAGE;
+
+    while ((opt = getopt_long(argc, argv, "m:j:vh", options, NULL)) != -1) {
+        int r = common_option(opt, optarg, &c);
+
+        if (r < 0)
+            goto done;
+        if (r)
+            continue;
+        switch (opt) {
+        case 'M':
+            model_path = optarg;
+            break;
+        case 'J':
+            json = 1;
+            break;
+        case 'h':
+            eval_usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            eval_usage(stderr);
+            goto done;
+        }
+    }
+    if (!c.manifest || optind < argc) {
+        eval_usage(stderr);
+        goto done;
+    }
+    status = EXIT_INPUT_FAILED;
+    ret = prepare(&p, &c, 1, model_path, &model);
+    if (ret < 0)
+        goto done;
+    heads = avf_heads_new(model, p.layout, why, sizeof(why));
+    if (!heads) {
+        fprintf(stderr, "avfuse: eval: %s\n", why);
+        goto done;
+    }
+    evaluate(&p, heads, res);
+    if (json)
+        print_json(res, model->name);
+    else
+        print_text(res, model->name);
+    status = p.failed ? EXIT_INPUT_FAILED : 0;
+done:
+    avf_heads_free(&heads);
+    avf_model_free(&model);
+    prepared_clear(&p);
+    free(c.plugin_dirs);
+    return status;
+}
