@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""avfuse analyze with the default model, --events, a refused model file, and
+avfuse train/eval on a small manifest made from generated media.
+
+Run: AVFUSE_BIN=build/tools/avfuse python3 tests/integration/test_model_cli.py -v
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BIN = os.environ.get("AVFUSE_BIN")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TMP = None
+
+
+def ffmpeg(*args):
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True,
+                   timeout=60)
+
+
+def avfuse(*args, ok=True):
+    proc = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300)
+    if ok and proc.returncode != 0:
+        raise AssertionError("avfuse %s failed (%d):\n%s" % (" ".join(args), proc.returncode,
+                                                               proc.stderr))
+    return proc
+
+
+def setUpModule():
+    global TMP
+    if not BIN or not os.access(BIN, os.X_OK):
+        sys.exit("set AVFUSE_BIN to the avfuse binary")
+    TMP = tempfile.mkdtemp(prefix="avfuse-model-")
+    # 4 s of synthetic speech, then 4 s of a chord, then 4 s of silence
+    ffmpeg("-f", "lavfi", "-i",
+           "flite=text='The quick brown fox jumps over the lazy dog. One two three four five.'"
+           ":voice=slt",
+           "-f", "lavfi", "-i",
+           "aevalsrc='0.2*(sin(2*PI*261.6*t)+sin(2*PI*329.6*t)+sin(2*PI*392*t))':s=16000:d=4",
+           "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+           "-filter_complex",
+           "[0:a]aresample=16000,atrim=duration=4,apad=whole_dur=4[s];[2:a]atrim=duration=4[z];"
+           "[s][1:a][z]concat=n=3:v=0:a=1[a]", "-map", "[a]", os.path.join(TMP, "mix.wav"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-i", os.path.join(TMP, "mix.wav"),
+           "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", os.path.join(TMP, "mix.mp4"))
+
+
+def tearDownModule():
+    if TMP:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+class TestAnalyzeWithModel(unittest.TestCase):
+    def test_labels_sentiment_events(self):
+        proc = avfuse("analyze", "--events", os.path.join(TMP, "mix.mp4"))
+        segments = []
+        events = []
+        for line in proc.stdout.splitlines():
+            msg = json.loads(line)
+            (segments if msg["schema"] == "avfuse.segment.v1" else events).append(msg)
+        self.assertEqual(len(segments), 12)
+        for seg in segments:
+            labels = seg["labels"]
+            self.assertEqual(sorted(labels), ["music", "noise", "silence", "speech"])
+            for p in labels.values():
+                self.assertTrue(0.0 <= p <= 1.0, labels)
+            sent = seg["sentiment"]
+            self.assertTrue(-1.0 <= sent["valence"] <= 1.0)
+            self.assertTrue(-1.0 <= sent["arousal"] <= 1.0)
+            self.assertIn(sent["label"], ("negative", "neutral", "positive"))
+            self.assertTrue(0.0 < sent["confidence"] <= 1.0)
+            self.assertEqual(seg["model"], "default-1")
+        # the digital silence at the end is silence, by the head and the detector
+        for seg in segments[9:]:
+            self.assertIn("silence", seg["tags"], seg)
+            self.assertGreater(seg["labels"]["silence"], 0.5, seg["labels"])
+        # events: schema, one start before each end per tag, ends at or after starts
+        self.assertTrue(events, "no events at all")
+        open_tags = {}
+        for ev in events:
+            self.assertEqual(ev["schema"], "avfuse.event.v1")
+            self.assertIn(ev["event"], ("start", "end"))
+            if ev["event"] == "start":
+                self.assertNotIn(ev["tag"], open_tags)
+                open_tags[ev["tag"]] = ev["t"]
+            else:
+                self.assertIn(ev["tag"], open_tags)
+                self.assertGreaterEqual(ev["t"], open_tags.pop(ev["tag"]))
+                self.assertGreater(ev["duration"], 0)
+        self.assertEqual(open_tags, {}, "events left open at the end of input")
+        silence = [ev for ev in events if ev["tag"] == "silence" and ev["event"] == "start"]
+        self.assertEqual(len(silence), 1)
+        self.assertAlmostEqual(silence[0]["t"], 8.0, delta=1.0)
+
+    def test_corrupt_model_refused(self):
+        bad = os.path.join(TMP, "bad.model")
+        with open(os.path.join(ROOT, "models", "default.model"), "rb") as src:
+            data = bytearray(src.read())
+        data[len(data) // 2] ^= 0x01
+        with open(bad, "wb") as dst:
+            dst.write(data)
+        proc = avfuse("analyze", "--model", bad, os.path.join(TMP, "mix.mp4"), ok=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertEqual(proc.stdout, "")
+        self.assertIn("bad.model", proc.stderr)
+        self.assertIn("checksum", proc.stderr)
+
+    def test_train_and_eval(self):
+        # a tiny manifest: the speech part as speech, the chord as music
+        manifest = os.path.join(TMP, "m.csv")
+        with open(manifest, "w") as f:
+            f.write("file,start,end,content,valence,arousal\n")
+            f.write("mix.wav,0,4,speech,neutral,low\n")
+            f.write("mix.wav,4,8,music,,high\n")
+            f.write("mix.mp4,0,4,speech,positive,\n")
+        model = os.path.join(TMP, "tiny.model")
+        avfuse("train", "--manifest", manifest, "-o", model, "-j", "1")
+        proc = avfuse("eval", "--manifest", manifest, "--model", model, "--json")
+        scores = json.loads(proc.stdout)
+        content = scores["full"]["content"]
+        matrix = content["confusion"]
+        self.assertEqual(sum(map(sum, matrix)), 12)  # 4 + 4 + 4 labelled segments
+        self.assertEqual(content["classes"]["speech"]["support"], 8)
+        self.assertEqual(content["classes"]["music"]["support"], 4)
+        for ablation in ("audio_only", "video_only"):
+            self.assertIn(ablation, scores)
+        # the same manifest row with a label typo is refused with file:line
+        with open(manifest, "a") as f:
+            f.write("mix.wav,8,12,quiet,,\n")
+        proc = avfuse("eval", "--manifest", manifest, "--model", model, ok=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("m.csv:5:", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
