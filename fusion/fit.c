@@ -22,6 +22,9 @@
 #include "heads.h"
 #include "train.h"
 
+/* The seed of the hidden layers' initial weights: fixed, so training repeats. */
+#define AVF_FIT_SEED 20261127u
+
 /* Mean and std per column over the finite values. */
 static void normalization(const avf_dataset *d, double *mean, double *std)
 {
@@ -75,12 +78,57 @@ static int fit_softmax(avf_model *m, const char *name, const char *const *output
     return avf_train_softmax(x, y, n, m->dim, k, &topt, m->heads[h].weights, m->heads[h].bias);
 }
 
+/*
+ * The content head: independent sigmoid outputs, one per class, each row a 1 for
+ * its class and 0 for the others; rows weighted so that every class counts the
+ * same. With opt->hidden > 0 it has a tanh hidden layer.
+ */
+static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
+                       const avf_fit_options *opt, double *w, int *y)
+{
+    avf_train_options topt = {opt->l2, opt->max_iter, 1e-6, w};
+    int *targets, h, ret;
+
+    if (opt->hidden <= 0) {
+        h = avf_model_add_head(m, "content", AVF_HEAD_LOGISTIC, AVF_CONTENT_COUNT,
+                               avf_content_names);
+        if (h < 0)
+            return h;
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
+            for (int i = 0; i < d->n; i++)
+                y[i] = d->content[i] < 0 ? -1 : d->content[i] == c;
+            balance(y, d->n, 2, w);
+            ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights + c * d->dim,
+                                     &m->heads[h].bias[c]);
+            if (ret < 0)
+                return ret;
+        }
+        return 0;
+    }
+    h = avf_model_add_mlp_head(m, "content", AVF_HEAD_LOGISTIC, AVF_CONTENT_COUNT,
+                               avf_content_names, opt->hidden);
+    if (h < 0)
+        return h;
+    targets = malloc((size_t)d->n * AVF_CONTENT_COUNT * sizeof(*targets));
+    if (!targets)
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < d->n; i++)
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            targets[i * AVF_CONTENT_COUNT + c] = d->content[i] < 0 ? -1 : d->content[i] == c;
+    balance(d->content, d->n, AVF_CONTENT_COUNT, w);
+    ret = avf_train_mlp(x, targets, d->n, d->dim, AVF_CONTENT_COUNT, 1, opt->hidden, &topt,
+                        AVF_FIT_SEED, m->heads[h].hidden_weights, m->heads[h].hidden_bias,
+                        m->heads[h].weights, m->heads[h].bias);
+    free(targets);
+    return ret;
+}
+
 int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, const char *name,
             const char *training_json, const avf_fit_options *opt, char *why, size_t why_size)
 {
     avf_model *m = NULL;
     double *x = NULL, *w = NULL;
-    int *y = NULL, h, ret = AVERROR(ENOMEM);
+    int *y = NULL, ret = AVERROR(ENOMEM);
 
     if (d->n < 2 || d->dim != l->dim) {
         snprintf(why, why_size, "%d labelled segments: too few to train on", d->n);
@@ -105,22 +153,9 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
             x[(size_t)i * d->dim + c] = isfinite(v) ? (v - m->mean[c]) / m->std[c] : 0;
         }
 
-    h = avf_model_add_head(m, "content", AVF_HEAD_LOGISTIC, AVF_CONTENT_COUNT, avf_content_names);
-    if (h < 0) {
-        ret = h;
+    ret = fit_content(m, x, d, opt, w, y);
+    if (ret < 0)
         goto fail;
-    }
-    for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
-        avf_train_options topt = {opt->l2, opt->max_iter, 1e-6, w};
-
-        for (int i = 0; i < d->n; i++)
-            y[i] = d->content[i] < 0 ? -1 : d->content[i] == c;
-        balance(y, d->n, 2, w);
-        ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights + c * d->dim,
-                                 &m->heads[h].bias[c]);
-        if (ret < 0)
-            goto fail;
-    }
     ret = fit_softmax(m, "valence", avf_valence_names, 3, x, d->valence, d->n, opt, w);
     if (ret < 0)
         goto fail;

@@ -13,6 +13,7 @@
 typedef struct avf_fit_options {
     double l2;    /* L2 penalty of every head */
     int max_iter; /* optimizer iterations per head */
+    int hidden;   /* tanh units of the content head's hidden layer; 0: linear */
 } avf_fit_options;
 
 /*

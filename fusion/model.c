@@ -9,6 +9,10 @@
  * so the same model always gives the same bytes: that is what lets the training
  * script reproduce the committed model byte for byte.
  *
+ * A head is linear or has one tanh hidden layer; the hidden layer is an optional
+ * key of the head, absent for a linear head, so that files of linear heads are the
+ * same bytes as before hidden layers existed.
+ *
  * Loading parses into a fresh model, checks the structure while parsing (where
  * the JSON path of a bad value is known), then runs the same semantic checks that
  * saving runs first, so a file save writes is always one load accepts.
@@ -82,6 +86,14 @@ static void free_head(avf_head *hd)
     free_strings(hd->outputs, hd->nb_outputs);
     free(hd->weights);
     free(hd->bias);
+    free(hd->hidden_weights);
+    free(hd->hidden_bias);
+}
+
+/* The length of a row of hd->weights: what the output layer is applied to. */
+static int output_inputs(const avf_head *hd, int dim)
+{
+    return hd->hidden > 0 ? hd->hidden : dim;
 }
 
 avf_model *avf_model_new(int dim, const char *const *features, const char *name)
@@ -130,22 +142,36 @@ void avf_model_free(avf_model **pm)
 int avf_model_add_head(avf_model *m, const char *name, int type, int nb_outputs,
                        const char *const *outputs)
 {
+    return avf_model_add_mlp_head(m, name, type, nb_outputs, outputs, 0);
+}
+
+int avf_model_add_mlp_head(avf_model *m, const char *name, int type, int nb_outputs,
+                           const char *const *outputs, int hidden)
+{
     avf_head hd = {0}, *heads;
 
     if (!m || !name || !outputs || (type != AVF_HEAD_LOGISTIC && type != AVF_HEAD_SOFTMAX) ||
-        nb_outputs < (type == AVF_HEAD_SOFTMAX ? 2 : 1) || avf_model_find_head(m, name) >= 0)
+        nb_outputs < (type == AVF_HEAD_SOFTMAX ? 2 : 1) || hidden < 0 || hidden > MAX_DIM ||
+        avf_model_find_head(m, name) >= 0)
         return -EINVAL;
     hd.type = type;
+    hd.hidden = hidden;
     hd.name = strdup(name);
     hd.outputs = copy_strings(outputs, nb_outputs);
     if (hd.outputs)
         hd.nb_outputs = nb_outputs;
-    hd.weights = calloc((size_t)nb_outputs * (size_t)m->dim, sizeof(*hd.weights));
+    hd.weights =
+        calloc((size_t)nb_outputs * (size_t)output_inputs(&hd, m->dim), sizeof(*hd.weights));
     hd.bias = calloc((size_t)nb_outputs, sizeof(*hd.bias));
+    if (hidden > 0) {
+        hd.hidden_weights = calloc((size_t)hidden * (size_t)m->dim, sizeof(*hd.hidden_weights));
+        hd.hidden_bias = calloc((size_t)hidden, sizeof(*hd.hidden_bias));
+    }
     heads = realloc(m->heads, (size_t)(m->nb_heads + 1) * sizeof(*heads));
     if (heads)
         m->heads = heads;
-    if (!hd.name || !hd.outputs || !hd.weights || !hd.bias || !heads) {
+    if (!hd.name || !hd.outputs || !hd.weights || !hd.bias ||
+        (hidden > 0 && (!hd.hidden_weights || !hd.hidden_bias)) || !heads) {
         free_head(&hd);
         return -ENOMEM;
     }
@@ -281,9 +307,21 @@ static int check_head(const avf_head *hd, int h, int dim, char *why, size_t why_
     snprintf(what, sizeof(what), "head '%s' output", hd->name);
     if ((ret = check_names(hd->outputs, hd->nb_outputs, what, why, why_size)) < 0)
         return ret;
+    if (hd->hidden < 0 || hd->hidden > MAX_DIM)
+        return reason(why, why_size, -EINVAL, "head '%s' has %d hidden units", hd->name,
+                      hd->hidden);
+    if (hd->hidden > 0) {
+        snprintf(what, sizeof(what), "head '%s' hidden.weights", hd->name);
+        if ((ret = check_finite(hd->hidden_weights, (size_t)hd->hidden * (size_t)dim, what, why,
+                                why_size)) < 0)
+            return ret;
+        snprintf(what, sizeof(what), "head '%s' hidden.bias", hd->name);
+        if ((ret = check_finite(hd->hidden_bias, (size_t)hd->hidden, what, why, why_size)) < 0)
+            return ret;
+    }
     snprintf(what, sizeof(what), "head '%s' weights", hd->name);
-    if ((ret = check_finite(hd->weights, (size_t)hd->nb_outputs * (size_t)dim, what, why,
-                            why_size)) < 0)
+    if ((ret = check_finite(hd->weights, (size_t)hd->nb_outputs * (size_t)output_inputs(hd, dim),
+                            what, why, why_size)) < 0)
         return ret;
     snprintf(what, sizeof(what), "head '%s' bias", hd->name);
     return check_finite(hd->bias, (size_t)hd->nb_outputs, what, why, why_size);
@@ -384,17 +422,47 @@ static json_t *string_array(char *const *s, int n)
     return a;
 }
 
+/* n rows of len values each from v, row-major, as an array of arrays */
+static json_t *real_rows(const double *v, int n, int len)
+{
+    json_t *rows = json_array();
+    int ok = rows != NULL;
+
+    for (int r = 0; ok && r < n; r++)
+        ok = json_array_append_new(rows, real_array(v + (size_t)r * len, len)) == 0;
+    if (!ok)
+        json_decref(rows);
+    return ok ? rows : NULL;
+}
+
+/* {"size": H, "bias": [H], "weights": [H rows of dim]}; the size is an integer */
+static json_t *hidden_to_json(const avf_head *hd, int dim)
+{
+    json_t *o = json_object();
+    int ok = o != NULL;
+
+    ok = ok && json_object_set_new(o, "size", json_integer(hd->hidden)) == 0;
+    ok = ok && json_object_set_new(o, "bias", real_array(hd->hidden_bias, hd->hidden)) == 0;
+    ok = ok &&
+         json_object_set_new(o, "weights", real_rows(hd->hidden_weights, hd->hidden, dim)) == 0;
+    if (!ok)
+        json_decref(o);
+    return ok ? o : NULL;
+}
+
 static json_t *head_to_json(const avf_head *hd, int dim)
 {
-    json_t *o = json_object(), *rows = json_array();
+    const int in = output_inputs(hd, dim);
+    json_t *o = json_object(), *rows = real_rows(hd->weights, hd->nb_outputs, in);
     const char *type = hd->type == AVF_HEAD_SOFTMAX ? "softmax" : "logistic";
     int ok = o && rows;
 
-    for (int r = 0; ok && r < hd->nb_outputs; r++)
-        ok = json_array_append_new(rows, real_array(hd->weights + (size_t)r * dim, dim)) == 0;
     ok = ok && json_object_set_new(o, "name", json_string(hd->name)) == 0;
     ok = ok && json_object_set_new(o, "type", json_string(type)) == 0;
     ok = ok && json_object_set_new(o, "outputs", string_array(hd->outputs, hd->nb_outputs)) == 0;
+    /* absent for a linear head: its bytes stay those of a file from before hidden layers */
+    if (ok && hd->hidden > 0)
+        ok = json_object_set_new(o, "hidden", hidden_to_json(hd, dim)) == 0;
     ok = ok && json_object_set_new(o, "bias", real_array(hd->bias, hd->nb_outputs)) == 0;
     if (ok) {
         ok = json_object_set_new(o, "weights", rows) == 0;
@@ -648,7 +716,10 @@ static int get(json_t *o, const char *key, json_type type, const char *where, js
     return 0;
 }
 
-/* Reads an array of n numbers; against names what n counts, for the message. */
+/*
+ * Reads an array of n numbers; against says what n counts, for the message
+ * ("features has", "hidden.size is").
+ */
 static int read_reals(json_t *a, int n, const char *what, const char *against, double *out,
                       char *why, size_t why_size)
 {
@@ -656,8 +727,8 @@ static int read_reals(json_t *a, int n, const char *what, const char *against, d
         return reason(why, why_size, -EINVAL, "'%s' is %s, expected an array", what,
                       type_name(json_typeof(a)));
     if (json_array_size(a) != (size_t)n)
-        return reason(why, why_size, -EINVAL, "%s has %zu values, %s has %d", what,
-                      json_array_size(a), against, n);
+        return reason(why, why_size, -EINVAL, "%s has %zu values, %s %d", what, json_array_size(a),
+                      against, n);
     for (int i = 0; i < n; i++) {
         json_t *v = json_array_get(a, (size_t)i);
 
@@ -692,13 +763,73 @@ static int read_strings(json_t *a, const char *what, char ***out, char *why, siz
     return *out ? 0 : reason(why, why_size, -ENOMEM, "out of memory");
 }
 
+/*
+ * Reads the "hidden" object of head hd (name already read) into hd->hidden and
+ * its arrays. The messages name the head, which is known by now: "head 'content':
+ * hidden.weights has 31 rows, hidden.size is 32".
+ */
+static int hidden_from_json(json_t *o, const char *where, int dim, avf_head *hd, char *why,
+                            size_t why_size)
+{
+    static const char *const keys[] = {"size", "bias", "weights", NULL};
+    json_t *size, *bias, *weights;
+    char at[48], what[256];
+    double h;
+    int ret;
+
+    snprintf(at, sizeof(at), "%s.hidden", where);
+    if ((ret = only_keys(o, keys, at, why, why_size)) < 0)
+        return ret;
+    size = json_object_get(o, "size");
+    if (!size)
+        return reason(why, why_size, -EINVAL, "missing key '%s.size'", at);
+    if (!json_is_number(size))
+        return reason(why, why_size, -EINVAL, "'%s.size' is %s, expected a number", at,
+                      type_name(json_typeof(size)));
+    h = json_number_value(size);
+    if (!(h >= 1 && h <= MAX_DIM) || h != floor(h))
+        return reason(why, why_size, -EINVAL,
+                      "head '%s': hidden.size is %.17g, expected a whole number from 1 to %d",
+                      hd->name, h, MAX_DIM);
+    if ((ret = get(o, "bias", JSON_ARRAY, at, &bias, why, why_size)) < 0 ||
+        (ret = get(o, "weights", JSON_ARRAY, at, &weights, why, why_size)) < 0)
+        return ret;
+    hd->hidden = (int)h;
+    /* the counts are checked against the file before hidden x dim values are allocated */
+    if (json_array_size(weights) != (size_t)hd->hidden)
+        return reason(why, why_size, -EINVAL,
+                      "head '%s': hidden.weights has %zu rows, "
+                      "hidden.size is %d",
+                      hd->name, json_array_size(weights), hd->hidden);
+    if (json_array_size(bias) != (size_t)hd->hidden)
+        return reason(why, why_size, -EINVAL,
+                      "head '%s': hidden.bias has %zu values, hidden.size is %d", hd->name,
+                      json_array_size(bias), hd->hidden);
+    hd->hidden_bias = malloc((size_t)hd->hidden * sizeof(*hd->hidden_bias));
+    hd->hidden_weights = malloc((size_t)hd->hidden * (size_t)dim * sizeof(*hd->hidden_weights));
+    if (!hd->hidden_bias || !hd->hidden_weights)
+        return reason(why, why_size, -ENOMEM, "out of memory");
+    snprintf(what, sizeof(what), "head '%s': hidden.bias", hd->name);
+    if ((ret = read_reals(bias, hd->hidden, what, "hidden.size is", hd->hidden_bias, why,
+                          why_size)) < 0)
+        return ret;
+    for (int r = 0; r < hd->hidden; r++) {
+        snprintf(what, sizeof(what), "head '%s': hidden.weights[%d]", hd->name, r);
+        if ((ret = read_reals(json_array_get(weights, (size_t)r), dim, what, "features has",
+                              hd->hidden_weights + (size_t)r * dim, why, why_size)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
 static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why, size_t why_size)
 {
-    static const char *const keys[] = {"name", "type", "outputs", "bias", "weights", NULL};
-    json_t *name, *type, *outputs, *bias, *weights;
+    static const char *const keys[] = {"name", "type",    "outputs", "hidden",
+                                       "bias", "weights", NULL};
+    json_t *name, *type, *outputs, *hidden = NULL, *bias, *weights;
     char where[32], what[64];
     size_t n;
-    int ret;
+    int in = dim, ret;
 
     snprintf(where, sizeof(where), "heads[%d]", index);
     if (!json_is_object(o))
@@ -710,6 +841,9 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
         (ret = get(o, "outputs", JSON_ARRAY, where, &outputs, why, why_size)) < 0 ||
         (ret = get(o, "bias", JSON_ARRAY, where, &bias, why, why_size)) < 0 ||
         (ret = get(o, "weights", JSON_ARRAY, where, &weights, why, why_size)) < 0)
+        return ret;
+    if (json_object_get(o, "hidden") &&
+        (ret = get(o, "hidden", JSON_OBJECT, where, &hidden, why, why_size)) < 0)
         return ret;
     if (!strcmp(json_string_value(type), "logistic"))
         hd->type = AVF_HEAD_LOGISTIC;
@@ -731,20 +865,26 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
     if ((ret = read_strings(outputs, what, &hd->outputs, why, why_size)) < 0)
         return ret;
     hd->nb_outputs = (int)n;
+    if (hidden) {
+        if ((ret = hidden_from_json(hidden, where, dim, hd, why, why_size)) < 0)
+            return ret;
+        in = hd->hidden;
+    }
     hd->bias = malloc(n * sizeof(*hd->bias));
-    hd->weights = malloc(n * (size_t)dim * sizeof(*hd->weights));
+    hd->weights = malloc(n * (size_t)in * sizeof(*hd->weights));
     if (!hd->bias || !hd->weights)
         return reason(why, why_size, -ENOMEM, "out of memory");
     snprintf(what, sizeof(what), "%s.bias", where);
-    if ((ret = read_reals(bias, (int)n, what, "outputs", hd->bias, why, why_size)) < 0)
+    if ((ret = read_reals(bias, (int)n, what, "outputs has", hd->bias, why, why_size)) < 0)
         return ret;
     if (json_array_size(weights) != n)
         return reason(why, why_size, -EINVAL, "%s.weights has %zu rows, outputs has %zu", where,
                       json_array_size(weights), n);
     for (size_t r = 0; r < n; r++) {
         snprintf(what, sizeof(what), "%s.weights[%zu]", where, r);
-        if ((ret = read_reals(json_array_get(weights, r), dim, what, "features",
-                              hd->weights + r * (size_t)dim, why, why_size)) < 0)
+        if ((ret = read_reals(json_array_get(weights, r), in, what,
+                              hd->hidden > 0 ? "hidden.size is" : "features has",
+                              hd->weights + r * (size_t)in, why, why_size)) < 0)
             return ret;
     }
     return 0;
@@ -793,9 +933,10 @@ static int model_from_json(json_t *root, avf_model *m, char *why, size_t why_siz
     m->std = malloc(n * sizeof(*m->std));
     if (!m->mean || !m->std)
         return reason(why, why_size, -ENOMEM, "out of memory");
-    if ((ret = read_reals(mean, m->dim, "normalization.mean", "features", m->mean, why, why_size)) <
-            0 ||
-        (ret = read_reals(std, m->dim, "normalization.std", "features", m->std, why, why_size)) < 0)
+    if ((ret = read_reals(mean, m->dim, "normalization.mean", "features has", m->mean, why,
+                          why_size)) < 0 ||
+        (ret = read_reals(std, m->dim, "normalization.std", "features has", m->std, why,
+                          why_size)) < 0)
         return ret;
     n = json_array_size(heads);
     if (n > MAX_DIM)
@@ -878,11 +1019,29 @@ static double sigmoid(double z)
     return exp(z) / (1 + exp(z));
 }
 
-void avf_model_apply(const avf_model *m, int h, const double *x, double *out)
+/*
+ * The logits of a head with a hidden layer into out. One hidden unit at a time,
+ * each added into every output as soon as it is known: that needs no buffer of
+ * hidden values, so apply never allocates whatever the size.
+ */
+static void mlp_logits(const avf_model *m, const avf_head *hd, const double *x, double *out)
 {
-    const avf_head *hd = &m->heads[h];
-    double max = -INFINITY, sum = 0;
+    for (int o = 0; o < hd->nb_outputs; o++)
+        out[o] = hd->bias[o];
+    for (int u = 0; u < hd->hidden; u++) {
+        const double *w = hd->hidden_weights + (size_t)u * m->dim;
+        double a = hd->hidden_bias[u];
 
+        for (int i = 0; i < m->dim; i++)
+            a += w[i] * ((x[i] - m->mean[i]) / m->std[i]);
+        a = tanh(a);
+        for (int o = 0; o < hd->nb_outputs; o++)
+            out[o] += hd->weights[(size_t)o * hd->hidden + u] * a;
+    }
+}
+
+static void linear_logits(const avf_model *m, const avf_head *hd, const double *x, double *out)
+{
     for (int o = 0; o < hd->nb_outputs; o++) {
         const double *w = hd->weights + (size_t)o * m->dim;
         double z = hd->bias[o];
@@ -890,9 +1049,21 @@ void avf_model_apply(const avf_model *m, int h, const double *x, double *out)
         for (int i = 0; i < m->dim; i++)
             z += w[i] * ((x[i] - m->mean[i]) / m->std[i]);
         out[o] = z;
-        if (z > max)
-            max = z;
     }
+}
+
+void avf_model_apply(const avf_model *m, int h, const double *x, double *out)
+{
+    const avf_head *hd = &m->heads[h];
+    double max = -INFINITY, sum = 0;
+
+    if (hd->hidden > 0)
+        mlp_logits(m, hd, x, out);
+    else
+        linear_logits(m, hd, x, out);
+    for (int o = 0; o < hd->nb_outputs; o++)
+        if (out[o] > max)
+            max = out[o];
     if (hd->type == AVF_HEAD_LOGISTIC) {
         for (int o = 0; o < hd->nb_outputs; o++)
             out[o] = sigmoid(out[o]);

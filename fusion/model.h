@@ -1,7 +1,8 @@
 /*
  * model.h - the trained model: normalization of the fused feature vector and the
- * linear heads (content, valence, arousal) that map it to probabilities, with the
- * model file that carries them (docs/model-format.md).
+ * heads (content, valence, arousal) that map it to probabilities, each linear or
+ * with one tanh hidden layer, with the model file that carries them
+ * (docs/model-format.md).
  *
  * The file is checksummed and strict: a model that loads is one the training
  * script wrote, for exactly the features it names, so a stale or damaged file is
@@ -21,13 +22,22 @@ enum avf_head_type {
     AVF_HEAD_SOFTMAX = 1,  /* one distribution over the outputs: exactly one is true */
 };
 
+/*
+ * A linear head (hidden == 0) computes z = weights x' + bias on the normalized
+ * vector x'. A head with a hidden layer first computes a = tanh(hidden_weights x' +
+ * hidden_bias), hidden values, and then z = weights a + bias. The output
+ * activation (enum avf_head_type) is applied to z either way.
+ */
 typedef struct avf_head {
-    char *name;      /* "content", "valence", "arousal" */
-    int type;        /* enum avf_head_type */
-    int nb_outputs;  /* >= 1, >= 2 for softmax */
-    char **outputs;  /* nb_outputs names, e.g. speech/music/noise/silence */
-    double *weights; /* nb_outputs x dim, row-major, applied to normalized inputs */
-    double *bias;    /* nb_outputs */
+    char *name;             /* "content", "valence", "arousal" */
+    int type;               /* enum avf_head_type */
+    int nb_outputs;         /* >= 1, >= 2 for softmax */
+    char **outputs;         /* nb_outputs names, e.g. speech/music/noise/silence */
+    double *weights;        /* nb_outputs x dim (linear) or nb_outputs x hidden, row-major */
+    double *bias;           /* nb_outputs */
+    int hidden;             /* 0: linear; else the number of tanh units of the hidden layer */
+    double *hidden_weights; /* hidden x dim, row-major, applied to normalized inputs; or NULL */
+    double *hidden_bias;    /* hidden; or NULL */
 } avf_head;
 
 /*
@@ -61,6 +71,13 @@ avf_model *avf_model_new(int dim, const char *const *features, const char *name)
 int avf_model_add_head(avf_model *m, const char *name, int type, int nb_outputs,
                        const char *const *outputs);
 
+/*
+ * As avf_model_add_head(), with a hidden layer of hidden tanh units (all weights
+ * and biases zero; hidden == 0 makes a linear head). Also -EINVAL for hidden < 0.
+ */
+int avf_model_add_mlp_head(avf_model *m, const char *name, int type, int nb_outputs,
+                           const char *const *outputs, int hidden);
+
 /* Frees the model and sets *pm to NULL; accepts NULL and *pm == NULL. */
 void avf_model_free(avf_model **pm);
 
@@ -91,9 +108,10 @@ int avf_model_check_features(const avf_model *m, const char *const *names, int d
                              size_t why_size);
 
 /*
- * Applies head h to the unnormalized vector x (m->dim finite values): out
- * receives nb_outputs probabilities, a sigmoid each for a logistic head, a
- * distribution summing to 1 for a softmax head. Never allocates.
+ * Applies head h to the unnormalized vector x (m->dim finite values), through its
+ * hidden layer if it has one: out receives nb_outputs probabilities, a sigmoid
+ * each for a logistic head, a distribution summing to 1 for a softmax head. Never
+ * allocates.
  */
 void avf_model_apply(const avf_model *m, int h, const double *x, double *out);
 

@@ -1,6 +1,7 @@
 /*
- * train.h - fits the linear heads of the model (fusion/model.h): binary and
- * multinomial logistic regression on normalized feature rows.
+ * train.h - fits the heads of the model (fusion/model.h): binary and multinomial
+ * logistic regression on normalized feature rows, and networks with one tanh
+ * hidden layer for heads that have one.
  *
  * Training is deterministic: the same inputs give bit-identical weights on every
  * run of the same build, which is what lets the training script reproduce the
@@ -38,5 +39,28 @@ int avf_train_logistic(const double *x, const int *y, int n, int dim, const avf_
  * class c) and b[k]. */
 int avf_train_softmax(const double *x, const int *y, int n, int dim, int k,
                       const avf_train_options *opt, double *w, double *b);
+
+/*
+ * One hidden layer of hidden tanh units, a = tanh(w1 x + b1), then k outputs
+ * z = w2 a + b2: the layout of a head with a hidden layer (w1 and b1 are its
+ * hidden_weights and hidden_bias, w2 and b2 its weights and bias).
+ *
+ * multilabel != 0: y holds n rows of k labels, each 0, 1 or negative (no label
+ * for that output); the outputs are independent sigmoids and a row's loss is the
+ * sum of the binary log-losses of its labelled outputs. A row with no label at all
+ * is skipped like a negative label above; sample_weight weighs the whole row.
+ * multilabel == 0: y holds n labels in 0..k-1 (k >= 2) or negative; softmax.
+ *
+ * The objective is the weighted mean loss plus l2 / 2 * (|w1|^2 + |w2|^2); it is
+ * not convex, so the result is a local minimum that depends on the start. The
+ * start is drawn from seed (w1 uniform in +-sqrt(6 / (dim + hidden)), w2 a tenth of
+ * the same range for (hidden + k), biases 0), so the same inputs and seed give
+ * bit-identical results. Writes w1[hidden * dim], b1[hidden], w2[k * hidden]
+ * (row c is output c) and b2[k]. Returns and fails as above; also -EINVAL for
+ * hidden < 1.
+ */
+int avf_train_mlp(const double *x, const int *y, int n, int dim, int k, int multilabel, int hidden,
+                  const avf_train_options *opt, unsigned seed, double *w1, double *b1, double *w2,
+                  double *b2);
 
 #endif

@@ -30,6 +30,7 @@
 
 #define DEFAULT_L2       1e-3
 #define DEFAULT_MAX_ITER 400
+#define DEFAULT_HIDDEN   16
 
 typedef struct common_opts {
     const char *manifest;
@@ -200,11 +201,13 @@ static void train_usage(FILE *f)
             "  --name NAME          the model's name in messages (default: default-1)\n"
             "  --summary FILE       a JSON description of the data to embed in the model\n"
             "  --l2 VALUE           L2 penalty of the heads (default %g)\n"
+            "  --hidden N           tanh units of a hidden layer in the content head\n"
+            "                       (default %d: linear)\n"
             "  -j, --jobs N         rows analyzed at a time (default 2)\n"
             "  --plugin-dir DIR     also use the feature plugins in DIR\n"
             "  -v, --verbose        more log lines\n"
             "  -h, --help           show this help\n",
-            DEFAULT_L2);
+            DEFAULT_L2, DEFAULT_HIDDEN);
 }
 
 int avf_cmd_train(int argc, char **argv)
@@ -215,6 +218,7 @@ int avf_cmd_train(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"summary", required_argument, NULL, 's'},
         {"l2", required_argument, NULL, 'l'},
+        {"hidden", required_argument, NULL, 'H'},
         {"jobs", required_argument, NULL, 'j'},
         {"plugin-dir", required_argument, NULL, 'P'},
         {"verbose", no_argument, NULL, 'v'},
@@ -222,7 +226,7 @@ int avf_cmd_train(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     common_opts c = {.jobs = 2};
-    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER};
+    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN};
     const char *output = NULL, *name = "default-1", *summary = NULL;
     avf_model *model = NULL;
     prepared p = {0};
@@ -248,6 +252,13 @@ int avf_cmd_train(int argc, char **argv)
             break;
         case 'l':
             fopt.l2 = strtod(optarg, NULL);
+            break;
+        case 'H':
+            fopt.hidden = atoi(optarg);
+            if (fopt.hidden < 0 || fopt.hidden > 1024) {
+                fprintf(stderr, "avfuse: --hidden: 0 (linear) to 1024 units\n");
+                goto done;
+            }
             break;
         case 'h':
             train_usage(stdout);

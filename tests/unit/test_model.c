@@ -2,7 +2,8 @@
  * test_model.c - the model file: an exact round trip (every double, and the same
  * bytes when saved again), refusal of every kind of bad file with a reason that
  * names the problem, the feature check against the pipeline, and applying heads
- * against a computation done by hand.
+ * against a computation done by hand; the same for heads with a hidden layer,
+ * whose key a linear head's file does not have.
  *
  * Bad bodies are made by editing a good one with jansson and writing it back with
  * a correct checksum, so that each case reaches the check it is meant for.
@@ -115,6 +116,41 @@ static avf_model *make_model(void)
     return m;
 }
 
+/*
+ * A model with heads of both kinds: content with a hidden layer of 32 units, a
+ * linear valence head between, and a softmax arousal head with 2 hidden units.
+ */
+static avf_model *make_mlp_model(void)
+{
+    static const char *const content[] = {"speech", "music", "noise", "silence"};
+    static const char *const three[] = {"low", "medium", "high"};
+    avf_model *m = avf_model_new(DIM, feature_names, "mlp-1");
+    uint64_t seed = 4242;
+
+    assert_non_null(m);
+    for (int i = 0; i < DIM; i++) {
+        m->mean[i] = next_double(&seed);
+        m->std[i] = 1 + fabs(next_double(&seed));
+    }
+    assert_int_equal(avf_model_add_mlp_head(m, "content", AVF_HEAD_LOGISTIC, 4, content, 32), 0);
+    assert_int_equal(avf_model_add_head(m, "valence", AVF_HEAD_SOFTMAX, 3, three), 1);
+    assert_int_equal(avf_model_add_mlp_head(m, "arousal", AVF_HEAD_SOFTMAX, 3, three, 2), 2);
+    for (int h = 0; h < m->nb_heads; h++) {
+        avf_head *hd = &m->heads[h];
+        int in = hd->hidden ? hd->hidden : DIM;
+
+        for (int i = 0; i < hd->hidden * DIM; i++)
+            hd->hidden_weights[i] = next_double(&seed);
+        for (int u = 0; u < hd->hidden; u++)
+            hd->hidden_bias[u] = next_double(&seed) * 1e-3;
+        for (int i = 0; i < hd->nb_outputs * in; i++)
+            hd->weights[i] = next_double(&seed);
+        for (int o = 0; o < hd->nb_outputs; o++)
+            hd->bias[o] = next_double(&seed);
+    }
+    return m;
+}
+
 static char *read_all(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
@@ -181,9 +217,19 @@ static void assert_models_equal(const avf_model *a, const avf_model *b)
         assert_int_equal(x->nb_outputs, y->nb_outputs);
         for (int o = 0; o < x->nb_outputs; o++)
             assert_string_equal(x->outputs[o], y->outputs[o]);
+        assert_int_equal(x->hidden, y->hidden);
         assert_memory_equal(x->weights, y->weights,
-                            (size_t)x->nb_outputs * (size_t)a->dim * sizeof(double));
+                            (size_t)x->nb_outputs * (size_t)(x->hidden ? x->hidden : a->dim) *
+                                sizeof(double));
         assert_memory_equal(x->bias, y->bias, (size_t)x->nb_outputs * sizeof(double));
+        if (x->hidden == 0) {
+            assert_null(y->hidden_weights);
+            assert_null(y->hidden_bias);
+            continue;
+        }
+        assert_memory_equal(x->hidden_weights, y->hidden_weights,
+                            (size_t)x->hidden * (size_t)a->dim * sizeof(double));
+        assert_memory_equal(x->hidden_bias, y->hidden_bias, (size_t)x->hidden * sizeof(double));
     }
 }
 
@@ -246,6 +292,40 @@ static void test_round_trip_exact(void **state)
     assert_null(m);
     avf_model_free(&m); /* a second free is harmless */
     avf_model_free(NULL);
+}
+
+static void test_mlp_round_trip_exact(void **state)
+{
+    fixture *f = *state;
+    avf_model *m = make_mlp_model(), *back = NULL;
+    char path2[192];
+    char *bytes1, *bytes2, *content, *valence, *arousal;
+    size_t len1, len2;
+
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), 0);
+    assert_int_equal(avf_model_load(&back, f->path, f->why, sizeof(f->why)), 0);
+    assert_models_equal(m, back);
+    snprintf(path2, sizeof(path2), "%s/again.json", f->dir);
+    assert_int_equal(avf_model_save(back, path2, f->why, sizeof(f->why)), 0);
+    bytes1 = read_all(f->path, &len1);
+    bytes2 = read_all(path2, &len2);
+    assert_int_equal(len1, len2);
+    assert_memory_equal(bytes1, bytes2, len1);
+
+    /* "hidden" sits between "outputs" and "bias" of the heads that have one, only */
+    content = strstr(bytes1, "\"content\"");
+    valence = strstr(bytes1, "\"valence\"");
+    arousal = strstr(bytes1, "\"arousal\"");
+    assert_true(content && valence && arousal && content < valence && valence < arousal);
+    assert_true(strstr(content, "\"outputs\"") < strstr(content, "\"hidden\""));
+    assert_true(strstr(content, "\"hidden\"") < strstr(content, "\"size\": 32,"));
+    assert_true(strstr(content, "\"size\": 32,") < strstr(content, "\"bias\""));
+    assert_true(strstr(valence, "\"hidden\"") > arousal); /* the next one is arousal's */
+    assert_true(strstr(arousal, "\"hidden\"") < strstr(arousal, "\"size\": 2,"));
+    free(bytes1);
+    free(bytes2);
+    avf_model_free(&back);
+    avf_model_free(&m);
 }
 
 /* Loads f->path expecting a refusal whose reason contains needle; *pm stays put. */
@@ -398,6 +478,22 @@ static void assert_body_refused(fixture *f, json_t *root, const char *needle)
     assert_refused(f, -EINVAL, needle);
 }
 
+static json_t *good_mlp_body(fixture *f)
+{
+    avf_model *m = make_mlp_model();
+    size_t len;
+    char *text;
+    json_t *root;
+
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), 0);
+    avf_model_free(&m);
+    text = read_all(f->path, &len);
+    root = json_loads(strchr(text, '\n') + 1, 0, NULL);
+    free(text);
+    assert_non_null(root);
+    return root;
+}
+
 static json_t *head0(json_t *root)
 {
     return json_array_get(json_object_get(root, "heads"), 0);
@@ -534,6 +630,59 @@ static void test_refuses_bad_values(void **state)
     assert_body_refused(f, root, "feature 0 has no name");
 }
 
+static json_t *hidden_of(json_t *root, int h)
+{
+    return json_object_get(json_array_get(json_object_get(root, "heads"), (size_t)h), "hidden");
+}
+
+static void test_refuses_bad_hidden_layers(void **state)
+{
+    fixture *f = *state;
+    json_t *root;
+
+    root = good_mlp_body(f);
+    json_array_remove(json_object_get(hidden_of(root, 0), "weights"), 5);
+    assert_body_refused(f, root, "head 'content': hidden.weights has 31 rows, hidden.size is 32");
+    root = good_mlp_body(f);
+    json_object_set_new(hidden_of(root, 0), "size", json_integer(31));
+    assert_body_refused(f, root, "head 'content': hidden.weights has 32 rows, hidden.size is 31");
+    root = good_mlp_body(f);
+    json_array_remove(json_array_get(json_object_get(hidden_of(root, 2), "weights"), 1), 0);
+    assert_body_refused(f, root, "head 'arousal': hidden.weights[1] has 3 values, features has 4");
+    root = good_mlp_body(f);
+    json_array_append_new(json_object_get(hidden_of(root, 2), "bias"), json_real(0));
+    assert_body_refused(f, root, "head 'arousal': hidden.bias has 3 values, hidden.size is 2");
+    root = good_mlp_body(f);
+    json_array_append_new(json_array_get(json_object_get(head0(root), "weights"), 3), json_real(0));
+    assert_body_refused(f, root, "heads[0].weights[3] has 33 values, hidden.size is 32");
+    /* behind a hidden layer, an output row has one value per hidden unit */
+    root = good_mlp_body(f);
+    json_array_remove(json_array_get(json_object_get(head0(root), "weights"), 0), 0);
+    assert_body_refused(f, root, "heads[0].weights[0] has 31 values, hidden.size is 32");
+    root = good_mlp_body(f);
+    json_object_set_new(hidden_of(root, 0), "size", json_real(2.5));
+    assert_body_refused(f, root, "head 'content': hidden.size is 2.5, expected a whole number");
+    root = good_mlp_body(f);
+    json_object_set_new(hidden_of(root, 0), "size", json_integer(0));
+    assert_body_refused(f, root, "head 'content': hidden.size is 0, expected a whole number");
+    root = good_mlp_body(f);
+    json_object_set_new(hidden_of(root, 0), "size", json_string("32"));
+    assert_body_refused(f, root, "'heads[0].hidden.size' is a string, expected a number");
+    root = good_mlp_body(f);
+    json_object_del(hidden_of(root, 0), "bias");
+    assert_body_refused(f, root, "missing key 'heads[0].hidden.bias'");
+    root = good_mlp_body(f);
+    json_object_set_new(hidden_of(root, 2), "activation", json_string("relu"));
+    assert_body_refused(f, root, "unknown key 'heads[2].hidden.activation'");
+    root = good_mlp_body(f);
+    json_object_set_new(json_array_get(json_object_get(root, "heads"), 1), "hidden", json_null());
+    assert_body_refused(f, root, "'heads[1].hidden' is null, expected an object");
+    root = good_mlp_body(f);
+    json_array_set_new(json_array_get(json_object_get(hidden_of(root, 0), "weights"), 7), 2,
+                       json_string("1"));
+    assert_body_refused(f, root, "head 'content': hidden.weights[7][2] is a string");
+}
+
 static void test_save_refuses_what_load_would(void **state)
 {
     fixture *f = *state;
@@ -569,6 +718,31 @@ static void test_save_refuses_what_load_would(void **state)
                      -ENOENT);
     assert_non_null(strstr(f->why, "/nonexistent-dir/model.json.tmp"));
     avf_model_free(&m);
+
+    /* non-finite values in a hidden layer, and a hidden layer without its arrays */
+    m = make_mlp_model();
+    m->heads[0].hidden_weights[100] = INFINITY;
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
+    assert_non_null(strstr(f->why, "head 'content' hidden.weights[100] is not a finite number"));
+    m->heads[0].hidden_weights[100] = 0;
+    m->heads[2].hidden_bias[1] = NAN;
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
+    assert_non_null(strstr(f->why, "head 'arousal' hidden.bias[1] is not a finite number"));
+    m->heads[2].hidden_bias[1] = 0;
+    m->heads[2].weights[5] = NAN; /* 3 x 2 output weights: the last one */
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
+    assert_non_null(strstr(f->why, "head 'arousal' weights[5] is not a finite number"));
+    m->heads[2].weights[5] = 0;
+    m->heads[2].hidden = -1;
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
+    assert_non_null(strstr(f->why, "head 'arousal' has -1 hidden units"));
+    m->heads[2].hidden = 2;
+    free(m->heads[2].hidden_bias);
+    m->heads[2].hidden_bias = NULL;
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
+    assert_non_null(strstr(f->why, "head 'arousal' hidden.bias is missing"));
+    assert_int_equal(access(f->path, F_OK), -1);
+    avf_model_free(&m);
 }
 
 static void test_new_and_add_head(void **state)
@@ -594,6 +768,22 @@ static void test_new_and_add_head(void **state)
     assert_int_equal(avf_model_add_head(m, "other", AVF_HEAD_SOFTMAX, 1, one), -EINVAL);
     assert_int_equal(avf_model_add_head(m, "other", AVF_HEAD_LOGISTIC, 0, one), -EINVAL);
     assert_int_equal(m->nb_heads, 2);
+    assert_int_equal(m->heads[0].hidden, 0);
+    assert_null(m->heads[0].hidden_weights);
+    assert_int_equal(avf_model_add_mlp_head(m, "other", AVF_HEAD_LOGISTIC, 2, two, -1), -EINVAL);
+    assert_int_equal(avf_model_add_mlp_head(m, "speech", AVF_HEAD_LOGISTIC, 2, two, 3), -EINVAL);
+    assert_int_equal(avf_model_add_mlp_head(m, "mlp", AVF_HEAD_LOGISTIC, 2, two, 3), 2);
+    assert_int_equal(m->heads[2].hidden, 3);
+    for (int i = 0; i < 3 * DIM; i++)
+        assert_float_equal(m->heads[2].hidden_weights[i], 0, 0);
+    for (int i = 0; i < 3; i++)
+        assert_float_equal(m->heads[2].hidden_bias[i], 0, 0);
+    for (int i = 0; i < 2 * 3; i++) /* outputs x hidden */
+        assert_float_equal(m->heads[2].weights[i], 0, 0);
+    assert_int_equal(avf_model_add_mlp_head(m, "flat", AVF_HEAD_SOFTMAX, 2, two, 0), 3);
+    assert_int_equal(m->heads[3].hidden, 0);
+    assert_null(m->heads[3].hidden_bias);
+    assert_int_equal(m->nb_heads, 4);
     assert_int_equal(avf_model_find_head(m, "speech"), 1);
     assert_int_equal(avf_model_find_head(m, "valence"), -1);
     avf_model_free(&m);
@@ -680,6 +870,63 @@ static void test_apply_by_hand(void **state)
     avf_model_free(&m);
 }
 
+/*
+ * dim 2, 2 hidden units. x = (3, -1) normalizes to x' = (1, 2) as above;
+ * hidden pre-activations 0.5 * 1 - 0.25 * 2 + 0.1 = 0.1 and 1 * 1 + 1 * 2 - 4 = -1.
+ */
+static void test_apply_mlp_by_hand(void **state)
+{
+    static const char *const names[] = {"a", "b"}, *const two[] = {"p", "q"},
+                             *const three[] = {"x", "y", "z"};
+    static const double x[] = {3, -1};
+    avf_model *m = avf_model_new(2, names, "tiny-mlp");
+    double out[3], a0 = tanh(0.1), a1 = tanh(-1), z[3], e[3];
+
+    (void)state;
+    assert_non_null(m);
+    m->mean[0] = 1;
+    m->std[0] = 2;
+    m->mean[1] = -2;
+    m->std[1] = 0.5;
+    assert_int_equal(avf_model_add_mlp_head(m, "tags", AVF_HEAD_LOGISTIC, 2, two, 2), 0);
+    assert_int_equal(avf_model_add_mlp_head(m, "mood", AVF_HEAD_SOFTMAX, 3, three, 2), 1);
+    for (int h = 0; h < 2; h++) {
+        memcpy(m->heads[h].hidden_weights, (double[]){0.5, -0.25, 1, 1}, 4 * sizeof(double));
+        memcpy(m->heads[h].hidden_bias, (double[]){0.1, -4}, 2 * sizeof(double));
+    }
+    memcpy(m->heads[0].weights, (double[]){2, -1, -3, 0.5}, 4 * sizeof(double));
+    memcpy(m->heads[0].bias, (double[]){0.25, 1}, 2 * sizeof(double));
+    memcpy(m->heads[1].weights, (double[]){1, 0, 0, 1, -1, -1}, 6 * sizeof(double));
+    memcpy(m->heads[1].bias, (double[]){0, 0.5, 0}, 3 * sizeof(double));
+
+    avf_model_apply(m, 0, x, out);
+    assert_float_equal(out[0], sigmoid(0.25 + 2 * a0 - a1), 1e-15);
+    assert_float_equal(out[1], sigmoid(1 - 3 * a0 + 0.5 * a1), 1e-15);
+    /* the numbers themselves, so that the test does not only repeat the code */
+    assert_float_equal(out[0], 0.7704634861, 1e-9);
+    assert_float_equal(out[1], 0.5793727341, 1e-9);
+    avf_model_apply(m, 1, x, out);
+    z[0] = a0;
+    z[1] = 0.5 + a1;
+    z[2] = -a0 - a1;
+    for (int i = 0; i < 3; i++)
+        e[i] = exp(z[i]);
+    for (int i = 0; i < 3; i++)
+        assert_float_equal(out[i], e[i] / (e[0] + e[1] + e[2]), 1e-15);
+    assert_float_equal(out[0] + out[1] + out[2], 1, 1e-15);
+
+    /* saturated units and huge output weights: still probabilities, no NaN */
+    for (int i = 0; i < 4; i++)
+        m->heads[1].hidden_weights[i] *= 1e300;
+    for (int i = 0; i < 6; i++)
+        m->heads[1].weights[i] *= 1e6;
+    avf_model_apply(m, 1, x, out);
+    for (int i = 0; i < 3; i++)
+        assert_true(out[i] >= 0 && out[i] <= 1);
+    assert_float_equal(out[0] + out[1] + out[2], 1, 1e-15);
+    avf_model_free(&m);
+}
+
 /* On the saved test model, at many points: logistic in [0, 1], softmax sums to 1. */
 static void test_apply_ranges(void **state)
 {
@@ -711,6 +958,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mlp_round_trip_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_missing_empty_and_text_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_wrong_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_truncated_and_flipped, setup, teardown),
@@ -718,10 +966,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_wrong_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_mismatched_lengths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_bad_hidden_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_refuses_what_load_would, setup, teardown),
         cmocka_unit_test(test_new_and_add_head),
         cmocka_unit_test_setup_teardown(test_check_features, setup, teardown),
         cmocka_unit_test(test_apply_by_hand),
+        cmocka_unit_test(test_apply_mlp_by_hand),
         cmocka_unit_test(test_apply_ranges),
     };
 
