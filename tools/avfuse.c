@@ -50,7 +50,8 @@ static void analyze_usage(FILE *f)
                "                       folder must not be writable by others (repeatable)\n"
                "  --no-features        only cut segments: no feature extraction or tags\n"
                "  --model FILE         the model of the content and sentiment heads (default:\n"
-               "                       $AVFUSE_MODEL, else the installed default model)\n"
+               "                       $AVFUSE_MODEL, else the installed default model, else\n"
+               "                       models/default.model of the tree it was built from)\n"
                "  --events             also print avfuse.event.v1 lines (tag start/end)\n"
                "  --source NAME        source name in the messages ([A-Za-z0-9_-]{1,64});\n"
                "                       default: the file name without extension\n"
@@ -83,7 +84,7 @@ static int parse_seconds(const char *opt, const char *arg, double *out)
     errno = 0;
     v = strtod(arg, &end);
     if (errno || end == arg || *end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "avfuse: %s: not a number of seconds: '%s'\n", opt, arg);
+        fprintf(stderr, "avfuse: %s: not a non-negative number: '%s'\n", opt, arg);
         return -1;
     }
     *out = v;
