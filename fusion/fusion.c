@@ -25,7 +25,7 @@ struct avf_fusion {
     int *map;  /* fused entry -> extractor column */
     double *x; /* the imputed copy the heads work on */
     avf_avsync *avsync;
-    int rate, window;
+    int window;            /* audio window length, in samples */
     int64_t last_frame_us; /* newest frame given to avsync */
     int64_t last_window;   /* newest window position given to avsync */
     /* column of each feature the detectors read, -1 when absent */
@@ -53,7 +53,6 @@ avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_la
         return NULL;
     f->video = video && video->dim > 0 ? video : NULL;
     f->audio = audio && audio->dim > 0 ? audio : NULL;
-    f->rate = rate;
     f->window = window;
     f->last_frame_us = INT64_MIN;
     f->last_window = INT64_MIN;
