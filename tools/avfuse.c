@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +94,43 @@ static int parse_seconds(const char *opt, const char *arg, double *out)
     return 0;
 }
 
+/*
+ * SIGINT and SIGTERM end analyze cleanly: the input being read stops, what was
+ * already decoded is still published (the last segment partial), later inputs
+ * are skipped, and the exit status is 130. The signals are blocked in every
+ * thread and taken by one thread with sigwait(), so no handler runs inside the
+ * pipeline (STYLE.md rule 16); a second signal exits at once.
+ */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static avf_sched *running;     /* protected by running_lock */
+static atomic_int interrupted; /* atomic */
+
+static void *signal_main(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+
+    while (sigwait(set, &sig) == 0) {
+        if (atomic_exchange(&interrupted, 1))
+            _exit(130);
+        avf_log(AVF_LOG_WARN, "analyze", "interrupted: finishing the current segment");
+        pthread_mutex_lock(&running_lock);
+        if (running)
+            avf_sched_stop(running);
+        pthread_mutex_unlock(&running_lock);
+    }
+    return NULL;
+}
+
+static void set_running(avf_sched *s)
+{
+    pthread_mutex_lock(&running_lock);
+    running = s;
+    if (s && atomic_load(&interrupted))
+        avf_sched_stop(s);
+    pthread_mutex_unlock(&running_lock);
+}
+
 /* Writes one message line and frees it; returns 0 or -errno of the failed write. */
 static int write_line(FILE *out, char *line)
 {
@@ -161,6 +201,7 @@ static int analyze_one(const char *path, const char *source_opt, const avf_pipel
         avf_log(AVF_LOG_ERROR, path, "cannot start: %s", avf_strerror(ret, err, sizeof(err)));
         goto done;
     }
+    set_running(s);
     if (events) {
         tracker = avf_events_new(NULL);
         if (!tracker) {
@@ -219,6 +260,7 @@ static int analyze_one(const char *path, const char *source_opt, const avf_pipel
         avf_log(AVF_LOG_INFO, path, "a %.3f s tail after the last segment is padding, not printed",
                 stats.segmenter.tail_dropped_us / 1e6);
 done:
+    set_running(NULL);
     avf_events_free(&tracker);
     avf_sched_free(&s);
     return ret;
@@ -355,6 +397,8 @@ static int cmd_analyze(int argc, char **argv)
     avf_model *model = NULL;
     const char *model_path = NULL;
     int events = 0;
+    sigset_t signals;
+    pthread_t signal_thread;
     int level = AVF_LOG_WARN, failed = 0, status = EXIT_USAGE, opt;
     double v;
     char why[128];
@@ -486,7 +530,14 @@ static int cmd_analyze(int argc, char **argv)
             goto done;
         }
     }
-    for (int i = optind; i < argc; i++) {
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    /* blocked before any pipeline thread exists, so all of them inherit it */
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    if (pthread_create(&signal_thread, NULL, signal_main, &signals) == 0)
+        pthread_detach(signal_thread);
+    for (int i = optind; i < argc && !atomic_load(&interrupted); i++) {
         int ret = analyze_one(argv[i], source, &cfg, events, out);
 
         if (ret == AVF_OUTPUT_FAILED) {
@@ -505,7 +556,7 @@ static int cmd_analyze(int argc, char **argv)
         avf_warn("analyze", "cannot write %s", output);
         failed = 1;
     }
-    status = failed ? EXIT_INPUT_FAILED : 0;
+    status = atomic_load(&interrupted) ? 128 + SIGINT : failed ? EXIT_INPUT_FAILED : 0;
 done:
     avf_model_free(&model);
     avf_fused_layout_free(&model_layout);

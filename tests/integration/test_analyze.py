@@ -383,5 +383,38 @@ class TestErrors(AnalyzeTestCase):
         self._check_mixed([MEDIA["notmedia"], MEDIA["a_mp4"]], MEDIA["notmedia"])
 
 
+
+class TestInterrupt(unittest.TestCase):
+    def test_sigint_publishes_partial_and_exits_130(self):
+        """SIGINT during a live-paced input: what was decoded is published, the last
+        segment partial, and the exit status is 130."""
+        import signal
+        import time
+        fifo = os.path.join(WORKDIR, "live.ts")
+        os.mkfifo(fifo)
+        feeder = subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-re",
+             "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+             "-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "30",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+             "-c:a", "aac", "-f", "mpegts", fifo],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc = subprocess.Popen([AVFUSE, "analyze", fifo], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            time.sleep(5)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            feeder.kill()
+            feeder.wait(timeout=10)
+        self.assertEqual(proc.returncode, 130, err)
+        lines = [json.loads(l) for l in out.splitlines()]
+        self.assertGreaterEqual(len(lines), 1, err)
+        self.assertEqual([m["seq"] for m in lines], list(range(len(lines))))
+        self.assertTrue(lines[-1]["partial"], lines[-1])
+        self.assertTrue(all(not m["partial"] for m in lines[:-1]))
+        self.assertIn("interrupted", err)
+
 if __name__ == "__main__":
     unittest.main()
