@@ -27,6 +27,10 @@
  *      memory, MUST NOT call back into the host except through services.
  *      Returns 0 or a negative errno (the host logs it and fills the row with NaN).
  *   3. destroy(instance)                     - once; frees everything create made.
+ * There is no separate configure, start or stop: an instance serves one run of one
+ * source, so its configuration is complete at create() and its end is destroy().
+ * Should a later ABI need them, they are appended as optional methods (called only
+ * when the descriptor's struct_size holds them and they are not NULL).
  * The host MUST NOT call process after destroy, nor two methods of one instance
  * at the same time. Different instances may run on different threads at once, so
  * a plugin MUST NOT keep mutable global state.
