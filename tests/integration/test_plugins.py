@@ -26,6 +26,8 @@ import subprocess
 import tempfile
 import unittest
 
+import media  # tests/integration/media.py
+
 FFMPEG_TIMEOUT = 60
 AVFUSE_TIMEOUT = 120
 
@@ -51,17 +53,7 @@ CLIP_ARGS = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
 # ---------------------------------------------------------------------------
 
 def _ffmpeg(args, out_name):
-    out = os.path.join(WORKDIR, out_name)
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"] + args + [out]
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=FFMPEG_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError("ffmpeg timed out generating %s: %s" % (out_name, " ".join(cmd)))
-    if proc.returncode != 0 or not os.path.isfile(out) or os.path.getsize(out) == 0:
-        raise RuntimeError("ffmpeg failed generating %s (rc=%d): %s\n%s"
-                           % (out_name, proc.returncode, " ".join(cmd), proc.stderr))
-    return out
+    return media.generate(WORKDIR, args, out_name, FFMPEG_TIMEOUT)
 
 
 def _remove_workdir():
