@@ -201,13 +201,14 @@ static void train_usage(FILE *f)
             "  --name NAME          the model's name in messages (default: default-1)\n"
             "  --summary FILE       a JSON description of the data to embed in the model\n"
             "  --l2 VALUE           L2 penalty of the heads (default %g)\n"
+            "  --max-iter N         optimizer iterations per head (default %d)\n"
             "  --hidden N           tanh units of a hidden layer in the content head\n"
             "                       (default %d: linear)\n"
             "  -j, --jobs N         rows analyzed at a time (default 2)\n"
             "  --plugin-dir DIR     also use the feature plugins in DIR\n"
             "  -v, --verbose        more log lines\n"
             "  -h, --help           show this help\n",
-            DEFAULT_L2, DEFAULT_HIDDEN);
+            DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN);
 }
 
 int avf_cmd_train(int argc, char **argv)
@@ -219,6 +220,7 @@ int avf_cmd_train(int argc, char **argv)
         {"summary", required_argument, NULL, 's'},
         {"l2", required_argument, NULL, 'l'},
         {"hidden", required_argument, NULL, 'H'},
+        {"max-iter", required_argument, NULL, 'I'},
         {"jobs", required_argument, NULL, 'j'},
         {"plugin-dir", required_argument, NULL, 'P'},
         {"verbose", no_argument, NULL, 'v'},
@@ -252,6 +254,13 @@ int avf_cmd_train(int argc, char **argv)
             break;
         case 'l':
             fopt.l2 = strtod(optarg, NULL);
+            break;
+        case 'I':
+            fopt.max_iter = atoi(optarg);
+            if (fopt.max_iter < 1 || fopt.max_iter > 100000) {
+                fprintf(stderr, "avfuse: --max-iter: 1 to 100000\n");
+                goto done;
+            }
             break;
         case 'H':
             fopt.hidden = atoi(optarg);
