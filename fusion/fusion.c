@@ -33,16 +33,6 @@ struct avf_fusion {
     int a_rms, a_loud_max, a_clipped;
 };
 
-static int column(const avf_feature_layout *l, const char *name)
-{
-    if (!l)
-        return -1;
-    for (int i = 0; i < l->dim; i++)
-        if (!strcmp(l->names[i], name))
-            return i;
-    return -1;
-}
-
 avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_layout *audio,
                            int rate, int window, int hop, const avf_fused_layout *fused,
                            const avf_model *model)
@@ -56,13 +46,13 @@ avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_la
     f->window = window;
     f->last_frame_us = INT64_MIN;
     f->last_window = INT64_MIN;
-    f->v_black = column(f->video, "black");
-    f->v_frozen = column(f->video, "frozen");
-    f->v_cuts = column(f->video, "cuts");
-    f->v_motion = column(f->video, "motion");
-    f->a_rms = column(f->audio, "rms_dbfs");
-    f->a_loud_max = column(f->audio, "loudness_max_lufs");
-    f->a_clipped = column(f->audio, "clipped");
+    f->v_black = avf_feature_layout_find(f->video, "black");
+    f->v_frozen = avf_feature_layout_find(f->video, "frozen");
+    f->v_cuts = avf_feature_layout_find(f->video, "cuts");
+    f->v_motion = avf_feature_layout_find(f->video, "motion");
+    f->a_rms = avf_feature_layout_find(f->audio, "rms_dbfs");
+    f->a_loud_max = avf_feature_layout_find(f->audio, "loudness_max_lufs");
+    f->a_clipped = avf_feature_layout_find(f->audio, "clipped");
     if (f->v_motion >= 0 && f->a_rms >= 0) {
         f->avsync = avf_avsync_new(rate, window, hop);
         if (!f->avsync)

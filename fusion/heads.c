@@ -44,14 +44,6 @@ struct avf_heads {
     int have_smoothed;
 };
 
-static int find_name(const avf_fused_layout *l, const char *name)
-{
-    for (int i = 0; i < l->dim; i++)
-        if (!strcmp(l->names[i], name))
-            return i;
-    return -1;
-}
-
 /* The head named name, if its outputs are exactly names[0..n). */
 static int expect_head(const avf_model *m, const char *name, const char *const *names, int n,
                        char *why, size_t why_size)
@@ -90,9 +82,9 @@ avf_heads *avf_heads_new(const avf_model *model, const avf_fused_layout *layout,
         free(h);
         return NULL;
     }
-    h->motion = find_name(layout, "video.motion");
-    h->cuts = find_name(layout, "video.cuts");
-    h->rms = find_name(layout, "audio.rms_dbfs");
+    h->motion = avf_fused_find(layout, "video.motion");
+    h->cuts = avf_fused_find(layout, "video.cuts");
+    h->rms = avf_fused_find(layout, "audio.rms_dbfs");
     h->mask_video = layout->mask_video;
     h->mask_audio = layout->mask_audio;
     return h;

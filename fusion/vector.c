@@ -140,12 +140,10 @@ fail:
     return NULL;
 }
 
-static int find(const avf_feature_layout *layout, const char *name)
+int avf_fused_find(const avf_fused_layout *l, const char *name)
 {
-    if (!layout)
-        return -1;
-    for (int i = 0; i < layout->dim; i++)
-        if (!strcmp(layout->names[i], name))
+    for (int i = 0; i < l->dim; i++)
+        if (!strcmp(l->names[i], name))
             return i;
     return -1;
 }
@@ -160,9 +158,11 @@ int *avf_fused_map(const avf_fused_layout *l, const avf_feature_layout *video,
     for (int i = 0; i < l->dim; i++)
         map[i] = -1;
     for (int i = 0; i < l->nb_video; i++)
-        map[l->video_off + i] = find(video, l->names[l->video_off + i] + strlen("video."));
+        map[l->video_off + i] =
+            avf_feature_layout_find(video, l->names[l->video_off + i] + strlen("video."));
     for (int i = 0; i < l->nb_audio; i++)
-        map[l->audio_off + i] = find(audio, l->names[l->audio_off + i] + strlen("audio."));
+        map[l->audio_off + i] =
+            avf_feature_layout_find(audio, l->names[l->audio_off + i] + strlen("audio."));
     return map;
 }
 

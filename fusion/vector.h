@@ -34,6 +34,9 @@ typedef struct avf_fused_layout {
 avf_fused_layout *avf_fused_layout_new(const avf_plugin_descriptor *const *descs, int nb_descs);
 void avf_fused_layout_free(avf_fused_layout **pl);
 
+/* The index of the entry called name in l, or -1. */
+int avf_fused_find(const avf_fused_layout *l, const char *name);
+
 /*
  * Rebuilds a layout from its names (a model's features): video.* entries, then
  * audio.*, then av.offset_abs_ms, av.confidence, mask.video, mask.audio. Returns

@@ -114,6 +114,14 @@ void avf_extractor_free(avf_extractor **px)
     *px = NULL;
 }
 
+int avf_feature_layout_find(const avf_feature_layout *l, const char *name)
+{
+    for (int i = 0; l && i < l->dim; i++)
+        if (!strcmp(l->names[i], name))
+            return i;
+    return -1;
+}
+
 const avf_feature_layout *avf_extractor_layout(const avf_extractor *x)
 {
     return &x->layout;

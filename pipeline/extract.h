@@ -39,6 +39,9 @@ int avf_extractor_new(avf_extractor **px, avf_plugin_modality modality,
                       const avf_plugin_config *cfg);
 void avf_extractor_free(avf_extractor **px);
 
+/* The column of the feature called name in l (which may be NULL), or -1. */
+int avf_feature_layout_find(const avf_feature_layout *l, const char *name);
+
 /* The returned pointer belongs to the extractor and stays valid until it is freed. */
 const avf_feature_layout *avf_extractor_layout(const avf_extractor *x);
 

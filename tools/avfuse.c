@@ -331,11 +331,7 @@ int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
     /* extra plugins add features the model ignores; a feature it needs that no
      * plugin provides means the model was made for another feature set */
     for (int i = 0; i < (*pm)->dim; i++) {
-        int found = 0;
-
-        for (int j = 0; j < available->dim && !found; j++)
-            found = !strcmp((*pm)->features[i], available->names[j]);
-        if (!found) {
+        if (avf_fused_find(available, (*pm)->features[i]) < 0) {
             fprintf(stderr,
                     "avfuse: %s: made for other features: it needs '%s' (feature %d), which "
                     "no loaded extractor provides\n",

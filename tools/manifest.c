@@ -245,7 +245,7 @@ int avf_manifest_extract(const avf_manifest *m, const avf_pipeline_config *cfg, 
     int *row_failed = calloc((size_t)m->n, sizeof(*row_failed));
     worker workers[16];
     pthread_t threads[16];
-    int rms = -1, ret = 0, started = 0;
+    int rms, ret = 0, started = 0;
 
     *failed = 0;
     if (!per_row || !row_failed) {
@@ -253,9 +253,7 @@ int avf_manifest_extract(const avf_manifest *m, const avf_pipeline_config *cfg, 
         free(row_failed);
         return AVERROR(ENOMEM);
     }
-    for (int i = 0; i < l->dim; i++)
-        if (!strcmp(l->names[i], "audio.rms_dbfs"))
-            rms = i;
+    rms = avf_fused_find(l, "audio.rms_dbfs");
     for (int i = 0; i < m->n; i++)
         avf_dataset_init(&per_row[i], l->dim);
     jobs = jobs < 1 ? 1 : jobs > 16 ? 16 : jobs;
