@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "heads.h"
+
 typedef struct tag_state {
     int active;
     int rising;         /* consecutive segments >= enter while inactive */
@@ -174,6 +176,16 @@ int avf_events_flush(avf_events *e, avf_event *out)
         *s = (tag_state){0};
     }
     return n;
+}
+
+void avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT])
+{
+    for (int t = 0; t < AVF_TAG_COUNT; t++)
+        scores[t] = (seg->tags >> t) & 1;
+    if (seg->labels_valid)
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            scores[AVF_TAG_SPEECH + c] =
+                c == AVF_SILENCE ? fmax(scores[AVF_TAG_SILENCE], seg->labels[c]) : seg->labels[c];
 }
 
 /* Adds key: real, which jansson refuses for NaN and infinities. */

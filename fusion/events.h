@@ -25,6 +25,7 @@
 
 #include <stdint.h>
 
+#include "../pipeline/segmenter.h"
 #include "tags.h"
 
 #define AVF_EVENT_SCHEMA "avfuse.event.v1"
@@ -81,6 +82,10 @@ typedef struct avf_event {
 } avf_event;
 
 typedef struct avf_events avf_events;
+
+/* Each tag's score of a finished segment: the head's probability for the content
+ * tags, 1 or 0 for the detectors' tags (silence: the stronger of the two). */
+void avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT]);
 
 /*
  * rules: one per tag, copied; NULL means avf_event_rules_default(). Returns NULL

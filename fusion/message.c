@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -138,7 +139,20 @@ static json_t *tags_array(uint32_t tags)
     return array;
 }
 
-char *avf_segment_message(const avf_segment *seg, const char *source, int64_t epoch, uint64_t seq)
+char *avf_format_wallclock(int64_t t, char *out, size_t size)
+{
+    time_t secs = (time_t)(t >= 0 ? t / 1000000 : (t - 999999) / 1000000);
+    int ms = (int)((t - (int64_t)secs * 1000000) / 1000);
+    struct tm tm;
+    char day[32];
+
+    gmtime_r(&secs, &tm);
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03dZ", day, ms);
+    return out;
+}
+
+char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
 {
     json_t *msg, *video, *audio;
     char *text;
@@ -163,13 +177,23 @@ char *avf_segment_message(const avf_segment *seg, const char *source, int64_t ep
         return NULL;
     }
     /* "o" steals the references to video, audio and tags, also when packing fails */
-    msg =
-        json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:b, s:o, s:o, s:o}", "schema",
-                  AVF_SEGMENT_SCHEMA, "source", source, "epoch", (json_int_t)epoch, "seq",
-                  (json_int_t)seq, "t0", seconds(seg->t0_us), "t1", seconds(seg->t1_us), "partial",
-                  seg->partial, "video", video, "audio", audio, "tags", tags_array(seg->tags));
+    msg = json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:b, s:o, s:o, s:o}", "schema",
+                    AVF_SEGMENT_SCHEMA, "source", meta->source, "epoch", (json_int_t)meta->epoch,
+                    "seq", (json_int_t)meta->seq, "t0", seconds(seg->t0_us + meta->offset_us), "t1",
+                    seconds(seg->t1_us + meta->offset_us), "partial", seg->partial, "video", video,
+                    "audio", audio, "tags", tags_array(seg->tags));
     if (!msg)
         return NULL;
+    if (meta->wallclock_us != INT64_MIN) {
+        char when[40];
+
+        if (json_object_set_new(
+                msg, "wallclock",
+                json_string(avf_format_wallclock(meta->wallclock_us, when, sizeof(when))))) {
+            json_decref(msg);
+            return NULL;
+        }
+    }
     if ((seg->labels_valid || seg->sentiment_valid) && add_model_outputs(msg, seg) < 0) {
         json_decref(msg);
         return NULL;
@@ -184,6 +208,11 @@ char *avf_segment_message(const avf_segment *seg, const char *source, int64_t ep
             json_decref(msg);
             return NULL;
         }
+    }
+    if (isfinite(meta->latency_ms) &&
+        json_object_set_new(msg, "latency_ms", json_real(round(meta->latency_ms * 10) / 10))) {
+        json_decref(msg);
+        return NULL;
     }
     text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(msg);

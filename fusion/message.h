@@ -7,6 +7,7 @@
 #ifndef AVF_MESSAGE_H
 #define AVF_MESSAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../pipeline/segmenter.h"
@@ -26,10 +27,27 @@ int avf_source_name_valid(const char *name);
  */
 void avf_source_name_from_path(const char *path, char *out);
 
+/* What a segment message says beyond the segment itself. */
+typedef struct avf_message_meta {
+    const char *source;
+    int64_t epoch;
+    uint64_t seq;
+    int64_t offset_us;    /* added to t0 and t1: where this epoch starts on the timeline */
+    int64_t wallclock_us; /* CLOCK_REALTIME of t0 in microseconds, or INT64_MIN: unknown */
+    double latency_ms;    /* from the segment's end on the media clock to now, or NaN */
+} avf_message_meta;
+
 /*
- * Encodes seg as one line of JSON (no trailing newline). The caller frees the
- * result with free(). Returns NULL when out of memory.
+ * Encodes seg as one line of JSON (no trailing newline); `wallclock` and
+ * `latency_ms` are present only when known. The caller frees the result with
+ * free(). Returns NULL when out of memory.
  */
-char *avf_segment_message(const avf_segment *seg, const char *source, int64_t epoch, uint64_t seq);
+char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta);
+
+/*
+ * Writes t (CLOCK_REALTIME microseconds) as ISO 8601 UTC with milliseconds,
+ * "2026-11-27T12:00:17.000Z", into out (at least 25 bytes). Returns out.
+ */
+char *avf_format_wallclock(int64_t t, char *out, size_t size);
 
 #endif

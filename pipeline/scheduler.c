@@ -365,7 +365,14 @@ static int adec_receive(void *dec, avf_item **item)
 
 int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg)
 {
-    avf_source_options src_opt = {.io_timeout_us = cfg->io_timeout_us};
+    avf_source_options src_opt = {
+        .io_timeout_us = cfg->io_timeout_us,
+        .kind = cfg->kind,
+        .format = cfg->format,
+        .stop = cfg->stop,
+        .realtime = cfg->realtime,
+    };
+    enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
     avf_segmenter_config seg_cfg;
     const avf_source_info *info;
     avf_sched *s;
@@ -392,7 +399,7 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         ret = avf_vdec_open(&s->vdec, info->video, &vopt, info->origin_us, info->video_limit_us);
         if (ret < 0)
             goto fail;
-        s->video_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_packet);
+        s->video_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
         if (!s->video_packets)
             goto fail_nomem;
     }
@@ -401,7 +408,7 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
             avf_adec_open(&s->adec, info->audio, cfg->rate, info->origin_us, info->audio_limit_us);
         if (ret < 0)
             goto fail;
-        s->audio_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_packet);
+        s->audio_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
         if (!s->audio_packets)
             goto fail_nomem;
     }
@@ -419,7 +426,7 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
             ret = avf_extractor_new(&s->vx, AVF_PLUGIN_VIDEO, cfg->plugins, cfg->nb_plugins, &pcfg);
             if (ret < 0)
                 goto fail;
-            s->video_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_item);
+            s->video_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, policy, free_item);
             if (!s->video_items)
                 goto fail_nomem;
         }
@@ -427,7 +434,7 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
             ret = avf_extractor_new(&s->ax, AVF_PLUGIN_AUDIO, cfg->plugins, cfg->nb_plugins, &pcfg);
             if (ret < 0)
                 goto fail;
-            s->audio_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_item);
+            s->audio_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, policy, free_item);
             if (!s->audio_items)
                 goto fail_nomem;
         }
@@ -449,9 +456,9 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .audio_dim = s->ax ? avf_extractor_layout(s->ax)->dim : 0,
     };
     s->segmenter = avf_segmenter_new(&seg_cfg);
-    s->items = avf_queue_new(ITEM_QUEUE_SIZE, (info->video != NULL) + (info->audio != NULL),
-                             AVF_QUEUE_BLOCK, free_item);
-    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_segment);
+    s->items = avf_queue_new(ITEM_QUEUE_SIZE, (info->video != NULL) + (info->audio != NULL), policy,
+                             free_item);
+    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
     if (!s->segmenter || !s->items || !s->out)
         goto fail_nomem;
     *ps = s;
@@ -550,6 +557,30 @@ fail:
 int avf_sched_receive(avf_sched *s, avf_segment **seg)
 {
     return avf_queue_receive(s->out, (void **)seg);
+}
+
+static void count_queue(avf_queue *q, uint64_t *drops, uint64_t *queued)
+{
+    if (!q)
+        return;
+    *drops += avf_queue_drops(q);
+    *queued += avf_queue_depth(q);
+}
+
+void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c)
+{
+    *c = (avf_sched_counters){0};
+    count_queue(s->video_packets, &c->packet_drops, &c->packets_queued);
+    count_queue(s->audio_packets, &c->packet_drops, &c->packets_queued);
+    count_queue(s->video_items, &c->frame_drops, &c->frames_queued);
+    count_queue(s->audio_items, &c->frame_drops, &c->frames_queued);
+    count_queue(s->items, &c->frame_drops, &c->frames_queued);
+    count_queue(s->out, &c->segment_drops, &c->segments_queued);
+}
+
+int avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us)
+{
+    return avf_source_clock_offset(s->src, offset_us);
 }
 
 void avf_sched_stop(avf_sched *s)

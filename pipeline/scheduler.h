@@ -34,6 +34,16 @@ typedef struct avf_pipeline_config {
     int rate;              /* analysis sample rate (default 16000) */
     double min_partial_s;  /* shorter last segments are dropped (default 0.05) */
     int64_t io_timeout_us; /* per read deadline (default 10 s) */
+    /* The input (source.h): its kind, input format, the owner's stop flag (may be
+     * raised while the input is still opening) and real-time pacing. */
+    enum avf_source_kind kind;
+    const char *format;
+    const atomic_int *stop;
+    int realtime;
+    /* Non-zero: a live input. Its queues drop the oldest work when full (counted in
+     * avf_sched_counters) so that it never waits for a slow stage; otherwise they
+     * wait, and nothing is lost. */
+    int live;
     /* Feature extractors (built-in and loaded), borrowed: they must outlive every
      * pipeline opened with this config. None: segments carry no features. */
     const avf_plugin_descriptor *const *plugins;
@@ -61,6 +71,12 @@ typedef struct avf_pipeline_stats {
 } avf_pipeline_stats;
 
 typedef struct avf_sched avf_sched;
+
+/* Work dropped by the bounded queues of a live pipeline, and what they hold now. */
+typedef struct avf_sched_counters {
+    uint64_t packet_drops, frame_drops, segment_drops;
+    uint64_t packets_queued, frames_queued, segments_queued;
+} avf_sched_counters;
 
 /*
  * Opens url and prepares its pipeline without starting threads. On success
@@ -93,6 +109,12 @@ void avf_sched_stop(avf_sched *s);
  * the rest) and fills stats. Returns the first error a stage hit, or 0.
  */
 int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats);
+
+/* Fills c. Any thread, while the scheduler exists. */
+void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c);
+
+/* avf_source_clock_offset() of the input: timeline to CLOCK_MONOTONIC. */
+int avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us);
 
 /* Stops and joins if still running, then frees; accepts NULL; sets *ps to NULL. */
 void avf_sched_free(avf_sched **ps);

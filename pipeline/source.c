@@ -8,11 +8,13 @@
  */
 #include "source.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
 #include <libavutil/avutil.h>
 #include <libavutil/dict.h>
 #include <libavutil/mathematics.h>
@@ -22,10 +24,12 @@
 
 #define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
 
-/* Local inputs may open local files only; network inputs network protocols only. */
+/* Local inputs may open local files only; network inputs network protocols only;
+ * a capture device opens its device node itself, through no protocol at all. */
 static const char local_whitelist[] = "file,pipe,crypto";
 static const char network_whitelist[] =
     "http,https,httpproxy,tcp,tls,udp,rtp,rtsp,rtsps,srt,rtmp,rtmps,crypto";
+static const char device_whitelist[] = "file";
 
 struct avf_source {
     AVFormatContext *fmt;  /* demux thread only, after open */
@@ -34,13 +38,22 @@ struct avf_source {
     int video_index, audio_index;
     atomic_llong deadline; /* av_gettime_relative() microseconds */
     atomic_int aborted;
+    const atomic_int *stop;    /* the owner's stop flag, or NULL */
+    int realtime;              /* immutable after open */
+    int64_t pace_offset;       /* realtime: monotonic - timeline of the first packet */
+    atomic_llong clock_offset; /* INT64_MAX until the first timed packet */
 };
+
+static int stopped(avf_source *src)
+{
+    return atomic_load(&src->aborted) || (src->stop && atomic_load(src->stop));
+}
 
 static int interrupt_cb(void *opaque)
 {
     avf_source *src = opaque;
 
-    return atomic_load(&src->aborted) || av_gettime_relative() > atomic_load(&src->deadline);
+    return stopped(src) || av_gettime_relative() > atomic_load(&src->deadline);
 }
 
 static void arm_deadline(avf_source *src)
@@ -78,17 +91,50 @@ static int64_t declared_end_us(const AVFormatContext *fmt, const AVStream *st, i
     return av_rescale_q(st->start_time + st->duration, st->time_base, AV_TIME_BASE_Q) - origin;
 }
 
+static const char *whitelist(const char *url, enum avf_source_kind kind)
+{
+    switch (kind) {
+    case AVF_SOURCE_FILE:
+        return local_whitelist;
+    case AVF_SOURCE_NETWORK:
+        return is_local(url) ? NULL : network_whitelist;
+    case AVF_SOURCE_DEVICE:
+        return device_whitelist;
+    case AVF_SOURCE_AUTO:
+        break;
+    }
+    return is_local(url) ? local_whitelist : network_whitelist;
+}
+
 int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt)
 {
+    enum avf_source_kind kind = opt ? opt->kind : AVF_SOURCE_AUTO;
+    const char *allowed = whitelist(url, kind);
+    const AVInputFormat *ifmt = NULL;
     AVDictionary *dict = NULL;
     avf_source *src;
     int ret;
+
+    if (!allowed)
+        return AVF_ERR_CONFIG;
+    if (opt && opt->format) {
+        static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
+
+        pthread_once(&devices_once, avdevice_register_all);
+        ifmt = av_find_input_format(opt->format);
+        if (!ifmt)
+            return AVF_ERR_CONFIG;
+    }
 
     src = calloc(1, sizeof(*src));
     if (!src)
         return AVERROR(ENOMEM);
     src->io_timeout_us = opt && opt->io_timeout_us > 0 ? opt->io_timeout_us : DEFAULT_IO_TIMEOUT_US;
     src->video_index = src->audio_index = -1;
+    src->stop = opt ? opt->stop : NULL;
+    src->realtime = opt && opt->realtime;
+    src->pace_offset = INT64_MIN;
+    atomic_init(&src->clock_offset, INT64_MAX);
     src->fmt = avformat_alloc_context();
     if (!src->fmt) {
         ret = AVERROR(ENOMEM);
@@ -96,10 +142,9 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     }
     src->fmt->interrupt_callback.callback = interrupt_cb;
     src->fmt->interrupt_callback.opaque = src;
-    av_dict_set(&dict, "protocol_whitelist", is_local(url) ? local_whitelist : network_whitelist,
-                0);
+    av_dict_set(&dict, "protocol_whitelist", allowed, 0);
     arm_deadline(src);
-    ret = avformat_open_input(&src->fmt, url, NULL, &dict);
+    ret = avformat_open_input(&src->fmt, url, ifmt, &dict);
     av_dict_free(&dict);
     if (ret < 0)
         goto fail; /* avformat_open_input() freed the context */
@@ -141,6 +186,8 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     *psrc = src;
     return 0;
 fail:
+    if (ret == AVERROR_EXIT)
+        ret = stopped(src) ? AVF_EOS : AVERROR(ETIMEDOUT);
     avf_source_free(&src);
     return ret;
 }
@@ -162,23 +209,76 @@ const avf_source_info *avf_source_get_info(const avf_source *src)
     return &src->info;
 }
 
+/* Waits in short slices, so a stop is seen within 20 ms. */
+static int sleep_until(avf_source *src, int64_t t)
+{
+    for (;;) {
+        int64_t left = t - av_gettime_relative();
+
+        if (stopped(src))
+            return AVF_EOS;
+        if (left <= 0)
+            return 0;
+        av_usleep(left < 20000 ? left : 20000);
+    }
+}
+
+/* Paces a realtime input and follows the timeline-to-monotonic mapping. */
+static int clock_packet(avf_source *src, const AVPacket *pkt)
+{
+    const AVStream *st = src->fmt->streams[pkt->stream_index];
+    int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    int64_t t, offset;
+
+    if (ts == AV_NOPTS_VALUE)
+        return 0;
+    t = av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q) - src->info.origin_us;
+    if (src->realtime) {
+        int ret;
+
+        if (src->pace_offset == INT64_MIN)
+            src->pace_offset = av_gettime_relative() - t;
+        ret = sleep_until(src, t + src->pace_offset);
+        if (ret < 0)
+            return ret;
+    }
+    offset = av_gettime_relative() - t;
+    if (offset < atomic_load(&src->clock_offset))
+        atomic_store(&src->clock_offset, offset);
+    return 0;
+}
+
+int avf_source_clock_offset(const avf_source *src, int64_t *offset_us)
+{
+    int64_t offset = atomic_load(&src->clock_offset);
+
+    if (offset == INT64_MAX)
+        return AVERROR(EAGAIN);
+    *offset_us = offset;
+    return 0;
+}
+
 int avf_source_read(avf_source *src, AVPacket *pkt)
 {
     for (;;) {
         int ret;
 
-        if (atomic_load(&src->aborted))
+        if (stopped(src))
             return AVF_EOS;
         arm_deadline(src);
         ret = av_read_frame(src->fmt, pkt);
-        if (ret == AVERROR_EOF || (ret == AVERROR_EXIT && atomic_load(&src->aborted)))
+        if (ret == AVERROR_EOF || (ret == AVERROR_EXIT && stopped(src)))
             return AVF_EOS;
         if (ret == AVERROR_EXIT)
             return AVERROR(ETIMEDOUT);
         if (ret < 0)
             return ret;
-        if (pkt->stream_index == src->video_index || pkt->stream_index == src->audio_index)
-            return 0;
+        if (pkt->stream_index == src->video_index || pkt->stream_index == src->audio_index) {
+            ret = clock_packet(src, pkt);
+            if (ret < 0)
+                av_packet_unref(pkt);
+            return ret;
+        }
         av_packet_unref(pkt);
     }
 }

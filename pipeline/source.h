@@ -12,13 +12,30 @@
 #ifndef AVF_SOURCE_H
 #define AVF_SOURCE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <libavcodec/packet.h>
 #include <libavformat/avformat.h>
 
+/* What kind of input a URL is: it decides the protocol whitelist. */
+enum avf_source_kind {
+    AVF_SOURCE_AUTO = 0, /* local or network, from the URL's protocol */
+    AVF_SOURCE_FILE,     /* local files only (also what a playlist in it references) */
+    AVF_SOURCE_NETWORK,  /* network protocols only: never a local file */
+    AVF_SOURCE_DEVICE,   /* a capture device through a libavdevice input format */
+};
+
 typedef struct avf_source_options {
-    int64_t io_timeout_us; /* deadline of one open or read call; <= 0: 10 s */
+    int64_t io_timeout_us;     /* deadline of one open or read call; <= 0: 10 s */
+    enum avf_source_kind kind; /* AVF_SOURCE_AUTO by default */
+    const char *format;        /* input format name (e.g. "video4linux2"), or NULL: probe */
+    /* When non-NULL and non-zero, every blocking call returns at once, as after
+     * avf_source_abort(); it lets an owner stop an input that is still opening. */
+    const atomic_int *stop;
+    /* Non-zero: avf_source_read() hands out packets no faster than their timestamps
+     * advance, as a live input would (a file played in real time). */
+    int realtime;
 } avf_source_options;
 
 /* Fixed once avf_source_open() returns. */
@@ -36,7 +53,9 @@ typedef struct avf_source avf_source;
 /*
  * Opens url. On success stores a whole source in *psrc (the caller frees it with
  * avf_source_free()) and returns 0. On failure returns a negative error:
- * AVF_ERR_NOSTREAM when nothing in the input can be decoded.
+ * AVF_ERR_NOSTREAM when nothing in the input can be decoded, AVF_ERR_CONFIG for an
+ * unknown input format or a URL its kind does not allow (a file: URL as a network
+ * source), AVF_EOS when opts->stop was raised.
  */
 int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt);
 void avf_source_free(avf_source **psrc);
@@ -53,5 +72,14 @@ int avf_source_read(avf_source *src, AVPacket *pkt);
 
 /* Makes the current and every later blocking call return at once. Any thread. */
 void avf_source_abort(avf_source *src);
+
+/*
+ * The mapping of the timeline onto CLOCK_MONOTONIC (av_gettime_relative()): a
+ * moment t_us of the timeline arrived at t_us + *offset_us at the earliest. It is
+ * the smallest (arrival - timestamp) over the packets read so far, so bursts and
+ * buffering do not shift it. Returns 0, or AVERROR(EAGAIN) before the first packet
+ * with a timestamp. Any thread.
+ */
+int avf_source_clock_offset(const avf_source *src, int64_t *offset_us);
 
 #endif

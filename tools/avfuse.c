@@ -144,19 +144,6 @@ static int write_line(FILE *out, char *line)
     return ret;
 }
 
-/* Each tag's score for the event tracker: the head's probability for content
- * tags, 1 or 0 for the detectors' tags. */
-static void tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT])
-{
-    for (int t = 0; t < AVF_TAG_COUNT; t++)
-        scores[t] = (seg->tags >> t) & 1;
-    /* silence is also a detector's tag: the stronger of the two speaks */
-    if (seg->labels_valid)
-        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
-            scores[AVF_TAG_SPEECH + c] =
-                c == AVF_SILENCE ? fmax(scores[AVF_TAG_SILENCE], seg->labels[c]) : seg->labels[c];
-}
-
 static int write_events(FILE *out, const avf_event *ev, int n, const char *source)
 {
     int ret = 0;
@@ -210,11 +197,13 @@ static int analyze_one(const char *path, const char *source_opt, const avf_pipel
         }
     }
     while (avf_sched_receive(s, &seg) == 0) {
-        write_err = write_line(out, avf_segment_message(seg, source, 0, seq));
+        avf_message_meta meta = {source, 0, seq, 0, INT64_MIN, NAN};
+
+        write_err = write_line(out, avf_segment_message(seg, &meta));
         if (!write_err && tracker) {
             double scores[AVF_TAG_COUNT];
 
-            tag_scores(seg, scores);
+            avf_segment_tag_scores(seg, scores);
             write_err = write_events(
                 out, ev,
                 avf_events_push(tracker, seq, seg->t0_us / 1e6, seg->t1_us / 1e6, scores, ev),

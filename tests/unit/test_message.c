@@ -106,7 +106,9 @@ static json_t *encode(const avf_segment *seg, const char *source, int64_t epoch,
     json_error_t error;
     json_t *msg;
 
-    *text = avf_segment_message(seg, source, epoch, seq);
+    avf_message_meta meta = {source, epoch, seq, 0, INT64_MIN, NAN};
+
+    *text = avf_segment_message(seg, &meta);
     assert_non_null(*text);
     /* one line: subscribers read messages line by line */
     assert_null(strchr(*text, '\n'));
@@ -189,6 +191,40 @@ static void test_segment_message_fields(void **state)
     /* samples really received, not the segment length */
     assert_int_equal(integer_member(audio, "samples"), 6390);
 
+    json_decref(msg);
+    free(text);
+}
+
+/* A later epoch: the offset moves the segment on the timeline; clock fields appear. */
+static void test_segment_message_live_meta(void **state)
+{
+    const avf_segment seg = {.t0_us = 2000000, .t1_us = 3000000, .audio_present = 1};
+    /* 2026-11-27T12:00:17.250Z */
+    avf_message_meta meta = {"cam", 3, 120, 117500000, 1795780817250000LL, 8.44};
+    json_error_t error;
+    char *text = avf_segment_message(&seg, &meta);
+    json_t *msg = json_loads(text, 0, &error);
+
+    (void)state;
+    assert_non_null(msg);
+    assert_int_equal(integer_member(msg, "epoch"), 3);
+    assert_int_equal(integer_member(msg, "seq"), 120);
+    assert_float_equal(real_member(msg, "t0"), 119.5, 1e-9);
+    assert_float_equal(real_member(msg, "t1"), 120.5, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(msg, "wallclock")),
+                        "2026-11-27T12:00:17.250Z");
+    assert_float_equal(real_member(msg, "latency_ms"), 8.4, 1e-9);
+    json_decref(msg);
+    free(text);
+
+    /* unknown clock: both fields are left out, not null */
+    meta.wallclock_us = INT64_MIN;
+    meta.latency_ms = NAN;
+    text = avf_segment_message(&seg, &meta);
+    msg = json_loads(text, 0, &error);
+    assert_non_null(msg);
+    assert_null(json_object_get(msg, "wallclock"));
+    assert_null(json_object_get(msg, "latency_ms"));
     json_decref(msg);
     free(text);
 }
@@ -293,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_source_name_from_path),
         cmocka_unit_test(test_source_name_from_long_path),
         cmocka_unit_test(test_segment_message_fields),
+        cmocka_unit_test(test_segment_message_live_meta),
         cmocka_unit_test(test_segment_message_partial),
         cmocka_unit_test(test_segment_message_absent_modalities),
         cmocka_unit_test(test_segment_message_time_precision),
