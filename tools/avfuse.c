@@ -73,6 +73,11 @@ static void main_usage(FILE *f)
                "\n"
                "commands:\n"
                "  analyze FILE...   segment media files and print JSON lines\n"
+               "  watch [ENDPOINT]  subscribe to running daemons and print their messages\n"
+               "  proxy FRONTEND BACKEND\n"
+               "                    forward many daemons' messages to one endpoint\n"
+               "  ctl COMMAND       talk to a running daemon's control socket (status,\n"
+               "                    sources, add, remove, reload)\n"
                "  train             fit the content and sentiment heads on a manifest\n"
                "  eval              score a model on a manifest\n"
                "\n"
@@ -569,6 +574,12 @@ int main(int argc, char **argv)
         return avf_cmd_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "eval"))
         return avf_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "watch"))
+        return avf_cmd_watch(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "proxy"))
+        return avf_cmd_proxy(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ctl"))
+        return avf_cmd_ctl(argc - 1, argv + 1);
     fprintf(stderr, "avfuse: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return EXIT_USAGE;

@@ -14,6 +14,18 @@
 
 int avf_cmd_train(int argc, char **argv);
 int avf_cmd_eval(int argc, char **argv);
+int avf_cmd_watch(int argc, char **argv);
+int avf_cmd_proxy(int argc, char **argv);
+int avf_cmd_ctl(int argc, char **argv);
+
+/*
+ * Connects (bind = 0) or binds the ZeroMQ socket to every endpoint of a
+ * comma-separated list. Returns 0, or a negative errno after one line on stderr
+ * naming the command and the endpoint; avf_zmq_attach_status() turns that into
+ * the exit status (a malformed endpoint is a usage error).
+ */
+int avf_zmq_attach(void *sock, const char *endpoints, int bind, const char *cmd);
+int avf_zmq_attach_status(int err);
 
 /*
  * Registers the built-in extractors and the plugins of each folder (a refused

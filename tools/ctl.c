@@ -1,0 +1,380 @@
+/*
+ * ctl.c - `avfuse ctl`: the client of a running daemon's control socket.
+ *
+ * One request, one reply (docs/control.md): the request is a JSON object sent as
+ * one frame from a REQ socket, and the reply is awaited with a receive timeout,
+ * because ZeroMQ connects in the background and a daemon that is not running would
+ * otherwise be waited for forever. For an ipc:// socket the path is checked first,
+ * so a missing socket or a permission problem is named at once instead of after the
+ * timeout. `add` turns key=value arguments into the keys of a [source NAME]
+ * section: values that read as numbers or true/false are sent as JSON numbers and
+ * booleans, the rest as strings (a value in double quotes always as a string).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "commands.h"
+#include "fusion/message.h"
+
+#define CTL_DEFAULT_SOCKET  "ipc:///run/avfuse/control"
+#define CTL_DEFAULT_TIMEOUT 5.0
+
+static void ctl_usage(FILE *f)
+{
+    fprintf(f, "usage: avfuse ctl [options] COMMAND [ARGS]\n"
+               "\n"
+               "Sends one request to a running avfused's control socket and prints the\n"
+               "reply as JSON (see docs/control.md).\n"
+               "\n"
+               "commands:\n"
+               "  status                  the daemon and the latest status of every source\n"
+               "  sources                 each source's name, type, url, state, epoch, next seq\n"
+               "  add NAME KEY=VALUE...   start a source, with the keys of a [source NAME]\n"
+               "                          section (e.g. type=file url=/srv/a.mp4 hop=0.5); it\n"
+               "                          lasts until the daemon stops or a reload drops it.\n"
+               "                          Values that read as numbers or true/false are sent\n"
+               "                          as JSON numbers and booleans, others as strings;\n"
+               "                          quote to force a string: device='\"0\"'\n"
+               "  remove NAME             stop a source (its last segment is published)\n"
+               "  reload                  re-read the configuration file, as SIGHUP does\n"
+               "\n"
+               "options:\n"
+               "  -s, --socket ENDPOINT   the control socket (default " CTL_DEFAULT_SOCKET ")\n"
+               "  -t, --timeout SECONDS   how long to wait for the reply (default 5)\n"
+               "  --json                  print the reply on one line instead of indented\n"
+               "  -h, --help              show this help\n"
+               "\n"
+               "Exit status: 0 when the daemon carried out the request, 1 when it refused\n"
+               "it (the reason is printed) or did not answer, 2 on a usage error.\n");
+}
+
+static void ctl_short_usage(void)
+{
+    fprintf(stderr, "usage: avfuse ctl [-s ENDPOINT] [-t SECONDS] [--json] COMMAND [ARGS]\n"
+                    "  COMMAND: status | sources | add NAME KEY=VALUE... | remove NAME | reload\n"
+                    "Run 'avfuse ctl --help' for more.\n");
+}
+
+/* A JSON number as a user would type one: -12, 0.5, .5, 1e3. */
+static int looks_numeric(const char *v)
+{
+    int digits = 0;
+
+    if (*v == '-' || *v == '+')
+        v++;
+    for (; *v >= '0' && *v <= '9'; v++)
+        digits++;
+    if (*v == '.')
+        for (v++; *v >= '0' && *v <= '9'; v++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (*v == 'e' || *v == 'E') {
+        v++;
+        if (*v == '-' || *v == '+')
+            v++;
+        if (!(*v >= '0' && *v <= '9'))
+            return 0;
+        while (*v >= '0' && *v <= '9')
+            v++;
+    }
+    return *v == '\0';
+}
+
+/* The JSON value of an add argument's VALUE; NULL when it is not valid UTF-8. */
+static json_t *typed_value(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+        return json_stringn(v + 1, n - 2);
+    if (!strcmp(v, "true"))
+        return json_true();
+    if (!strcmp(v, "false"))
+        return json_false();
+    if (looks_numeric(v)) {
+        char *end;
+        double d;
+
+        if (!strpbrk(v, ".eE")) {
+            long long i;
+
+            errno = 0;
+            i = strtoll(v, &end, 10);
+            if (!errno && !*end)
+                return json_integer(i);
+        }
+        errno = 0;
+        d = strtod(v, &end);
+        if (!errno && !*end && isfinite(d))
+            return json_real(d);
+    }
+    return json_string(v);
+}
+
+/* Builds {"cmd":"add","source":{"name":NAME,KEY:VALUE...}}; NULL after a usage message. */
+static json_t *add_request(const char *name, char **kv, int n)
+{
+    json_t *req = NULL, *source = json_object();
+
+    if (!source || json_object_set_new(source, "name", json_string(name)) < 0)
+        goto fail;
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        char *key;
+        json_t *value;
+        int bad = 0;
+
+        if (!eq || eq == kv[i]) {
+            fprintf(stderr, "avfuse ctl: add: '%s' is not KEY=VALUE\n", kv[i]);
+            goto fail;
+        }
+        key = strndup(kv[i], (size_t)(eq - kv[i]));
+        if (!key)
+            goto fail;
+        if (json_object_get(source, key)) {
+            if (!strcmp(key, "name"))
+                fprintf(stderr, "avfuse ctl: add: the name is given as NAME, not as a key\n");
+            else
+                fprintf(stderr, "avfuse ctl: add: key '%s' given twice\n", key);
+            bad = 1;
+        } else if (!(value = typed_value(eq + 1))) {
+            fprintf(stderr, "avfuse ctl: add: the value of '%s' is not UTF-8 text\n", key);
+            bad = 1;
+        } else if (json_object_set_new(source, key, value) < 0) {
+            fprintf(stderr, "avfuse ctl: add: '%s' is not a valid key\n", key);
+            bad = 1;
+        }
+        free(key);
+        if (bad)
+            goto fail;
+    }
+    req = json_pack("{s:s, s:o}", "cmd", "add", "source", source);
+    if (req)
+        return req;
+    source = NULL; /* json_pack's "o" took it even on failure */
+fail:
+    json_decref(source);
+    return NULL;
+}
+
+/*
+ * Builds the request of argv[0] (the command) and its arguments. Returns it (the
+ * caller frees it with json_decref()) or NULL after a message on stderr.
+ */
+static json_t *build_request(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    int simple = !strcmp(cmd, "status") || !strcmp(cmd, "sources") || !strcmp(cmd, "reload");
+
+    if (simple) {
+        if (argc != 1) {
+            fprintf(stderr, "avfuse ctl: %s takes no arguments\n", cmd);
+            return NULL;
+        }
+        return json_pack("{s:s}", "cmd", cmd);
+    }
+    if (strcmp(cmd, "add") && strcmp(cmd, "remove")) {
+        fprintf(stderr, "avfuse ctl: unknown command '%s'\n", cmd);
+        return NULL;
+    }
+    if (argc < 2) {
+        fprintf(stderr, "avfuse ctl: %s: which source? (NAME missing)\n", cmd);
+        return NULL;
+    }
+    if (!avf_source_name_valid(argv[1])) {
+        fprintf(stderr, "avfuse ctl: %s: '%s' is not a source name ([A-Za-z0-9_-]{1,64})\n", cmd,
+                argv[1]);
+        return NULL;
+    }
+    if (!strcmp(cmd, "remove")) {
+        if (argc != 2) {
+            fprintf(stderr, "avfuse ctl: remove takes one NAME\n");
+            return NULL;
+        }
+        return json_pack("{s:s, s:s}", "cmd", "remove", "name", argv[1]);
+    }
+    return add_request(argv[1], argv + 2, argc - 2);
+}
+
+/* For ipc:// endpoints: 0 when the socket file is there to talk to, else -errno, reported. */
+static int check_ipc_path(const char *endpoint)
+{
+    const char *path = endpoint + strlen("ipc://");
+
+    if (strncmp(endpoint, "ipc://", strlen("ipc://")) || *path == '@' || !*path)
+        return 0; /* another transport, or Linux's abstract namespace: no file */
+    if (access(path, F_OK) < 0 && errno == ENOENT) {
+        fprintf(stderr, "avfuse ctl: %s: no such socket (is avfused running?)\n", endpoint);
+        return -ENOENT;
+    }
+    if (access(path, R_OK | W_OK) < 0 && errno == EACCES) {
+        fprintf(stderr,
+                "avfuse ctl: %s: permission denied (the control socket is for the daemon's "
+                "user and group)\n",
+                endpoint);
+        return -EACCES;
+    }
+    return 0;
+}
+
+/* Prints the reply and returns the exit status. */
+static int handle_reply(const char *endpoint, const char *data, size_t len, int compact)
+{
+    json_error_t err;
+    json_t *reply = json_loadb(data, len, 0, &err), *ok;
+    int status = EXIT_INPUT_FAILED;
+    char *text = NULL;
+
+    if (!reply || !json_is_object(reply)) {
+        fprintf(stderr, "avfuse ctl: %s: the reply is not a JSON object%s%s\n", endpoint,
+                reply ? "" : ": ", reply ? "" : err.text);
+        goto done;
+    }
+    ok = json_object_get(reply, "ok");
+    if (!json_is_boolean(ok)) {
+        fprintf(stderr, "avfuse ctl: %s: malformed reply: no \"ok\": true or false\n", endpoint);
+        goto done;
+    }
+    if (json_is_false(ok)) {
+        const char *why = json_string_value(json_object_get(reply, "error"));
+
+        fprintf(stderr, "avfuse ctl: %s\n", why ? why : "request refused (no reason given)");
+        goto done;
+    }
+    if (compact && !memchr(data, '\n', len) && !memchr(data, '\r', len)) {
+        /* as received: re-encoding could only change how numbers are spelled */
+        if (fwrite(data, 1, len, stdout) != len || putchar('\n') == EOF)
+            goto write_failed;
+    } else {
+        /* 15 digits spell back any value written with 15 or fewer: 12.1, not 12.0999... */
+        text = json_dumps(reply, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
+                                     JSON_REAL_PRECISION(compact ? 17 : 15));
+        if (!text || puts(text) == EOF)
+            goto write_failed;
+    }
+    if (fflush(stdout) == EOF)
+        goto write_failed;
+    status = 0;
+    goto done;
+write_failed:
+    fprintf(stderr, "avfuse ctl: cannot write the reply: %s\n", strerror(errno));
+done:
+    free(text);
+    json_decref(reply);
+    return status;
+}
+
+int avf_cmd_ctl(int argc, char **argv)
+{
+    enum { OPT_JSON = 256 };
+    static const struct option options[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *endpoint = CTL_DEFAULT_SOCKET;
+    double timeout = CTL_DEFAULT_TIMEOUT;
+    json_t *req = NULL;
+    char *text = NULL;
+    void *ctx = NULL, *sock = NULL;
+    zmq_msg_t reply;
+    int compact = 0, status = EXIT_USAGE, opt, ms, linger = 0, ret;
+    char *end;
+
+    zmq_msg_init(&reply);
+    while ((opt = getopt_long(argc, argv, "s:t:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            endpoint = optarg;
+            break;
+        case 't':
+            errno = 0;
+            timeout = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(timeout > 0 && timeout <= 3600)) {
+                fprintf(stderr,
+                        "avfuse ctl: --timeout: seconds above 0 and at most 3600, "
+                        "not '%s'\n",
+                        optarg);
+                goto done;
+            }
+            break;
+        case OPT_JSON:
+            compact = 1;
+            break;
+        case 'h':
+            ctl_usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            ctl_short_usage();
+            goto done;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "avfuse ctl: no command\n");
+        ctl_short_usage();
+        goto done;
+    }
+    req = build_request(argc - optind, argv + optind);
+    if (!req) {
+        ctl_short_usage();
+        goto done;
+    }
+    text = json_dumps(req, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    status = EXIT_INPUT_FAILED;
+    if (!text) {
+        fprintf(stderr, "avfuse ctl: out of memory\n");
+        goto done;
+    }
+    if (check_ipc_path(endpoint) < 0)
+        goto done;
+    ctx = zmq_ctx_new();
+    sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    if (!sock) {
+        fprintf(stderr, "avfuse ctl: cannot create a ZeroMQ socket: %s\n",
+                zmq_strerror(zmq_errno()));
+        goto done;
+    }
+    ms = (int)ceil(timeout * 1000);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof(ms));
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &ms, sizeof(ms));
+    if (zmq_connect(sock, endpoint) < 0) {
+        ret = zmq_errno();
+        fprintf(stderr, "avfuse ctl: cannot connect to %s: %s\n", endpoint,
+                ret == EINVAL ? "not a ZeroMQ endpoint (e.g. ipc:///run/avfuse/control)"
+                              : zmq_strerror(ret));
+        status = ret == EINVAL || ret == EPROTONOSUPPORT ? EXIT_USAGE : EXIT_INPUT_FAILED;
+        goto done;
+    }
+    if (zmq_send(sock, text, strlen(text), 0) < 0 || zmq_msg_recv(&reply, sock, 0) < 0) {
+        ret = zmq_errno();
+        if (ret == EAGAIN)
+            fprintf(stderr, "avfuse ctl: no reply from %s within %g s (is avfused running?)\n",
+                    endpoint, timeout);
+        else
+            fprintf(stderr, "avfuse ctl: %s: %s\n", endpoint, zmq_strerror(ret));
+        goto done;
+    }
+    status = handle_reply(endpoint, zmq_msg_data(&reply), zmq_msg_size(&reply), compact);
+done:
+    zmq_msg_close(&reply);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    free(text);
+    json_decref(req);
+    return status;
+}

@@ -1,0 +1,697 @@
+/*
+ * watch.c - `avfuse watch`: subscribe to daemons and print what they publish.
+ *
+ * One SUB socket connects to every endpoint given and subscribes to the three topic
+ * families (seg/, evt/, status/), or with --source to that source's three topics
+ * (the trailing '/' keeps "lobby" from matching "lobby2"). Each message is two
+ * frames, topic and JSON; it is parsed with jansson and checked against the fields
+ * this tool reads before anything is printed, so a malformed message is reported
+ * on stderr and skipped whole, in both output modes. Loss shows in the segments'
+ * seq, which a daemon raises by exactly 1 per segment of a source for its whole
+ * life: a jump is a gap, a step back a restart.
+ *
+ * The loop waits in zmq_poll() for at most WATCH_TICK_MS at a time, so SIGINT and
+ * SIGTERM (whose handler only sets a flag) and --timeout are seen promptly.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "commands.h"
+#include "fusion/message.h"
+
+#define WATCH_DEFAULT_ENDPOINT "tcp://127.0.0.1:5560"
+#define WATCH_TICK_MS          100
+#define WATCH_STATE_MAX        32
+
+enum msg_kind { MSG_SEGMENT, MSG_EVENT, MSG_STATUS, MSG_KINDS };
+
+static const struct {
+    const char *topic; /* the topic is "<topic>/<source>/" */
+    const char *schema;
+    const char *what;
+} kinds[MSG_KINDS] = {
+    [MSG_SEGMENT] = {"seg", "avfuse.segment.v1", "segment"},
+    [MSG_EVENT] = {"evt", "avfuse.event.v1", "event"},
+    [MSG_STATUS] = {"status", "avfuse.status.v1", "status"},
+};
+
+/* What watch remembers of one source. */
+typedef struct watch_source {
+    char name[AVF_SOURCE_NAME_MAX + 1];
+    long long last_seq;          /* of the last segment; -1 before the first */
+    char state[WATCH_STATE_MAX]; /* of the last status; "" before the first */
+} watch_source;
+
+typedef struct watch {
+    int json;
+    const char *only; /* --source, or NULL */
+    watch_source *sources;
+    int nb_sources;
+} watch;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void watch_usage(FILE *f)
+{
+    fprintf(f, "usage: avfuse watch [options] [ENDPOINT]\n"
+               "\n"
+               "Subscribes to the messages of running daemons and prints them. ENDPOINT\n"
+               "is a daemon's publish endpoint or an 'avfuse proxy' backend; several may\n"
+               "be given comma-separated (default " WATCH_DEFAULT_ENDPOINT ").\n"
+               "\n"
+               "Readable output, one line per message:\n"
+               "  segment  lobby  00:17.0-00:18.0  speech 0.93  [speech motion]  v -0.20 a +0.70\n"
+               "           (source, t0-t1 as mm:ss.s or h:mm:ss.s, the most likely content\n"
+               "           label and its probability or '-' without a model, the tags,\n"
+               "           sentiment valence and arousal or '-'; 'partial' at the end of\n"
+               "           a segment cut short)\n"
+               "  event    lobby  00:17.0  start speech      (an end also gives the duration)\n"
+               "  status   lobby  status running epoch 1     (only when the state changes;\n"
+               "           a reconnecting or failed source also gives its error)\n"
+               "\n"
+               "Lost segments (a gap in a source's seq) and daemon restarts (seq back to 0)\n"
+               "are reported on stderr, as are malformed messages, which are skipped.\n"
+               "\n"
+               "options:\n"
+               "  --source NAME        only this source's messages\n"
+               "  --json               print each message's JSON on one line as received\n"
+               "  --count N            exit after N segment messages\n"
+               "  --timeout SECONDS    exit with status 1 when no message arrives for this\n"
+               "                       long (default: wait for ever)\n"
+               "  -h, --help           show this help\n"
+               "\n"
+               "Exit status: 0 after --count segments or on SIGINT/SIGTERM, 1 on --timeout\n"
+               "or an error, 2 on a usage error.\n");
+}
+
+static void watch_short_usage(void)
+{
+    fprintf(stderr, "usage: avfuse watch [--source NAME] [--json] [--count N] [--timeout SECONDS] "
+                    "[ENDPOINT]\n"
+                    "Run 'avfuse watch --help' for more.\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Prints text from the network without control characters (C0, DEL and C1 as
+ * UTF-8), which could otherwise drive the terminal; each becomes '?'.
+ */
+static void put_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (; *p; p++) {
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            putchar('?');
+            p++;
+        } else {
+            putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+        }
+    }
+}
+
+/* Seconds as mm:ss.s, or h:mm:ss.s from an hour on. */
+static void format_time(double t, char *buf, size_t size)
+{
+    long long ds;
+
+    if (!(fabs(t) < 1e12)) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    ds = llround(fabs(t) * 10);
+    if (ds < 36000)
+        snprintf(buf, size, "%s%02lld:%02lld.%lld", t < 0 && ds ? "-" : "", ds / 600, ds / 10 % 60,
+                 ds % 10);
+    else
+        snprintf(buf, size, "%s%lld:%02lld:%02lld.%lld", t < 0 ? "-" : "", ds / 36000,
+                 ds / 600 % 60, ds / 10 % 60, ds % 10);
+}
+
+/*
+ * Splits a topic "<kind>/<source>/" into its kind and source (name must hold
+ * AVF_SOURCE_NAME_MAX + 1 bytes). Returns the kind or -1.
+ */
+static int parse_topic(const char *topic, size_t len, char *name)
+{
+    for (int k = 0; k < MSG_KINDS; k++) {
+        size_t n = strlen(kinds[k].topic), name_len;
+
+        if (len < n + 3 || memcmp(topic, kinds[k].topic, n) || topic[n] != '/' ||
+            topic[len - 1] != '/')
+            continue;
+        name_len = len - n - 2;
+        if (name_len > AVF_SOURCE_NAME_MAX)
+            return -1;
+        memcpy(name, topic + n + 1, name_len);
+        name[name_len] = '\0';
+        return avf_source_name_valid(name) ? k : -1;
+    }
+    return -1;
+}
+
+static int is_count(const json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) >= 0;
+}
+
+/* A key that may be absent or null, else must pass the check. */
+static int optional(const json_t *obj, const char *key, int (*check)(const json_t *))
+{
+    const json_t *v = json_object_get(obj, key);
+
+    return !v || json_is_null(v) || check(v);
+}
+
+static int is_number(const json_t *v)
+{
+    return json_is_number(v);
+}
+
+static int is_string(const json_t *v)
+{
+    return json_is_string(v);
+}
+
+static int is_boolean(const json_t *v)
+{
+    return json_is_boolean(v);
+}
+
+static int is_labels(const json_t *v)
+{
+    const char *key;
+    json_t *p;
+
+    if (!json_is_object(v))
+        return 0;
+    json_object_foreach((json_t *)v, key, p)
+    {
+        if (!json_is_number(p))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_tags(const json_t *v)
+{
+    size_t i;
+    json_t *t;
+
+    if (!json_is_array(v))
+        return 0;
+    json_array_foreach(v, i, t)
+    {
+        if (!json_is_string(t))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_sentiment(const json_t *v)
+{
+    return json_is_object(v) && json_is_number(json_object_get(v, "valence")) &&
+           json_is_number(json_object_get(v, "arousal"));
+}
+
+/* Returns NULL when msg has every field watch reads, else what is wrong. */
+static const char *check_message(int kind, const json_t *msg, const char *source)
+{
+    const char *schema = json_string_value(json_object_get(msg, "schema"));
+    const char *from = json_string_value(json_object_get(msg, "source"));
+
+    if (!json_is_object(msg))
+        return "not a JSON object";
+    if (!schema)
+        return "no \"schema\"";
+    if (strcmp(schema, kinds[kind].schema))
+        return "unknown \"schema\" for its topic";
+    if (!from || strcmp(from, source))
+        return "\"source\" differs from the topic's";
+    switch (kind) {
+    case MSG_SEGMENT:
+        if (!is_count(json_object_get(msg, "seq")))
+            return "\"seq\" is not a non-negative integer";
+        if (!is_number(json_object_get(msg, "t0")) || !is_number(json_object_get(msg, "t1")))
+            return "\"t0\" or \"t1\" is not a number";
+        if (!optional(msg, "labels", is_labels))
+            return "\"labels\" is not an object of numbers";
+        if (!optional(msg, "tags", is_tags))
+            return "\"tags\" is not an array of strings";
+        if (!optional(msg, "sentiment", is_sentiment))
+            return "\"sentiment\" lacks a numeric valence or arousal";
+        if (!optional(msg, "partial", is_boolean))
+            return "\"partial\" is not a boolean";
+        return NULL;
+    case MSG_EVENT:
+        if (!is_string(json_object_get(msg, "tag")) || !is_string(json_object_get(msg, "event")))
+            return "\"tag\" or \"event\" is not a string";
+        if (!is_number(json_object_get(msg, "t")))
+            return "\"t\" is not a number";
+        if (!optional(msg, "duration", is_number))
+            return "\"duration\" is not a number";
+        return NULL;
+    default:
+        if (!is_string(json_object_get(msg, "state")))
+            return "\"state\" is not a string";
+        if (!is_count(json_object_get(msg, "epoch")))
+            return "\"epoch\" is not a non-negative integer";
+        if (!optional(msg, "error", is_string))
+            return "\"error\" is not a string";
+        return NULL;
+    }
+}
+
+/* The source's record, added on first sight; NULL when out of memory. */
+static watch_source *find_source(watch *w, const char *name)
+{
+    watch_source *s;
+
+    for (int i = 0; i < w->nb_sources; i++)
+        if (!strcmp(w->sources[i].name, name))
+            return &w->sources[i];
+    s = realloc(w->sources, (size_t)(w->nb_sources + 1) * sizeof(*s));
+    if (!s)
+        return NULL;
+    w->sources = s;
+    s = &s[w->nb_sources++];
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->last_seq = -1;
+    s->state[0] = '\0';
+    return s;
+}
+
+static void track_seq(watch_source *s, long long seq)
+{
+    long long last = s->last_seq;
+
+    s->last_seq = seq;
+    if (last < 0 || seq == last + 1)
+        return;
+    if (seq > last) {
+        fprintf(stderr, "watch: %s: %lld segment%s lost (seq %lld -> %lld)\n", s->name,
+                seq - last - 1, seq - last - 1 == 1 ? "" : "s", last, seq);
+    } else if (seq == 0) {
+        fprintf(stderr, "watch: %s: daemon restarted\n", s->name);
+    } else {
+        fprintf(stderr, "watch: %s: daemon restarted (seq %lld -> %lld): %lld segment%s lost\n",
+                s->name, last, seq, seq, seq == 1 ? "" : "s");
+    }
+}
+
+static void print_segment(const char *source, const json_t *msg)
+{
+    const json_t *labels = json_object_get(msg, "labels");
+    const json_t *tags = json_object_get(msg, "tags");
+    const json_t *sentiment = json_object_get(msg, "sentiment");
+    const char *key, *top = NULL;
+    double best = 0;
+    char t0[32], t1[32];
+    json_t *v;
+    size_t i;
+
+    format_time(json_number_value(json_object_get(msg, "t0")), t0, sizeof(t0));
+    format_time(json_number_value(json_object_get(msg, "t1")), t1, sizeof(t1));
+    printf("%s  %s-%s  ", source, t0, t1);
+    if (json_is_object(labels)) {
+        json_object_foreach((json_t *)labels, key, v)
+        {
+            if (!top || json_number_value(v) > best) {
+                top = key;
+                best = json_number_value(v);
+            }
+        }
+    }
+    if (top) {
+        put_text(top);
+        printf(" %.2f", best);
+    } else {
+        putchar('-');
+    }
+    fputs("  [", stdout);
+    if (json_is_array(tags)) {
+        json_array_foreach(tags, i, v)
+        {
+            if (i)
+                putchar(' ');
+            put_text(json_string_value(v));
+        }
+    }
+    putchar(']');
+    if (json_is_object(sentiment))
+        printf("  v %+.2f a %+.2f", json_number_value(json_object_get(sentiment, "valence")),
+               json_number_value(json_object_get(sentiment, "arousal")));
+    else
+        fputs("  -", stdout);
+    if (json_is_true(json_object_get(msg, "partial")))
+        fputs("  partial", stdout);
+    putchar('\n');
+}
+
+static void print_event(const char *source, const json_t *msg)
+{
+    const json_t *duration = json_object_get(msg, "duration");
+    char t[32];
+
+    format_time(json_number_value(json_object_get(msg, "t")), t, sizeof(t));
+    printf("%s  %s  ", source, t);
+    put_text(json_string_value(json_object_get(msg, "event")));
+    putchar(' ');
+    put_text(json_string_value(json_object_get(msg, "tag")));
+    if (json_is_number(duration))
+        printf("  %.1f s", json_number_value(duration));
+    putchar('\n');
+}
+
+static void print_status(const char *source, const json_t *msg)
+{
+    const char *state = json_string_value(json_object_get(msg, "state"));
+    const char *error = json_string_value(json_object_get(msg, "error"));
+
+    printf("%s  status ", source);
+    put_text(state);
+    printf(" epoch %lld", (long long)json_integer_value(json_object_get(msg, "epoch")));
+    /* a running source may still carry an old error: only the troubled states say it */
+    if (error && (!strcmp(state, "reconnecting") || !strcmp(state, "failed"))) {
+        fputs("  error: ", stdout);
+        put_text(error);
+    }
+    putchar('\n');
+}
+
+/* Prints the JSON on one line as received; only a multi-line body is re-encoded. */
+static void print_json(const char *body, size_t len, const json_t *msg)
+{
+    char *text;
+
+    if (!memchr(body, '\n', len) && !memchr(body, '\r', len)) {
+        fwrite(body, 1, len, stdout);
+        putchar('\n');
+        return;
+    }
+    text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (text)
+        puts(text);
+    free(text);
+}
+
+/* Shows the start of a topic frame in a report, without control characters. */
+static void describe_topic(const char *topic, size_t len, char *buf, size_t size)
+{
+    size_t n = len < size - 1 ? len : size - 1;
+
+    for (size_t i = 0; i < n; i++)
+        buf[i] = topic[i] < 0x20 || topic[i] == 0x7f ? '?' : topic[i];
+    buf[n] = '\0';
+}
+
+/*
+ * Handles one message. Returns 1 for a segment that was printed, 0 for anything
+ * else (including a skipped message, already reported) or -ENOMEM.
+ */
+static int handle_message(watch *w, const char *topic, size_t topic_len, const char *body,
+                          size_t body_len)
+{
+    char name[AVF_SOURCE_NAME_MAX + 1];
+    const char *why;
+    json_error_t err;
+    watch_source *s;
+    json_t *msg;
+    int kind = parse_topic(topic, topic_len, name), ret = 0;
+
+    if (kind < 0) {
+        char shown[80];
+
+        describe_topic(topic, topic_len, shown, sizeof(shown));
+        fprintf(stderr,
+                "watch: message skipped: topic '%s' is not seg/NAME/, evt/NAME/ or "
+                "status/NAME/\n",
+                shown);
+        return 0;
+    }
+    if (w->only && strcmp(name, w->only))
+        return 0; /* the subscription already filters; this is belt and braces */
+    msg = json_loadb(body, body_len, 0, &err);
+    if (!msg) {
+        fprintf(stderr, "watch: %s: %s message skipped: invalid JSON: %s (line %d, column %d)\n",
+                name, kinds[kind].what, err.text, err.line, err.column);
+        return 0;
+    }
+    why = check_message(kind, msg, name);
+    if (why) {
+        fprintf(stderr, "watch: %s: %s message skipped: %s\n", name, kinds[kind].what, why);
+        goto done;
+    }
+    s = find_source(w, name);
+    if (!s) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    if (kind == MSG_SEGMENT) {
+        track_seq(s, json_integer_value(json_object_get(msg, "seq")));
+        ret = 1;
+    }
+    if (w->json) {
+        print_json(body, body_len, msg);
+    } else if (kind == MSG_SEGMENT) {
+        print_segment(name, msg);
+    } else if (kind == MSG_EVENT) {
+        print_event(name, msg);
+    } else {
+        const char *state = json_string_value(json_object_get(msg, "state"));
+
+        if (strncmp(s->state, state, sizeof(s->state) - 1)) {
+            print_status(name, msg);
+            snprintf(s->state, sizeof(s->state), "%s", state);
+        }
+    }
+done:
+    json_decref(msg);
+    return ret;
+}
+
+/*
+ * Receives one message if one is waiting: returns the number of frames (the
+ * first two in topic and body), 0 when none is waiting, or -errno.
+ */
+static int receive(void *sock, zmq_msg_t *topic, zmq_msg_t *body)
+{
+    int frames = 0, more = 1;
+
+    while (more) {
+        zmq_msg_t extra, *m = frames == 0 ? topic : frames == 1 ? body : &extra;
+
+        zmq_msg_init(&extra);
+        if (zmq_msg_recv(m, sock, frames ? 0 : ZMQ_DONTWAIT) < 0) {
+            int err = zmq_errno();
+
+            zmq_msg_close(&extra);
+            if (frames == 0 && (err == EAGAIN || err == EINTR))
+                return 0;
+            return -err;
+        }
+        more = zmq_msg_more(m);
+        zmq_msg_close(&extra);
+        frames++;
+    }
+    return frames;
+}
+
+static int parse_positive(const char *opt, const char *arg, double max, double *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtod(arg, &end);
+    if (errno || end == arg || *end || !(*out > 0 && *out <= max)) {
+        fprintf(stderr, "avfuse watch: %s: a number above 0 and at most %g, not '%s'\n", opt, max,
+                arg);
+        return -1;
+    }
+    return 0;
+}
+
+int avf_cmd_watch(int argc, char **argv)
+{
+    enum { OPT_SOURCE = 256, OPT_JSON, OPT_COUNT, OPT_TIMEOUT };
+    static const struct option options[] = {
+        {"source", required_argument, NULL, OPT_SOURCE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    watch w = {0};
+    const char *endpoint = WATCH_DEFAULT_ENDPOINT;
+    double timeout = 0, count = 0, deadline = 0;
+    long long segments = 0;
+    void *ctx = NULL, *sock = NULL;
+    zmq_msg_t topic, body;
+    struct sigaction sa = {0};
+    int status = EXIT_USAGE, opt, linger = 0, ret;
+
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_SOURCE:
+            if (!avf_source_name_valid(optarg)) {
+                fprintf(stderr, "avfuse watch: --source: '%s' does not match [A-Za-z0-9_-]{1,64}\n",
+                        optarg);
+                goto done;
+            }
+            w.only = optarg;
+            break;
+        case OPT_JSON:
+            w.json = 1;
+            break;
+        case OPT_COUNT:
+            if (parse_positive("--count", optarg, 1e15, &count) < 0)
+                goto done;
+            if (count != floor(count)) {
+                fprintf(stderr, "avfuse watch: --count: a whole number, not '%s'\n", optarg);
+                goto done;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (parse_positive("--timeout", optarg, 1e7, &timeout) < 0)
+                goto done;
+            break;
+        case 'h':
+            watch_usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            watch_short_usage();
+            goto done;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "avfuse watch: one ENDPOINT argument at most (join several with ',')\n");
+        watch_short_usage();
+        goto done;
+    }
+    if (optind < argc)
+        endpoint = argv[optind];
+
+    status = EXIT_INPUT_FAILED;
+    ctx = zmq_ctx_new();
+    sock = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+    if (!sock) {
+        fprintf(stderr, "avfuse watch: cannot create a ZeroMQ socket: %s\n",
+                zmq_strerror(zmq_errno()));
+        goto done;
+    }
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    for (int k = 0; k < MSG_KINDS; k++) {
+        char prefix[AVF_SOURCE_NAME_MAX + 16];
+        int n = w.only ? snprintf(prefix, sizeof(prefix), "%s/%s/", kinds[k].topic, w.only)
+                       : snprintf(prefix, sizeof(prefix), "%s/", kinds[k].topic);
+
+        if (zmq_setsockopt(sock, ZMQ_SUBSCRIBE, prefix, (size_t)n) < 0) {
+            fprintf(stderr, "avfuse watch: cannot subscribe: %s\n", zmq_strerror(zmq_errno()));
+            goto done;
+        }
+    }
+    ret = avf_zmq_attach(sock, endpoint, 0, "watch");
+    if (ret < 0) {
+        status = avf_zmq_attach_status(ret);
+        goto done;
+    }
+
+    /* no SA_RESTART: a signal also cuts zmq_poll() short */
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* every line as it is printed: watch is mostly read live or through a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (timeout > 0)
+        deadline = now_s() + timeout;
+    while (!stop_requested) {
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        int wait_ms = WATCH_TICK_MS;
+
+        if (deadline) {
+            double left = deadline - now_s();
+
+            if (left <= 0) {
+                fprintf(stderr, "avfuse watch: no message from %s within %g s\n", endpoint,
+                        timeout);
+                goto done;
+            }
+            if (left * 1000 < wait_ms)
+                wait_ms = (int)ceil(left * 1000);
+        }
+        if (zmq_poll(&item, 1, wait_ms) < 0 && zmq_errno() != EINTR) {
+            fprintf(stderr, "avfuse watch: %s\n", zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        while (!stop_requested) {
+            int frames = receive(sock, &topic, &body);
+
+            if (frames == 0)
+                break;
+            if (frames < 0) {
+                fprintf(stderr, "avfuse watch: %s\n", zmq_strerror(-frames));
+                goto done;
+            }
+            if (deadline)
+                deadline = now_s() + timeout;
+            if (frames != 2) {
+                fprintf(stderr, "watch: message skipped: %d frame%s instead of 2 (topic, JSON)\n",
+                        frames, frames == 1 ? "" : "s");
+                continue;
+            }
+            ret = handle_message(&w, zmq_msg_data(&topic), zmq_msg_size(&topic),
+                                 zmq_msg_data(&body), zmq_msg_size(&body));
+            if (ret < 0) {
+                fprintf(stderr, "avfuse watch: out of memory\n");
+                goto done;
+            }
+            if (ferror(stdout)) {
+                fprintf(stderr, "avfuse watch: cannot write to stdout: %s\n", strerror(errno));
+                goto done;
+            }
+            segments += ret;
+            if (count > 0 && segments >= count) {
+                status = 0;
+                goto done;
+            }
+        }
+    }
+    status = 0;
+done:
+    zmq_msg_close(&body);
+    zmq_msg_close(&topic);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    free(w.sources);
+    return status;
+}
