@@ -61,11 +61,13 @@ static void arm_deadline(avf_source *src)
     atomic_store(&src->deadline, av_gettime_relative() + src->io_timeout_us);
 }
 
-static int is_local(const char *url)
+int avf_url_is_local(const char *url)
 {
-    const char *proto = avio_find_protocol_name(url);
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
 
-    return !proto || !strcmp(proto, "file") || !strcmp(proto, "pipe");
+    if (n > 0 && !strncmp(url + n, "://", 3))
+        return n == 4 && (!strncmp(url, "file", 4) || !strncmp(url, "pipe", 4));
+    return 1; /* a path (which may hold ':'), or file:PATH, pipe:N */
 }
 
 /* Picks the best stream of a type that has a decoder; -1 if none. */
@@ -97,13 +99,13 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
     case AVF_SOURCE_FILE:
         return local_whitelist;
     case AVF_SOURCE_NETWORK:
-        return is_local(url) ? NULL : network_whitelist;
+        return avf_url_is_local(url) ? NULL : network_whitelist;
     case AVF_SOURCE_DEVICE:
         return device_whitelist;
     case AVF_SOURCE_AUTO:
         break;
     }
-    return is_local(url) ? local_whitelist : network_whitelist;
+    return avf_url_is_local(url) ? local_whitelist : network_whitelist;
 }
 
 int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt)

@@ -26,6 +26,13 @@ enum avf_source_kind {
     AVF_SOURCE_DEVICE,   /* a capture device through a libavdevice input format */
 };
 
+/*
+ * 1 when url names a local file: a path, file:PATH or pipe:N, anything without a
+ * "scheme://" other than file:// and pipe://. (libavformat's own protocol lookup
+ * does not know "rtsp": RTSP is a demuxer there, not a protocol.)
+ */
+int avf_url_is_local(const char *url);
+
 typedef struct avf_source_options {
     int64_t io_timeout_us;     /* deadline of one open or read call; <= 0: 10 s */
     enum avf_source_kind kind; /* AVF_SOURCE_AUTO by default */

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Quick start, command 1: installs what is missing, builds avfuse, makes a sample
 # clip with the ffmpeg CLI (speech, a tone, silence, a moving test pattern and a
-# hard cut) and analyzes it, printing one JSON line per one-second segment.
+# hard cut), runs the daemon avfused on it (read in real time, as a camera would
+# deliver it) and shows what it publishes with `avfuse watch`: one line per
+# one-second segment, the tag events and the status changes. Set AVFUSE_DEMO_PORT
+# when port 5560 is taken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +29,31 @@ if [ ! -s "$clip" ]; then
     -map "[v]" -map "[a]" -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 96k \
     "$clip"
 fi
-echo "avfuse analyze $clip" >&2
-build/tools/avfuse analyze "$clip"
+
+port=${AVFUSE_DEMO_PORT:-5560}
+conf=build/demo/avfuse.conf
+cat >"$conf" <<EOF
+[daemon]
+publish = tcp://127.0.0.1:$port
+control = ipc://$PWD/build/demo/control
+
+[source demo]
+type = file
+url = $PWD/$clip
+realtime = yes
+EOF
+build/daemon/avfused -n -c "$conf" >&2
+
+echo "avfused -c $conf, watched by: avfuse watch tcp://127.0.0.1:$port (12 s, in real time)" >&2
+build/tools/avfuse watch "tcp://127.0.0.1:$port" --source demo --count 12 --timeout 30 &
+watch_pid=$!
+sleep 0.3 # the watcher subscribes before the first segment is published
+build/daemon/avfused -c "$conf" &
+daemon_pid=$!
+trap 'kill "$daemon_pid" "$watch_pid" 2>/dev/null || true' EXIT
+status=0
+wait "$watch_pid" || status=$?
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || status=$?
+trap - EXIT
+exit "$status"

@@ -1,0 +1,364 @@
+/*
+ * avfused.c - the daemon: configuration, signals, the control socket, systemd.
+ *
+ * The main thread owns the configuration and the set of sources; each source
+ * runs in its own runner thread and the publisher thread owns the PUB socket. The
+ * main thread waits in one zmq_poll() on the control socket and a signalfd, so
+ * signals are plain events here (no async handlers): SIGHUP reloads, SIGTERM and
+ * SIGINT stop. Between events it publishes every source's status each
+ * status_interval and feeds the systemd watchdog, only while every source makes
+ * progress.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <libavutil/time.h>
+#include <zmq.h>
+
+#include "daemon/config.h"
+#include "daemon/control.h"
+#include "daemon/log.h"
+#include "daemon/notify.h"
+#include "daemon/publisher.h"
+#include "daemon/setup.h"
+#include "daemon/sources.h"
+#include "pipeline/error.h"
+
+#ifndef AVFUSE_DEFAULT_CONFIG
+#define AVFUSE_DEFAULT_CONFIG "/etc/avfuse/avfuse.conf"
+#endif
+
+typedef struct daemon_state {
+    avf_config *config;
+    const char *config_path;
+    int verbosity; /* -v count: overrides log_level when > 0 */
+    int64_t started_us;
+    avf_plugin_registry *registry;
+    const avf_plugin_descriptor **plugins;
+    avf_model *model;
+    avf_fused_layout *fused;
+    avf_runner_env env;
+    avf_publisher *pub;
+    void *zctx, *control;
+    avf_sources *sources;
+} daemon_state;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: avfused [-c FILE] [-n] [-v]...\n"
+               "\n"
+               "The avfuse daemon: analyzes every source of its configuration and publishes\n"
+               "segments, events and status over ZeroMQ (docs/configuration.md).\n"
+               "\n"
+               "  -c, --config FILE  configuration file (default " AVFUSE_DEFAULT_CONFIG ")\n"
+               "  -n, --check        check the configuration and the model, then exit:\n"
+               "                     0 when valid, 1 with FILE:LINE: reason otherwise\n"
+               "  -v, --verbose      more log (info, then debug); overrides log_level\n"
+               "  -h, --help         this help\n"
+               "\n"
+               "Runs in the foreground and logs to stderr (systemd: Type=notify). Signals:\n"
+               "SIGHUP reloads the configuration (an invalid file is refused and the running\n"
+               "configuration stays); SIGTERM or SIGINT publish each source's partial segment\n"
+               "and final status, then exit 0. Control socket: `avfuse ctl`.\n");
+}
+
+static void apply_log_level(const daemon_state *d)
+{
+    avf_log_set_level(d->verbosity > 0 ? AVF_LOG_WARN + d->verbosity : d->config->log_level);
+}
+
+/* Splits the colon-separated plugin_dirs and loads extractors and the model. */
+static int load_analysis(daemon_state *d)
+{
+    const char *dirs[64];
+    char *copy = d->config->plugin_dirs ? strdup(d->config->plugin_dirs) : NULL, *save = NULL;
+    int nb_dirs = 0, n, ret;
+    avf_fused_layout *available;
+    const char *model = d->config->model;
+
+    for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir && nb_dirs < 64;
+         dir = strtok_r(NULL, ":", &save))
+        dirs[nb_dirs++] = dir;
+    n = avf_load_plugins(&d->registry, dirs, nb_dirs, &d->plugins);
+    free(copy);
+    if (n < 0)
+        return n;
+    d->env.plugins = d->plugins;
+    d->env.nb_plugins = n;
+    if (model && !strcmp(model, "none"))
+        return 0;
+    available = avf_fused_layout_new(d->plugins, n);
+    if (!available)
+        return AVERROR(ENOMEM);
+    ret = avf_load_model(&d->model, &d->fused, model, available);
+    avf_fused_layout_free(&available);
+    if (ret == 1) {
+        avf_log(AVF_LOG_WARN, "avfused", "no model found: segments carry features only");
+        return 0;
+    }
+    if (ret < 0)
+        return ret;
+    d->env.fused = d->fused;
+    d->env.model = d->model;
+    return 0;
+}
+
+static json_t *daemon_info(void *opaque)
+{
+    daemon_state *d = opaque;
+
+    return json_pack("{s:I, s:f, s:s, s:s, s:i}", "pid", (json_int_t)getpid(), "uptime_s",
+                     (av_gettime_relative() - d->started_us) / 1e6, "config", d->config_path,
+                     "publish", d->config->publish, "sources", avf_sources_count(d->sources));
+}
+
+/* Daemon keys a reload cannot change: they belong to sockets and loaded models. */
+static void warn_restart_keys(const avf_config *old, const avf_config *now)
+{
+    struct {
+        const char *key, *a, *b;
+    } keys[] = {{"publish", old->publish, now->publish},
+                {"control", old->control, now->control},
+                {"model", old->model, now->model},
+                {"plugin_dirs", old->plugin_dirs, now->plugin_dirs}};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if ((keys[i].a == NULL) != (keys[i].b == NULL) ||
+            (keys[i].a && strcmp(keys[i].a, keys[i].b)))
+            avf_log(AVF_LOG_WARN, "reload", "%s changed: it takes effect when avfused restarts",
+                    keys[i].key);
+    if (old->sndhwm != now->sndhwm || old->linger != now->linger)
+        avf_log(AVF_LOG_WARN, "reload",
+                "sndhwm or linger changed: it takes effect when avfused restarts");
+}
+
+static int reload(void *opaque, json_t *report, char *why, size_t why_size)
+{
+    daemon_state *d = opaque;
+    avf_config *fresh = NULL;
+    int ret;
+
+    avf_notify_reloading();
+    ret = avf_config_load(&fresh, d->config_path, why, why_size);
+    if (ret < 0) {
+        avf_log(AVF_LOG_ERROR, "reload", "refused, the running configuration stays: %s", why);
+        avf_notify_ready();
+        return ret;
+    }
+    warn_restart_keys(d->config, fresh);
+    ret = avf_sources_apply(d->sources, fresh, report);
+    if (ret < 0)
+        snprintf(why, why_size, "some sources could not start (see the log)");
+    avf_config_free(&d->config);
+    d->config = fresh;
+    apply_log_level(d);
+    avf_log(AVF_LOG_INFO, "reload", "%d sources", avf_sources_count(d->sources));
+    avf_notify_ready();
+    return ret;
+}
+
+static void serve_control(daemon_state *d)
+{
+    avf_control_ops ops = {d->sources, d, daemon_info, reload};
+    zmq_msg_t msg;
+    char *answer;
+
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, d->control, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        return;
+    }
+    answer = avf_control_handle(zmq_msg_data(&msg), zmq_msg_size(&msg), &ops);
+    zmq_msg_close(&msg);
+    if (!answer)
+        answer = strdup("{\"ok\":false,\"error\":\"out of memory\"}");
+    if (answer && zmq_send(d->control, answer, strlen(answer), 0) < 0)
+        avf_log(AVF_LOG_WARN, "control", "cannot reply: %s", zmq_strerror(errno));
+    free(answer);
+}
+
+static void tick(daemon_state *d)
+{
+    int n = avf_sources_count(d->sources), active = avf_sources_active(d->sources);
+
+    avf_sources_publish_status(d->sources);
+    if (avf_sources_alive(d->sources))
+        avf_notify_watchdog();
+    else
+        avf_log(AVF_LOG_WARN, "watchdog", "a source makes no progress: not feeding the watchdog");
+    avf_notify_status("%d sources, %d active", n, active);
+}
+
+/* Waits for events until SIGTERM or SIGINT. */
+static void serve(daemon_state *d, int sigfd)
+{
+    int64_t interval = llround(d->config->status_interval * 1e6);
+    int64_t watchdog = avf_notify_watchdog_usec();
+    int64_t next_tick = av_gettime_relative() + interval;
+
+    if (watchdog > 0 && watchdog / 2 < interval)
+        interval = watchdog / 2;
+    for (;;) {
+        zmq_pollitem_t items[2] = {{NULL, sigfd, ZMQ_POLLIN, 0}, {d->control, 0, ZMQ_POLLIN, 0}};
+        int64_t now = av_gettime_relative();
+        long timeout = next_tick > now ? (long)((next_tick - now) / 1000) : 0;
+
+        if (zmq_poll(items, d->control ? 2 : 1, timeout) < 0 && errno != EINTR) {
+            avf_log(AVF_LOG_ERROR, "avfused", "poll failed: %s", zmq_strerror(errno));
+            return;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo si;
+
+            if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    char why[600];
+                    avf_log(AVF_LOG_INFO, "avfused", "SIGHUP: reloading %s", d->config_path);
+                    reload(d, NULL, why, sizeof(why));
+                } else {
+                    avf_log(AVF_LOG_INFO, "avfused", "%s: stopping",
+                            si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+                    return;
+                }
+            }
+        }
+        if (d->control && (items[1].revents & ZMQ_POLLIN))
+            serve_control(d);
+        now = av_gettime_relative();
+        if (now >= next_tick) {
+            tick(d);
+            interval = llround(d->config->status_interval * 1e6);
+            if (watchdog > 0 && watchdog / 2 < interval)
+                interval = watchdog / 2;
+            next_tick = now + interval;
+        }
+    }
+}
+
+static void shut_down(daemon_state *d)
+{
+    avf_sources_free(&d->sources); /* each publishes its partial segment and final status */
+    avf_publisher_close(&d->pub);
+    if (d->control)
+        zmq_close(d->control);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    avf_fused_layout_free(&d->fused);
+    avf_model_free(&d->model);
+    free(d->plugins);
+    avf_plugin_registry_free(&d->registry);
+    avf_config_free(&d->config);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    daemon_state d = {.config_path = AVFUSE_DEFAULT_CONFIG};
+    int check = 0, opt, sigfd, linger_ms;
+    sigset_t signals;
+    char why[600];
+
+    avf_log_init("avfused");
+    while ((opt = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'v':
+            d.verbosity++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "avfused: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (avf_config_load(&d.config, d.config_path, why, sizeof(why)) < 0) {
+        fprintf(stderr, "avfused: %s\n", why);
+        return 1;
+    }
+    apply_log_level(&d);
+    if (load_analysis(&d) < 0) {
+        shut_down(&d);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK, %d sources\n", d.config_path, d.config->nb_sources);
+        shut_down(&d);
+        return 0;
+    }
+
+    /* signals become events of the main loop; every thread inherits the mask */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+    if (sigfd < 0) {
+        avf_warn("avfused", "signalfd");
+        shut_down(&d);
+        return 1;
+    }
+
+    d.started_us = av_gettime_relative();
+    linger_ms = (int)llround(d.config->linger * 1000);
+    if (avf_publisher_open(&d.pub, d.config->publish, d.config->sndhwm, linger_ms, why,
+                           sizeof(why)) < 0) {
+        avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
+        goto fail;
+    }
+    d.env.pub = d.pub;
+    if (d.config->control) {
+        d.zctx = zmq_ctx_new();
+        d.control = d.zctx ? avf_control_open(d.zctx, d.config->control, why, sizeof(why)) : NULL;
+        if (!d.control) {
+            avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
+            goto fail;
+        }
+    }
+    d.sources = avf_sources_new(&d.env);
+    if (!d.sources)
+        goto fail;
+    if (avf_sources_apply(d.sources, d.config, NULL) < 0)
+        avf_log(AVF_LOG_ERROR, "avfused", "some sources could not start");
+    avf_log(AVF_LOG_INFO, "avfused", "publishing on %s, %d sources", d.config->publish,
+            avf_sources_count(d.sources));
+    avf_notify_ready();
+    avf_notify_status("%d sources", avf_sources_count(d.sources));
+
+    serve(&d, sigfd);
+
+    avf_notify_stopping();
+    shut_down(&d);
+    close(sigfd);
+    return 0;
+fail:
+    shut_down(&d);
+    close(sigfd);
+    return 1;
+}

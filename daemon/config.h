@@ -1,0 +1,86 @@
+/*
+ * config.h - the daemon's configuration: the INI file of docs/configuration.md.
+ *
+ * The file is parsed whole into an avf_config and checked before anything uses
+ * it, so a reload either swaps in a complete valid configuration or keeps the
+ * running one. Every error names the file and line ("avfuse.conf:12: ..."). A
+ * source's settings are also accepted one key at a time (avf_source_conf_set()),
+ * which is how the control socket's `add` builds a source from JSON.
+ */
+#ifndef AVF_CONFIG_H
+#define AVF_CONFIG_H
+
+#include <stddef.h>
+
+#include "fusion/message.h"
+
+enum avf_source_type {
+    AVF_TYPE_NONE = -1,
+    AVF_TYPE_FILE = 0,
+    AVF_TYPE_STREAM,
+    AVF_TYPE_CAMERA,
+    AVF_TYPE_MICROPHONE,
+    AVF_TYPE_AV, /* a camera paired with a microphone */
+};
+
+typedef struct avf_source_conf {
+    char name[AVF_SOURCE_NAME_MAX + 1];
+    enum avf_source_type type;
+    char *url;        /* file, stream */
+    char *device;     /* camera, microphone, av */
+    char *microphone; /* av */
+    char *format;     /* camera, av */
+    int realtime, loop, live;
+    double read_timeout, backoff_min, backoff_max;
+    double hop, len, fps;
+    int width, rate;
+    int line;       /* of the section header in the file, 0 if not from a file */
+    unsigned given; /* keys set so far, one bit each: duplicates are errors */
+} avf_source_conf;
+
+typedef struct avf_config {
+    char *path; /* the file it came from */
+    char *publish;
+    char *control; /* NULL: no control socket */
+    double status_interval, linger;
+    int sndhwm;
+    char *model; /* NULL: the installed default; "none": no model */
+    char *plugin_dirs;
+    int log_level;
+    avf_source_conf *sources;
+    int nb_sources;
+} avf_config;
+
+/* Names of the source types, "file" ... "av". */
+const char *avf_source_type_name(enum avf_source_type type);
+
+/* Fills sc with the defaults of docs/configuration.md for a source called name. */
+void avf_source_conf_init(avf_source_conf *sc, const char *name);
+/* Frees what sc owns (not sc) and zeroes it. */
+void avf_source_conf_clear(avf_source_conf *sc);
+/* Deep copy; returns 0 or AVERROR(ENOMEM). */
+int avf_source_conf_copy(avf_source_conf *dst, const avf_source_conf *src);
+/*
+ * Sets one key from its text. Returns 0, or AVF_ERR_CONFIG with the reason in why
+ * (an unknown or duplicate key, a value out of range).
+ */
+int avf_source_conf_set(avf_source_conf *sc, const char *key, const char *value, char *why,
+                        size_t why_size);
+/* Checks what one key cannot: required keys, keys that do not fit the type. */
+int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size);
+/* 1 when a and b configure the same source identically (line numbers aside). */
+int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b);
+/* 1 when the source is live: it reconnects, and its queues drop instead of wait. */
+int avf_source_conf_is_live(const avf_source_conf *sc);
+
+/*
+ * Reads and checks path. On success stores a whole configuration in *pc (free it
+ * with avf_config_free()) and returns 0; on failure returns a negative error and
+ * writes "path:line: reason" (or "path: reason") into why.
+ */
+int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_size);
+void avf_config_free(avf_config **pc);
+/* The source called name, or NULL. */
+const avf_source_conf *avf_config_find(const avf_config *c, const char *name);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * setup.c - loading the extractors and the model, shared by avfuse and avfused.
+ */
+#include "setup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "pipeline/error.h"
+#include "plugins/builtin.h"
+
+/*
+ * Registers the built-in extractors and the plugins of each folder. A plugin or a
+ * folder that is refused is reported (by the loader) and skipped. On success
+ * *plugins is the caller's to free() and the count is returned.
+ */
+int avf_load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
+                     const avf_plugin_descriptor ***plugins)
+{
+    const avf_plugin_descriptor *builtins[] = {avf_builtin_video_descriptor(),
+                                               avf_builtin_audio_descriptor()};
+    avf_plugin_registry *r = avf_plugin_registry_new();
+    char why[256];
+    int n;
+
+    if (!r)
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+        if (avf_plugin_registry_add(r, builtins[i], "built-in", why, sizeof(why)) < 0) {
+            avf_log(AVF_LOG_ERROR, "plugins", "built-in extractor refused: %s", why);
+            avf_plugin_registry_free(&r);
+            return -EINVAL;
+        }
+    for (int i = 0; i < nb_dirs; i++)
+        avf_plugin_registry_load_dir(r, dirs[i]);
+    n = avf_plugin_registry_count(r);
+    *plugins = calloc((size_t)n, sizeof(**plugins));
+    if (!*plugins) {
+        avf_plugin_registry_free(&r);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        (*plugins)[i] = avf_plugin_registry_get(r, i);
+    *pr = r;
+    return n;
+}
+
+#ifndef AVFUSE_INSTALLED_MODEL
+#define AVFUSE_INSTALLED_MODEL "/usr/local/share/avfuse/models/default.model"
+#endif
+#ifndef AVFUSE_SOURCE_MODEL
+#define AVFUSE_SOURCE_MODEL "models/default.model"
+#endif
+
+int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
+                   const avf_fused_layout *available)
+{
+    const char *candidates[] = {getenv("AVFUSE_MODEL"), AVFUSE_INSTALLED_MODEL,
+                                AVFUSE_SOURCE_MODEL};
+    char why[512];
+    int ret;
+
+    *pm = NULL;
+    for (size_t i = 0; !path && i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (candidates[i] && *candidates[i] && access(candidates[i], R_OK) == 0)
+            path = candidates[i];
+    if (!path)
+        return 1;
+    ret = avf_model_load(pm, path, why, sizeof(why));
+    if (ret < 0) {
+        fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, path, why);
+        return ret;
+    }
+    /* extra plugins add features the model ignores; a feature it needs that no
+     * plugin provides means the model was made for another feature set */
+    for (int i = 0; i < (*pm)->dim; i++) {
+        if (avf_fused_find(available, (*pm)->features[i]) < 0) {
+            fprintf(stderr,
+                    "%s: %s: made for other features: it needs '%s' (feature %d), which "
+                    "no loaded extractor provides\n",
+                    program_invocation_short_name, path, (*pm)->features[i], i);
+            avf_model_free(pm);
+            return AVF_ERR_CONFIG;
+        }
+    }
+    *playout = avf_fused_layout_from_names((const char *const *)(*pm)->features, (*pm)->dim, why,
+                                           sizeof(why));
+    if (!*playout) {
+        fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, path, why);
+        avf_model_free(pm);
+        return AVF_ERR_CONFIG;
+    }
+    return 0;
+}

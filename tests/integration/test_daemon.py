@@ -1,0 +1,528 @@
+#!/usr/bin/env python3
+"""avfused end to end: sources, publishing, reconnects, signals, the control socket.
+
+Every server (the ffmpeg CLI streaming over UDP or HTTP) and every subscriber runs
+on 127.0.0.1 and is started and stopped here; every wait is bounded. Files are
+read in real time (realtime = yes) wherever a test must see every message: a
+subscriber needs a moment to connect, and a file read at full speed could be done
+before it has.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from media import generate  # noqa: E402
+
+AVFUSED = os.environ.get("AVFUSED_BIN", "avfused")
+AVFUSE = os.environ.get("AVFUSE_BIN", "avfuse")
+WORKDIR = None
+MEDIA = {}
+
+SEGMENT_KEYS = {"schema", "source", "epoch", "seq", "t0", "t1", "partial", "video", "audio",
+                "tags"}
+STATUS_KEYS = {"schema", "source", "type", "state", "epoch", "next_seq", "wallclock",
+               "counters", "queues", "latency_ms", "error"}
+STATES = {"connecting", "running", "reconnecting", "ended", "failed"}
+
+
+def setUpModule():
+    global WORKDIR
+    WORKDIR = tempfile.mkdtemp(prefix="avfuse-daemon-")
+    av = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    enc = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac"]
+    MEDIA["ts6"] = generate(WORKDIR, av + ["-t", "6"] + enc, "clip6.ts")
+    MEDIA["mp4_6"] = generate(WORKDIR, av + ["-t", "6"] + enc, "clip6.mp4")
+    MEDIA["ts12"] = generate(WORKDIR, av + ["-t", "12"] + enc, "clip12.ts")
+
+
+def tearDownModule():
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Subscriber:
+    """Collects every message of an endpoint in a thread: (arrival, topic, body)."""
+
+    def __init__(self, endpoint, rcvhwm=None, read=True):
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        if rcvhwm is not None:
+            self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
+            self.sock.setsockopt(zmq.RCVBUF, 1024)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sock.connect(endpoint)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = None
+        if read:
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            if self.sock.poll(50):
+                topic, body = self.sock.recv_multipart()
+                with self.lock:
+                    self.messages.append((time.monotonic(), topic.decode(), json.loads(body)))
+
+    def close(self):
+        self.stop.set()
+        if self.thread:
+            self.thread.join(5)
+        self.sock.close()
+        self.ctx.term()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.messages)
+
+    def of(self, kind, source):
+        prefix = "%s/%s/" % (kind, source)
+        return [m for _, t, m in self.snapshot() if t == prefix]
+
+    def segments(self, source):
+        return self.of("seg", source)
+
+    def states(self, source):
+        """The sequence of distinct consecutive states of a source."""
+        out = []
+        for m in self.of("status", source):
+            if not out or out[-1] != m["state"]:
+                out.append(m["state"])
+        return out
+
+    def wait(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+class Daemon:
+    """avfused on a config written from sections; stderr goes to a file."""
+
+    def __init__(self, testcase, sources, daemon_extra="", env=None):
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.dir = tempfile.mkdtemp(dir=WORKDIR)
+        self.control = os.path.join(self.dir, "control")
+        self.conf = os.path.join(self.dir, "avfuse.conf")
+        self.write_config(sources, daemon_extra)
+        self.errpath = os.path.join(self.dir, "stderr")
+        self.err = open(self.errpath, "w")
+        self.proc = subprocess.Popen([AVFUSED, "-v", "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=self.err, env=env)
+        testcase.addCleanup(self.kill)
+
+    def write_config(self, sources, daemon_extra=""):
+        text = "[daemon]\npublish = %s\ncontrol = ipc://%s\nstatus_interval = 0.5\n%s\n" % (
+            self.endpoint, self.control, daemon_extra)
+        for name, keys in sources.items():
+            text += "[source %s]\n" % name
+            for k, v in keys.items():
+                text += "%s = %s\n" % (k, v)
+        with open(self.conf, "w") as fh:
+            fh.write(text)
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.errpath) as fh:
+            return fh.read()
+
+    def terminate(self, timeout=2.0):
+        """SIGTERM; returns (exit code, seconds it took)."""
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout + 3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("avfused did not exit within %.0f s of SIGTERM" % (timeout + 3))
+        return rc, time.monotonic() - start
+
+    def ctl(self, request, timeout=5):
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        sock.connect("ipc://" + self.control)
+        try:
+            sock.send(json.dumps(request).encode())
+            return json.loads(sock.recv())
+        finally:
+            sock.close()
+            ctx.term()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.err.close()
+
+
+class Server:
+    """The ffmpeg CLI streaming a looped file to a loopback URL, in real time."""
+
+    def __init__(self, testcase, args):
+        self.args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop",
+                     "-1"] + args
+        self.proc = None
+        self.start()
+        testcase.addCleanup(self.stop)
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def file_source(path, **extra):
+    keys = {"type": "file", "url": path, "realtime": "yes"}
+    keys.update({k: str(v) for k, v in extra.items()})
+    return keys
+
+
+class DaemonTestCase(unittest.TestCase):
+    def subscribe(self, daemon, **kw):
+        sub = Subscriber(daemon.endpoint, **kw)
+        self.addCleanup(sub.close)
+        return sub
+
+    def check_segment(self, m, source):
+        missing = SEGMENT_KEYS - set(m)
+        self.assertFalse(missing, "segment lacks %s: %s" % (missing, m))
+        self.assertEqual(m["schema"], "avfuse.segment.v1")
+        self.assertEqual(m["source"], source)
+        self.assertIsInstance(m["seq"], int)
+        self.assertIsInstance(m["epoch"], int)
+        self.assertLessEqual(m["t0"], m["t1"])
+        for modality in ("video", "audio"):
+            self.assertIsInstance(m[modality]["present"], bool)
+        for label in ("speech", "music", "noise", "silence"):
+            self.assertTrue(0.0 <= m["labels"][label] <= 1.0)
+        self.assertTrue(-1.0 <= m["sentiment"]["valence"] <= 1.0)
+        self.assertIn(m["sentiment"]["label"], ("negative", "neutral", "positive"))
+        if "wallclock" in m:
+            self.assertRegex(m["wallclock"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def check_status(self, m, source):
+        missing = STATUS_KEYS - set(m)
+        self.assertFalse(missing, "status lacks %s: %s" % (missing, m))
+        self.assertEqual(m["schema"], "avfuse.status.v1")
+        self.assertEqual(m["source"], source)
+        self.assertIn(m["state"], STATES)
+        for key in ("frames", "samples", "segments", "publish_drops", "reconnects"):
+            self.assertIsInstance(m["counters"][key], int)
+        for key in ("packets", "frames", "segments"):
+            self.assertIsInstance(m["counters"]["drops"][key], int)
+
+    def assert_seq_contiguous(self, segs, start=0):
+        self.assertEqual([s["seq"] for s in segs], list(range(start, start + len(segs))))
+
+    def assert_timeline_forward(self, segs):
+        for a, b in zip(segs, segs[1:]):
+            self.assertLessEqual(a["t0"], b["t0"], "timeline went back: %s -> %s" % (a, b))
+
+
+class TestFiles(DaemonTestCase):
+    def test_two_files_every_segment(self):
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"]), "b": file_source(MEDIA["mp4_6"])})
+        sub = self.subscribe(d)
+        sub.wait(lambda: all("ended" in sub.states(s) for s in "ab"), 30, "both files to end")
+        for name in "ab":
+            segs = sub.segments(name)
+            self.assertEqual(len(segs), 6, "%s: %s" % (name, [(s["t0"], s["t1"]) for s in segs]))
+            self.assert_seq_contiguous(segs)
+            for s in segs:
+                self.check_segment(s, name)
+                self.assertEqual(s["epoch"], 0)
+                self.assertIn("latency_ms", s)
+            self.assertEqual([(s["t0"], s["t1"]) for s in segs],
+                             [(float(k), float(k + 1)) for k in range(6)])
+            for st in sub.of("status", name):
+                self.check_status(st, name)
+            last = sub.of("status", name)[-1]
+            self.assertEqual(last["counters"]["segments"], 6)
+            self.assertEqual(last["next_seq"], 6)
+        rc, took = d.terminate()
+        self.assertEqual(rc, 0)
+
+
+class TestSignals(DaemonTestCase):
+    def test_sigterm_publishes_partial_and_final_status(self):
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"])})
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("a")) >= 2, 20, "two segments")
+        time.sleep(0.4)  # into the third segment
+        rc, took = d.terminate()
+        self.assertEqual(rc, 0)
+        self.assertLess(took, 2.0)
+        time.sleep(0.3)
+        segs = sub.segments("a")
+        self.assert_seq_contiguous(segs)
+        self.assertTrue(segs[-1]["partial"], segs[-1])
+        self.assertLess(segs[-1]["t1"] - segs[-1]["t0"], 1.0)
+        msgs = sub.snapshot()
+        last_seg = max(i for i, (_, t, _m) in enumerate(msgs) if t == "seg/a/")
+        finals = [m for _, t, m in msgs[last_seg:] if t == "status/a/"]
+        self.assertTrue(finals, "no status after the partial segment")
+        self.assertEqual(finals[-1]["state"], "ended")
+        self.assertEqual(finals[-1]["next_seq"], len(segs))
+
+    def test_sighup_broken_then_valid_config(self):
+        a = file_source(MEDIA["ts6"], loop="yes")
+        d = Daemon(self, {"a": a})
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("a")) >= 1, 20, "a's first segment")
+        with open(d.conf, "a") as fh:
+            fh.write("[source b]\ntype = file\nurl = %s\nspeed = fast\n" % MEDIA["ts6"])
+        with open(d.conf) as fh:
+            bad_line = fh.read().splitlines().index("speed = fast") + 1
+        d.proc.send_signal(signal.SIGHUP)
+        sub.wait(lambda: "reload" in d.stderr(), 5, "the reload to be reported")
+        time.sleep(0.2)
+        self.assertIn("%s:%d: unknown key 'speed'" % (d.conf, bad_line), d.stderr())
+        n = len(sub.segments("a"))
+        sub.wait(lambda: len(sub.segments("a")) >= n + 2, 10, "a to keep publishing")
+        self.assertEqual(sub.segments("b"), [])
+
+        # a valid file: b starts, a is not touched (no new connection, seq goes on)
+        d.write_config({"a": a, "b": file_source(MEDIA["ts6"])})
+        connecting_before = sub.states("a").count("connecting")
+        d.proc.send_signal(signal.SIGHUP)
+        sub.wait(lambda: len(sub.segments("b")) >= 2, 20, "b's segments after the reload")
+        self.assertEqual(sub.states("a").count("connecting"), connecting_before)
+        self.assert_seq_contiguous(sub.segments("a"))
+        rc, _ = d.terminate()
+        self.assertEqual(rc, 0)
+
+
+class TestControl(DaemonTestCase):
+    def test_add_remove_status(self):
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"], loop="yes")})
+        sub = self.subscribe(d)
+        sub.wait(lambda: os.path.exists(d.control), 10, "the control socket")
+        self.assertEqual(stat.S_IMODE(os.stat(d.control).st_mode), 0o660)
+        sub.wait(lambda: len(sub.segments("a")) >= 1, 20, "a's first segment")
+
+        reply = d.ctl({"cmd": "add", "source": {"name": "c", "type": "file",
+                                                "url": MEDIA["mp4_6"], "realtime": True,
+                                                "loop": True}})
+        self.assertEqual(reply, {"ok": True, "added": "c"})
+        sub.wait(lambda: len(sub.segments("c")) >= 2, 20, "c's segments")
+        reply = d.ctl({"cmd": "sources"})
+        self.assertTrue(reply["ok"])
+        self.assertEqual(sorted(s["name"] for s in reply["sources"]), ["a", "c"])
+        reply = d.ctl({"cmd": "status"})
+        self.assertEqual(reply["daemon"]["sources"], 2)
+        for st in reply["sources"]:
+            self.check_status(st, st["source"])
+
+        # errors are answered, not fatal
+        self.assertFalse(d.ctl({"cmd": "add", "source": {"name": "c", "type": "file",
+                                                         "url": "/x.mp4"}})["ok"])
+        bad = d.ctl({"cmd": "add", "source": {"name": "e", "type": "stream", "url": "/etc/passwd"}})
+        self.assertFalse(bad["ok"])
+        self.assertIn("not a network URL", bad["error"])
+        self.assertIn("unknown command", d.ctl({"cmd": "explode"})["error"])
+        self.assertIn("not JSON", self._raw(d, b"{"))
+
+        reply = d.ctl({"cmd": "remove", "name": "c"})
+        self.assertEqual(reply, {"ok": True, "removed": "c"})
+        sub.wait(lambda: sub.states("c")[-1] == "ended", 5, "c's final status")
+        n = len(sub.segments("c"))
+        n_a = len(sub.segments("a"))
+        sub.wait(lambda: len(sub.segments("a")) >= n_a + 2, 10, "a to go on")
+        self.assertEqual(len(sub.segments("c")), n)
+        self.assertFalse(d.ctl({"cmd": "remove", "name": "c"})["ok"])
+        rc, _ = d.terminate()
+        self.assertEqual(rc, 0)
+
+    def _raw(self, d, data):
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, 5000)
+        sock.connect("ipc://" + d.control)
+        try:
+            sock.send(data)
+            return json.loads(sock.recv())["error"]
+        finally:
+            sock.close()
+            ctx.term()
+
+
+class TestStreams(DaemonTestCase):
+    def test_udp_stream_killed_and_restarted(self):
+        port = free_port(socket.SOCK_DGRAM)
+        server = Server(self, ["-i", MEDIA["ts6"], "-c", "copy", "-f", "mpegts",
+                               "udp://127.0.0.1:%d?pkt_size=1316" % port])
+        d = Daemon(self, {
+            "cam": {"type": "stream", "url": "udp://127.0.0.1:%d" % port, "read_timeout": 1,
+                    "backoff_min": 0.2, "backoff_max": 1},
+            "other": file_source(MEDIA["mp4_6"], loop="yes"),
+        })
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("cam")) >= 3, 30, "the stream's segments")
+        server.stop()
+        other_before = len(sub.segments("other"))
+        time.sleep(3)
+        server.start()
+        sub.wait(lambda: any(s["epoch"] >= 1 for s in sub.segments("cam")) and
+                 len([s for s in sub.segments("cam") if s["epoch"] >= 1]) >= 3,
+                 30, "segments of a new epoch")
+        segs = sub.segments("cam")
+        self.assert_seq_contiguous(segs)
+        self.assert_timeline_forward(segs)
+        for s in segs:
+            self.check_segment(s, "cam")
+        states = sub.states("cam")
+        i = states.index("reconnecting")
+        self.assertIn("running", states[i:], states)
+        self.assertEqual(max(s["epoch"] for s in segs), 1)
+        status = sub.of("status", "cam")[-1]
+        self.assertGreaterEqual(status["counters"]["reconnects"], 1)
+        # the timeline reflects the outage: the new epoch starts after it
+        first_new = [s for s in segs if s["epoch"] == 1][0]
+        last_old = [s for s in segs if s["epoch"] == 0][-1]
+        self.assertGreaterEqual(first_new["t0"], last_old["t1"] + 2.0)
+        # the other source went on during the outage, unaffected
+        other = sub.segments("other")
+        self.assertGreater(len(other), other_before)
+        self.assert_seq_contiguous(other)
+        self.assertNotIn("reconnecting", sub.states("other"))
+        rc, _ = d.terminate()
+        self.assertEqual(rc, 0)
+
+    def test_hung_http_source_detected_and_sigterm_exits(self):
+        port = free_port()
+        server = Server(self, ["-i", MEDIA["ts6"], "-c", "copy", "-f", "mpegts", "-listen", "1",
+                               "http://127.0.0.1:%d/" % port])
+        timeout = 1.5
+        d = Daemon(self, {"cam": {"type": "stream", "url": "http://127.0.0.1:%d/" % port,
+                                  "read_timeout": timeout, "backoff_min": 0.2}})
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("cam")) >= 2, 30, "the stream's segments")
+        server.proc.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        sub.wait(lambda: "reconnecting" in sub.states("cam"), 4 * timeout, "the stall")
+        detected = [t for t, topic, m in sub.snapshot()
+                    if topic == "status/cam/" and m["state"] == "reconnecting"][0]
+        self.assertLessEqual(detected - stopped, 2 * timeout)
+        self.assertIn("stalled", sub.of("status", "cam")[-1]["error"])
+        time.sleep(1.0)  # now it is reconnecting to a server that does not answer
+        rc, took = d.terminate()
+        self.assertEqual(rc, 0)
+        self.assertLess(took, 2.0)
+
+
+class TestSlowSubscriber(DaemonTestCase):
+    def _run(self, stalled):
+        # 1200 segments (3.6 MB) and their events and status: far more than a
+        # stalled subscriber holds (200 messages queued in the daemon, and the
+        # kernel's socket buffers, which took 1.6 MB here), while the burst of
+        # 100 partial segments at the end of the file fits a reading one's queue
+        d = Daemon(self, {"a": file_source(MEDIA["ts12"], hop=0.01)}, "sndhwm = 200\n")
+        if stalled:
+            self.subscribe(d, rcvhwm=1, read=False)
+        sub = self.subscribe(d)
+        start = time.monotonic()
+        sub.wait(lambda: "ended" in sub.states("a"), 30, "the file to end")
+        took = [t for t, topic, m in sub.snapshot()
+                if topic == "status/a/" and m["state"] == "ended"][0] - start
+        segs = sub.segments("a")
+        time.sleep(0.6)  # one more periodic status
+        status = sub.of("status", "a")[-1]
+        d.terminate()
+        return took, segs, status
+
+    def test_stalled_subscriber_costs_nothing_and_drops_are_counted(self):
+        base, segs0, status0 = self._run(False)
+        took, segs, status = self._run(True)
+        self.assertLessEqual(took, base * 1.1, "with a stalled subscriber %.2f s, without %.2f s"
+                             % (took, base))
+        # the subscriber that reads lost nothing
+        self.assertEqual([(s["seq"], s["t0"]) for s in segs], [(s["seq"], s["t0"]) for s in segs0])
+        self.assert_seq_contiguous(segs)
+        self.assertEqual(status0["counters"]["publish_drops"], 0)
+        self.assertGreater(status["counters"]["publish_drops"], 0)
+        sys.stderr.write("\n  %d segments; %.2f s without, %.2f s with a stalled subscriber; "
+                         "publish_drops %d ... " % (len(segs), base, took,
+                                                   status["counters"]["publish_drops"]))
+
+
+class TestProxy(DaemonTestCase):
+    def test_two_daemons_behind_proxy(self):
+        d1 = Daemon(self, {"one": file_source(MEDIA["ts6"], loop="yes")})
+        d2 = Daemon(self, {"two": file_source(MEDIA["mp4_6"], loop="yes")})
+        backend = "tcp://127.0.0.1:%d" % free_port()
+        proxy = subprocess.Popen([AVFUSE, "proxy", d1.endpoint + "," + d2.endpoint, backend],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proxy.poll() is None and (proxy.kill(), proxy.wait(5)))
+        sub = Subscriber(backend)
+        self.addCleanup(sub.close)
+        sub.wait(lambda: len(sub.segments("one")) >= 2 and len(sub.segments("two")) >= 2, 30,
+                 "both daemons' segments through the proxy")
+        for name in ("one", "two"):
+            segs = sub.segments(name)
+            for a, b in zip(segs, segs[1:]):
+                self.assertEqual(b["seq"], a["seq"] + 1)
+            self.check_segment(segs[0], name)
+        proxy.send_signal(signal.SIGTERM)
+        self.assertEqual(proxy.wait(5), 0)
+        for d in (d1, d2):
+            self.assertEqual(d.terminate()[0], 0)
+
+
+class TestNotify(DaemonTestCase):
+    def test_ready_watchdog_stopping(self):
+        path = os.path.join(WORKDIR, "notify-%d" % os.getpid())
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        sock.settimeout(10)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"], loop="yes")}, env=env)
+        got = []
+
+        def until(word):
+            while not any(word in g for g in got):
+                got.append(sock.recv(4096).decode())
+
+        until("READY=1")
+        until("WATCHDOG=1")
+        until("STATUS=")
+        d.proc.send_signal(signal.SIGTERM)
+        until("STOPPING=1")
+        self.assertEqual(d.proc.wait(5), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
