@@ -5,13 +5,23 @@
  * av_read_frame() indefinitely. The interrupt callback here is the one place that
  * bounds every blocking call, by a deadline set before each call and by the abort
  * flag a stop sets from another thread.
+ *
+ * What an input may open is bounded twice. The protocol whitelist keeps a local
+ * file from reaching the network and a network source from reaching local files.
+ * And since an HLS playlist names further resources (playlists, segments, keys)
+ * that libavformat opens through AVFormatContext.io_open, that callback is wrapped:
+ * a network source may open resources on its own host only, a local file only
+ * files inside its own folder (after resolving symlinks), so a playlist cannot
+ * make the daemon fetch from arbitrary hosts or read arbitrary local files.
  */
 #include "source.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
@@ -20,6 +30,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/time.h>
 
+#include "daemon/log.h"
 #include "error.h"
 
 #define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
@@ -42,6 +53,12 @@ struct avf_source {
     int realtime;              /* immutable after open */
     int64_t pace_offset;       /* realtime: monotonic - timeline of the first packet */
     atomic_llong clock_offset; /* INT64_MAX until the first timed packet */
+    /* where nested resources (HLS playlists, segments, keys) may come from: the
+     * source's own host, or for a local file its own folder; "" = no limit */
+    char origin_host[256];
+    char origin_dir[PATH_MAX];
+    int (*default_io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                           AVDictionary **options);
 };
 
 static int stopped(avf_source *src)
@@ -108,6 +125,66 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
     return avf_url_is_local(url) ? local_whitelist : network_whitelist;
 }
 
+/* Sets the origin of url: its host, or the folder of a local file. */
+static void set_origin(avf_source *src, const char *url, int local)
+{
+    char proto[32], auth[8], path[8];
+    int port;
+
+    if (!local) {
+        av_url_split(proto, sizeof(proto), auth, sizeof(auth), src->origin_host,
+                     sizeof(src->origin_host), &port, path, sizeof(path), url);
+        return;
+    }
+    if (!strncmp(url, "file:", 5) && strncmp(url, "file://", 7))
+        url += 5;
+    else if (!strncmp(url, "file://", 7))
+        url += 7;
+    if (realpath(url, src->origin_dir)) {
+        char *slash = strrchr(src->origin_dir, '/');
+
+        if (slash)
+            slash[slash == src->origin_dir] = 0; /* keep "/" for a file in the root */
+    } else {
+        src->origin_dir[0] = 0; /* pipe:, or a path realpath() cannot resolve */
+    }
+}
+
+/* 1 when url may be opened by an input of this source. */
+static int within_origin(const avf_source *src, const char *url)
+{
+    char proto[32], auth[8], host[256], path[8], real[PATH_MAX];
+    size_t n = strlen(src->origin_dir);
+    int port;
+
+    if (src->origin_host[0]) {
+        av_url_split(proto, sizeof(proto), auth, sizeof(auth), host, sizeof(host), &port, path,
+                     sizeof(path), url);
+        return !strcasecmp(host, src->origin_host);
+    }
+    if (!n)
+        return 1;
+    if (!strncmp(url, "file:", 5))
+        url += strncmp(url, "file://", 7) ? 5 : 7;
+    if (!realpath(url, real))
+        return 1; /* it does not exist: the open fails by itself */
+    return !strncmp(real, src->origin_dir, n) && (real[n] == '/' || n == 1);
+}
+
+/* libavformat opens every resource of an input here, the first one included. */
+static int guarded_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                           AVDictionary **options)
+{
+    avf_source *src = s->opaque;
+
+    if (!within_origin(src, url)) {
+        avf_log(AVF_LOG_ERROR, "source", "refused to open %s: outside the source's %s", url,
+                src->origin_host[0] ? "host" : "folder");
+        return AVERROR(EPERM);
+    }
+    return src->default_io_open(s, pb, url, flags, options);
+}
+
 int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt)
 {
     enum avf_source_kind kind = opt ? opt->kind : AVF_SOURCE_AUTO;
@@ -144,6 +221,12 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     }
     src->fmt->interrupt_callback.callback = interrupt_cb;
     src->fmt->interrupt_callback.opaque = src;
+    if (kind != AVF_SOURCE_DEVICE) {
+        set_origin(src, url, allowed == local_whitelist);
+        src->default_io_open = src->fmt->io_open;
+        src->fmt->opaque = src;
+        src->fmt->io_open = guarded_io_open;
+    }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
     arm_deadline(src);
     ret = avformat_open_input(&src->fmt, url, ifmt, &dict);
