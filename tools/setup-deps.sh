@@ -11,6 +11,7 @@ packages=(
   libebur128-dev
   libjansson-dev
   libavdevice-dev libzmq3-dev portaudio19-dev libinih-dev libsystemd-dev
+  libasound2-dev
   ffmpeg
 )
 if [ "${1:-}" = "--test" ]; then
