@@ -25,6 +25,7 @@
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/publisher.h"
 #include "daemon/setup.h"
@@ -47,6 +48,7 @@ typedef struct daemon_state {
     avf_runner_env env;
     avf_publisher *pub;
     void *zctx, *control;
+    avf_metrics *metrics;
     avf_sources *sources;
 } daemon_state;
 
@@ -134,6 +136,9 @@ static void warn_restart_keys(const avf_config *old, const avf_config *now)
             (keys[i].a && strcmp(keys[i].a, keys[i].b)))
             avf_log(AVF_LOG_WARN, "reload", "%s changed: it takes effect when avfused restarts",
                     keys[i].key);
+    if ((old->metrics == NULL) != (now->metrics == NULL) ||
+        (old->metrics && strcmp(old->metrics, now->metrics)))
+        avf_log(AVF_LOG_WARN, "reload", "metrics changed: it takes effect when avfused restarts");
     if (old->sndhwm != now->sndhwm || old->linger != now->linger)
         avf_log(AVF_LOG_WARN, "reload",
                 "sndhwm or linger changed: it takes effect when avfused restarts");
@@ -184,11 +189,26 @@ static void serve_control(daemon_state *d)
     free(answer);
 }
 
+static void update_metrics(daemon_state *d)
+{
+    json_t *statuses;
+
+    if (!d->metrics)
+        return;
+    statuses = avf_sources_status(d->sources);
+    if (statuses)
+        avf_metrics_update(
+            d->metrics,
+            avf_metrics_render(statuses, (av_gettime_relative() - d->started_us) / 1e6));
+    json_decref(statuses);
+}
+
 static void tick(daemon_state *d)
 {
     int n = avf_sources_count(d->sources), active = avf_sources_active(d->sources);
 
     avf_sources_publish_status(d->sources);
+    update_metrics(d);
     if (avf_sources_alive(d->sources))
         avf_notify_watchdog();
     else
@@ -245,6 +265,7 @@ static void serve(daemon_state *d, int sigfd)
 static void shut_down(daemon_state *d)
 {
     avf_sources_free(&d->sources); /* each publishes its partial segment and final status */
+    avf_metrics_stop(&d->metrics);
     avf_publisher_close(&d->pub);
     if (d->control)
         zmq_close(d->control);
@@ -341,6 +362,11 @@ int main(int argc, char **argv)
             goto fail;
         }
     }
+    if (d.config->metrics &&
+        avf_metrics_start(&d.metrics, d.config->metrics, why, sizeof(why)) < 0) {
+        avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
+        goto fail;
+    }
     d.sources = avf_sources_new(&d.env);
     if (!d.sources)
         goto fail;
@@ -348,6 +374,7 @@ int main(int argc, char **argv)
         avf_log(AVF_LOG_ERROR, "avfused", "some sources could not start");
     avf_log(AVF_LOG_INFO, "avfused", "publishing on %s, %d sources", d.config->publish,
             avf_sources_count(d.sources));
+    update_metrics(&d);
     avf_notify_ready();
     avf_notify_status("%d sources", avf_sources_count(d.sources));
 

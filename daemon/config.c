@@ -55,7 +55,7 @@ static const key_desc source_keys[] = {
     {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, 0},
     {"microphone", V_STRING, T_AV, F(microphone), 0, 0},
     {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, 0},
-    {"realtime", V_BOOL, T_FILE, F(realtime), 0, 1},
+    {"realtime", V_BOOL, T_FILE | T_CAMERA | T_AV, F(realtime), 0, 1},
     {"loop", V_BOOL, T_FILE, F(loop), 0, 1},
     {"live", V_BOOL, T_FILE, F(live), 0, 1},
     {"read_timeout", V_DOUBLE, T_ALL, F(read_timeout), 0.1, 600},
@@ -78,6 +78,7 @@ static const key_desc daemon_keys[] = {
     {"linger", V_DOUBLE, 0, F(linger), 0, 60},
     {"model", V_STRING, 0, F(model), 0, 0},
     {"plugin_dirs", V_STRING, 0, F(plugin_dirs), 0, 0},
+    {"metrics", V_STRING, 0, F(metrics), 0, 0},
     {"log_level", V_INT, 0, F(log_level), 0, 0}, /* parsed by name below */
 };
 #undef F
@@ -493,6 +494,10 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
         avf_config_free(&p.c);
         return p.error;
     }
+    if (p.c->metrics && !strcmp(p.c->metrics, "none")) {
+        free(p.c->metrics);
+        p.c->metrics = NULL;
+    }
     if (p.c->control && !strcmp(p.c->control, "none")) {
         free(p.c->control);
         p.c->control = NULL;
@@ -531,6 +536,7 @@ void avf_config_free(avf_config **pc)
     free(c->control);
     free(c->model);
     free(c->plugin_dirs);
+    free(c->metrics);
     free(c);
     *pc = NULL;
 }

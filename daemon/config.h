@@ -46,6 +46,7 @@ typedef struct avf_config {
     int sndhwm;
     char *model; /* NULL: the installed default; "none": no model */
     char *plugin_dirs;
+    char *metrics; /* NULL: no metrics endpoint */
     int log_level;
     avf_source_conf *sources;
     int nb_sources;

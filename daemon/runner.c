@@ -90,23 +90,38 @@ static void set_state(avf_runner *r, enum avf_runner_state state, const char *er
     avf_runner_publish_status(r);
 }
 
-/* The input of the pipeline: its URL, kind and format. */
-static const char *pipeline_input(const avf_source_conf *c, avf_pipeline_config *cfg)
+/* The input of the pipeline: its URL (NULL: a microphone alone), kind, format and
+ * microphone. *label receives what to call the input in messages. */
+static const char *pipeline_input(const avf_source_conf *c, avf_pipeline_config *cfg,
+                                  const char **label)
 {
+    const char *url = NULL;
+
     switch (c->type) {
     case AVF_TYPE_FILE:
         cfg->kind = AVF_SOURCE_FILE;
-        return c->url;
+        url = c->url;
+        break;
     case AVF_TYPE_STREAM:
         cfg->kind = AVF_SOURCE_NETWORK;
-        return c->url;
+        url = c->url;
+        break;
+    case AVF_TYPE_MICROPHONE:
+        cfg->microphone = c->device ? c->device : "default";
+        break;
+    case AVF_TYPE_AV: /* a camera and a microphone */
     case AVF_TYPE_CAMERA:
+        if (c->type == AVF_TYPE_AV)
+            cfg->microphone = c->microphone ? c->microphone : "default";
         cfg->kind = AVF_SOURCE_DEVICE;
         cfg->format = c->format ? c->format : "video4linux2";
-        return c->device ? c->device : "/dev/video0";
-    default:
-        return NULL;
+        url = c->device ? c->device : "/dev/video0";
+        break;
+    case AVF_TYPE_NONE:
+        break;
     }
+    *label = url ? url : cfg->microphone;
+    return url;
 }
 
 static void pipeline_config(avf_runner *r, avf_pipeline_config *cfg)
@@ -121,7 +136,7 @@ static void pipeline_config(avf_runner *r, avf_pipeline_config *cfg)
     cfg->rate = c->rate;
     cfg->io_timeout_us = llround(c->read_timeout * AV_TIME_BASE);
     cfg->stop = &r->stop;
-    cfg->realtime = c->type == AVF_TYPE_FILE && c->realtime;
+    cfg->realtime = c->realtime;
     cfg->live = avf_source_conf_is_live(c);
     cfg->plugins = r->env.plugins;
     cfg->nb_plugins = r->env.nb_plugins;
@@ -232,18 +247,20 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     avf_sched *s = NULL;
     avf_segment *seg;
     avf_event ev[AVF_EVENTS_MAX];
-    const char *input;
-    char err[200];
+    const char *url, *input;
+    char err[256];
     int ret;
 
     pipeline_config(r, &cfg);
-    input = pipeline_input(&r->conf, &cfg);
-    if (!input) {
-        snprintf(why, why_size, "%s sources are not supported by this build",
-                 avf_source_type_name(r->conf.type));
-        return AVERROR(ENOSYS);
+    url = pipeline_input(&r->conf, &cfg, &input);
+    cfg.why = err;
+    cfg.why_size = sizeof(err);
+    err[0] = 0;
+    ret = avf_sched_open(&s, url, &cfg);
+    if (ret < 0 && err[0]) {
+        snprintf(why, why_size, "%s: cannot open: %s", input, err);
+        return ret;
     }
-    ret = avf_sched_open(&s, input, &cfg);
     if (ret < 0) {
         snprintf(why, why_size, "%s: cannot open: %s", input,
                  ret == AVERROR_INVALIDDATA  ? "not a media file FFmpeg can read"

@@ -11,20 +11,24 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <libavutil/avutil.h>
+#include <libavutil/time.h>
 
 #include "daemon/log.h"
 #include "error.h"
 #include "extract.h"
 #include "fusion/fusion.h"
+#include "mic.h"
 #include "queue.h"
 
 #define PACKET_QUEUE_SIZE 64
 #define ITEM_QUEUE_SIZE   64
 #define OUT_QUEUE_SIZE    8
+#define MIC_READ_MS       100 /* one microphone read: its samples, and its stop check */
 
 typedef struct decoder_thread {
     avf_sched *s;
@@ -47,7 +51,9 @@ typedef struct extract_thread {
 
 struct avf_sched {
     avf_pipeline_config cfg;  /* immutable */
-    avf_source *src;          /* demux thread only while running */
+    avf_source *src;          /* demux thread only while running; NULL: a microphone alone */
+    avf_mic *mic;             /* capture thread only while running; NULL: none */
+    atomic_llong mic_origin;  /* CLOCK_MONOTONIC of timeline 0 for the microphone */
     avf_vdec *vdec;           /* video thread only while running */
     avf_adec *adec;           /* audio thread only while running */
     avf_segmenter *segmenter; /* segment thread only while running */
@@ -56,12 +62,13 @@ struct avf_sched {
     avf_queue *video_packets, *audio_packets, *video_items, *audio_items, *items, *out;
     decoder_thread video_thread, audio_thread;
     extract_thread video_extract, audio_extract;
-    pthread_t threads[6];
+    pthread_t threads[7];
     int nb_threads; /* main thread only */
     int joined;     /* main thread only */
     pthread_mutex_t lock;
     int error;         /* first stage error; protected by lock */
     int read_error;    /* demux thread only until joined */
+    int mic_error;     /* capture thread only until joined */
     uint64_t segments; /* segment thread only until joined */
 };
 
@@ -277,6 +284,96 @@ static void *extract_main(void *arg)
     return NULL;
 }
 
+/* Where the microphone's timeline starts on CLOCK_MONOTONIC; 0 when known. */
+static int mic_origin(avf_sched *s, int64_t first_capture, int64_t *origin)
+{
+    if (!s->src) {
+        /* alone: the first sample is timeline 0 */
+        if (atomic_load(&s->mic_origin) == INT64_MIN)
+            atomic_store(&s->mic_origin, first_capture);
+        *origin = atomic_load(&s->mic_origin);
+        return 0;
+    }
+    /* with a camera: the camera's timeline, once its first packet has come */
+    return avf_source_clock_offset(s->src, origin);
+}
+
+/*
+ * The microphone's thread: reads its capture, places the samples on the timeline
+ * by their CLOCK_MONOTONIC capture times and hands them on as audio items. The
+ * placement is the decoders' (clock.h): samples follow each other contiguously
+ * while the capture times agree with the sample count within 20 ms; beyond that
+ * (the sound card's clock drifted from the system's, or samples were lost) the
+ * position jumps to where the capture time says, leaving a hole or dropping the
+ * overlap. That is the drift correction.
+ */
+static void *capture_main(void *arg)
+{
+    avf_sched *s = arg;
+    avf_queue *out = s->ax ? s->audio_items : s->items;
+    int max = s->cfg.rate * MIC_READ_MS / 1000;
+    float *buf = malloc((size_t)max * sizeof(*buf));
+    int64_t silent_since = av_gettime_relative();
+    avf_audio_clock place;
+    int ret = buf ? 0 : AVERROR(ENOMEM);
+
+    avf_audio_clock_init(&place, s->cfg.rate);
+    while (ret == 0) {
+        avf_item *item;
+        int64_t t_mono, origin, pos;
+        int n, skip;
+
+        if (s->cfg.stop && atomic_load(s->cfg.stop))
+            break;
+        n = avf_mic_read(s->mic, buf, max, MIC_READ_MS * 1000, &t_mono);
+        if (n == AVF_EOS)
+            break;
+        if (n == AVERROR(ETIMEDOUT)) {
+            if (av_gettime_relative() - silent_since > s->cfg.io_timeout_us)
+                ret = n;
+            continue;
+        }
+        if (n < 0) {
+            ret = n;
+            break;
+        }
+        silent_since = av_gettime_relative();
+        if (mic_origin(s, t_mono, &origin) < 0)
+            continue; /* before the camera's first packet: no timeline yet */
+        if (avf_audio_clock_frame(&place, t_mono - origin, 0))
+            avf_audio_clock_jump(&place, t_mono - origin);
+        skip = avf_audio_clock_place(&place, n, &pos);
+        if (pos < 0) {
+            /* captured before timeline 0 (the camera's first frame) */
+            skip += (int)FFMIN(-pos, n - skip);
+            pos = 0;
+        }
+        if (skip >= n)
+            continue;
+        item = calloc(1, sizeof(*item));
+        if (!item || !(item->samples = malloc((size_t)(n - skip) * sizeof(float)))) {
+            avf_item_free(&item);
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        item->type = AVF_ITEM_AUDIO;
+        item->pos = pos;
+        item->t_us = av_rescale(pos, AV_TIME_BASE, s->cfg.rate);
+        item->nb_samples = n - skip;
+        memcpy(item->samples, buf + skip, (size_t)(n - skip) * sizeof(float));
+        if (avf_queue_send(out, item) == AVF_EOS) {
+            avf_item_free(&item);
+            break;
+        }
+    }
+    free(buf);
+    if (ret < 0)
+        s->mic_error = ret; /* the microphone failed or went silent: an input error */
+    send_end(out, AVF_ITEM_AUDIO_END);
+    avf_queue_finish_send(out);
+    return NULL;
+}
+
 static int segment_item(avf_segmenter *seg, const avf_item *item, int hop)
 {
     int ret;
@@ -374,9 +471,11 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
     };
     enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
     avf_segmenter_config seg_cfg;
-    const avf_source_info *info;
+    const avf_source_info *info = NULL;
+    const AVStream *video = NULL, *audio = NULL;
+    int has_audio;
     avf_sched *s;
-    char why[128];
+    char why[256];
     int ret;
 
     if (avf_pipeline_config_check(cfg, why, sizeof(why)) < 0)
@@ -389,23 +488,40 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         return AVERROR(ENOMEM);
     }
     s->cfg = *cfg;
-    ret = avf_source_open(&s->src, url, &src_opt);
-    if (ret < 0)
+    atomic_init(&s->mic_origin, INT64_MIN);
+    if (url) {
+        ret = avf_source_open(&s->src, url, &src_opt);
+        if (ret < 0)
+            goto fail;
+        info = avf_source_get_info(s->src);
+        video = info->video;
+        audio = cfg->microphone ? NULL : info->audio; /* the microphone replaces it */
+    } else if (!cfg->microphone) {
+        ret = AVERROR(EINVAL);
         goto fail;
-    info = avf_source_get_info(s->src);
-    if (info->video) {
+    }
+    if (cfg->microphone) {
+        ret = avf_mic_open(&s->mic, cfg->microphone, cfg->rate, why, sizeof(why));
+        if (ret < 0) {
+            avf_log(AVF_LOG_DEBUG, "mic", "%s", why);
+            if (cfg->why)
+                snprintf(cfg->why, cfg->why_size, "%s", why);
+            goto fail;
+        }
+    }
+    has_audio = audio || s->mic;
+    if (video) {
         avf_video_options vopt = {.fps = cfg->fps, .max_width = cfg->max_width};
 
-        ret = avf_vdec_open(&s->vdec, info->video, &vopt, info->origin_us, info->video_limit_us);
+        ret = avf_vdec_open(&s->vdec, video, &vopt, info->origin_us, info->video_limit_us);
         if (ret < 0)
             goto fail;
         s->video_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
         if (!s->video_packets)
             goto fail_nomem;
     }
-    if (info->audio) {
-        ret =
-            avf_adec_open(&s->adec, info->audio, cfg->rate, info->origin_us, info->audio_limit_us);
+    if (audio) {
+        ret = avf_adec_open(&s->adec, audio, cfg->rate, info->origin_us, info->audio_limit_us);
         if (ret < 0)
             goto fail;
         s->audio_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
@@ -419,10 +535,10 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
             .window = cfg->rate * AVF_WINDOW_MS / 1000,
             .hop = cfg->rate * AVF_WINDOW_HOP_MS / 1000,
             .frame_rate = av_q2d(cfg->fps),
-            .source = url,
+            .source = url ? url : cfg->microphone,
         };
 
-        if (info->video) {
+        if (video) {
             ret = avf_extractor_new(&s->vx, AVF_PLUGIN_VIDEO, cfg->plugins, cfg->nb_plugins, &pcfg);
             if (ret < 0)
                 goto fail;
@@ -430,7 +546,7 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
             if (!s->video_items)
                 goto fail_nomem;
         }
-        if (info->audio) {
+        if (has_audio) {
             ret = avf_extractor_new(&s->ax, AVF_PLUGIN_AUDIO, cfg->plugins, cfg->nb_plugins, &pcfg);
             if (ret < 0)
                 goto fail;
@@ -450,14 +566,13 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .hop_samples = llround(cfg->hop_s * cfg->rate),
         .len_samples = llround(cfg->len_s * cfg->rate),
         .min_partial_us = llround(cfg->min_partial_s * AV_TIME_BASE),
-        .has_video = info->video != NULL,
-        .has_audio = info->audio != NULL,
+        .has_video = video != NULL,
+        .has_audio = has_audio,
         .video_dim = s->vx ? avf_extractor_layout(s->vx)->dim : 0,
         .audio_dim = s->ax ? avf_extractor_layout(s->ax)->dim : 0,
     };
     s->segmenter = avf_segmenter_new(&seg_cfg);
-    s->items = avf_queue_new(ITEM_QUEUE_SIZE, (info->video != NULL) + (info->audio != NULL), policy,
-                             free_item);
+    s->items = avf_queue_new(ITEM_QUEUE_SIZE, (video != NULL) + has_audio, policy, free_item);
     s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
     if (!s->segmenter || !s->items || !s->out)
         goto fail_nomem;
@@ -472,7 +587,7 @@ fail:
 
 const avf_source_info *avf_sched_source_info(const avf_sched *s)
 {
-    return avf_source_get_info(s->src);
+    return s->src ? avf_source_get_info(s->src) : NULL;
 }
 
 int avf_sched_start(avf_sched *s)
@@ -533,10 +648,18 @@ int avf_sched_start(avf_sched *s)
             goto fail;
         s->nb_threads++;
     }
-    ret = pthread_create(&s->threads[s->nb_threads], NULL, demux_main, s);
-    if (ret)
-        goto fail;
-    s->nb_threads++;
+    if (s->mic) {
+        ret = pthread_create(&s->threads[s->nb_threads], NULL, capture_main, s);
+        if (ret)
+            goto fail;
+        s->nb_threads++;
+    }
+    if (s->src) {
+        ret = pthread_create(&s->threads[s->nb_threads], NULL, demux_main, s);
+        if (ret)
+            goto fail;
+        s->nb_threads++;
+    }
     return 0;
 fail:
     /* unwind the threads already running: every queue closes, so each of them
@@ -580,12 +703,29 @@ void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c)
 
 int avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us)
 {
-    return avf_source_clock_offset(s->src, offset_us);
+    int64_t origin;
+
+    if (s->src)
+        return avf_source_clock_offset(s->src, offset_us);
+    origin = atomic_load(&s->mic_origin);
+    if (origin == INT64_MIN)
+        return AVERROR(EAGAIN);
+    *offset_us = origin;
+    return 0;
+}
+
+/* Makes the inputs' blocking calls return. */
+static void abort_inputs(avf_sched *s)
+{
+    if (s->src)
+        avf_source_abort(s->src);
+    if (s->mic)
+        avf_mic_abort(s->mic);
 }
 
 void avf_sched_stop(avf_sched *s)
 {
-    avf_source_abort(s->src);
+    abort_inputs(s);
 }
 
 int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
@@ -605,7 +745,7 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
             stats->audio = *avf_adec_stats(s->adec);
         stats->segmenter = *avf_segmenter_get_stats(s->segmenter);
         stats->segments = s->segments;
-        stats->read_error = s->read_error;
+        stats->read_error = s->read_error ? s->read_error : s->mic_error;
     }
     pthread_mutex_lock(&s->lock);
     err = s->error;
@@ -621,7 +761,7 @@ void avf_sched_free(avf_sched **ps)
         return;
     s = *ps;
     if (s->nb_threads && !s->joined) {
-        avf_source_abort(s->src);
+        abort_inputs(s);
         avf_queue_finish_recv(s->out);
         avf_sched_wait(s, NULL);
     }
@@ -638,6 +778,7 @@ void avf_sched_free(avf_sched **ps)
     avf_adec_free(&s->adec);
     avf_vdec_free(&s->vdec);
     avf_source_free(&s->src);
+    avf_mic_free(&s->mic);
     pthread_mutex_destroy(&s->lock);
     free(s);
     *ps = NULL;

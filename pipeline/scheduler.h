@@ -44,6 +44,16 @@ typedef struct avf_pipeline_config {
      * avf_sched_counters) so that it never waits for a slow stage; otherwise they
      * wait, and nothing is lost. */
     int live;
+    /* A PortAudio input device (mic.h): the pipeline's audio comes from it, on
+     * CLOCK_MONOTONIC, instead of from the input's audio stream. With a NULL url
+     * the microphone is the whole input; with a url (a camera) the two share one
+     * clock: the microphone's capture times are put on the input's timeline through
+     * its clock offset, and audio before the input's first packet is left out. */
+    const char *microphone;
+    /* Where avf_sched_open() explains a failure it has words for (a microphone that
+     * does not exist), or NULL. */
+    char *why;
+    size_t why_size;
     /* Feature extractors (built-in and loaded), borrowed: they must outlive every
      * pipeline opened with this config. None: segments carry no features. */
     const avf_plugin_descriptor *const *plugins;
@@ -79,13 +89,15 @@ typedef struct avf_sched_counters {
 } avf_sched_counters;
 
 /*
- * Opens url and prepares its pipeline without starting threads. On success
+ * Opens url (may be NULL when cfg->microphone is set) and prepares its pipeline
+ * without starting threads. On success
  * stores a whole scheduler in *ps (the caller frees it with avf_sched_free()) and
  * returns 0; on failure returns a negative error and *ps is untouched.
  */
 int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg);
 
-/* The returned pointer belongs to the scheduler and is valid until it is freed. */
+/* The returned pointer belongs to the scheduler and is valid until it is freed;
+ * NULL for a microphone alone. */
 const avf_source_info *avf_sched_source_info(const avf_sched *s);
 
 /* Starts the threads. */
@@ -113,7 +125,8 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats);
 /* Fills c. Any thread, while the scheduler exists. */
 void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c);
 
-/* avf_source_clock_offset() of the input: timeline to CLOCK_MONOTONIC. */
+/* avf_source_clock_offset() of the input (or the microphone's, alone): timeline to
+ * CLOCK_MONOTONIC. */
 int avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us);
 
 /* Stops and joins if still running, then frees; accepts NULL; sets *ps to NULL. */

@@ -10,12 +10,12 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libebur128-dev
   libjansson-dev
-  libavdevice-dev libzmq3-dev portaudio19-dev libinih-dev libsystemd-dev
+  libavdevice-dev libzmq3-dev portaudio19-dev libinih-dev libsystemd-dev libmicrohttpd-dev
   libasound2-dev
   ffmpeg
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(libcmocka-dev python3 python3-zmq valgrind clang-format git systemd)
+  packages+=(libcmocka-dev python3 python3-zmq curl valgrind clang-format git systemd)
 fi
 
 missing=()

@@ -320,6 +320,24 @@ class TestSignals(DaemonTestCase):
         sub.wait(lambda: len(sub.segments("b")) >= 2, 20, "b's segments after the reload")
         self.assertEqual(sub.states("a").count("connecting"), connecting_before)
         self.assert_seq_contiguous(sub.segments("a"))
+
+        # the control socket's reload: b removed, a changed (restarted, seq goes on)
+        d.write_config({"a": file_source(MEDIA["ts6"], loop="yes", hop=0.5)})
+        reply = d.ctl({"cmd": "reload"})
+        self.assertEqual(reply, {"ok": True, "added": [], "removed": ["b"], "changed": ["a"]})
+        sub.wait(lambda: sub.states("b")[-1] == "ended", 5, "b's final status")
+        n = len(sub.segments("a"))
+        sub.wait(lambda: len(sub.segments("a")) >= n + 3, 10, "a with its new hop")
+        segs = sub.segments("a")
+        self.assert_seq_contiguous(segs)
+        self.assert_timeline_forward(segs)
+        self.assertEqual(segs[-1]["t0"] - segs[-2]["t0"], 0.5)
+        # a broken file through the control socket: refused with file and line
+        with open(d.conf, "a") as fh:
+            fh.write("width = wide\n")
+        reply = d.ctl({"cmd": "reload"})
+        self.assertFalse(reply["ok"])
+        self.assertRegex(reply["error"], r"avfuse\.conf:\d+: width must be a whole number")
         rc, _ = d.terminate()
         self.assertEqual(rc, 0)
 
@@ -443,6 +461,161 @@ class TestStreams(DaemonTestCase):
         self.assertLess(took, 2.0)
 
 
+class TestCamera(DaemonTestCase):
+    def test_camera_through_a_recorded_file(self):
+        # no /dev/video* here: the camera's input format is the seam, a recording
+        # played in real time stands in for the V4L2 device
+        d = Daemon(self, {"cam": {"type": "camera", "device": MEDIA["ts6"], "format": "mpegts",
+                                  "realtime": "yes", "read_timeout": 1}})
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("cam")) >= 3, 30, "the camera's segments")
+        segs = sub.segments("cam")
+        self.assert_seq_contiguous(segs)
+        for s in segs:
+            self.check_segment(s, "cam")
+            self.assertTrue(s["video"]["present"])
+            self.assertIn("wallclock", s)
+        self.assertEqual(sub.of("status", "cam")[-1]["type"], "camera")
+        self.assertEqual(d.terminate()[0], 0)
+
+
+ALSA_CONF = """pcm.null { type null }
+pcm.avfuse_mic_raw {
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "%s"
+    format "raw"
+}
+pcm.!default {
+    type plug
+    slave { pcm "avfuse_mic_raw" format S16_LE rate 16000 channels 1 }
+}
+"""
+
+
+class Feeder:
+    """Writes mono S16_LE 16 kHz into a FIFO at real time, 10 ms per write: the ALSA
+    file PCM reads one buffer per read() and is paced by nothing else (see
+    tests/unit/test_mic.c). The signal is a 440 Hz tone for tone_s seconds, then
+    silence, until stopped."""
+
+    def __init__(self, path, tone_s):
+        import array
+        import math
+        os.mkfifo(path)
+        self.fd = os.open(path, os.O_RDWR)
+        self.chunks = []
+        for k in range(int(tone_s * 100)):
+            self.chunks.append(array.array("h", (
+                int(16384 * math.sin(2 * math.pi * 440 * (k * 160 + i) / 16000))
+                for i in range(160))).tobytes())
+        self.silence = bytes(320)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        start = time.monotonic()
+        k = 0
+        while not self.stop.is_set():
+            chunk = self.chunks[k] if k < len(self.chunks) else self.silence
+            try:
+                os.write(self.fd, chunk)
+            except OSError:
+                return
+            k += 1
+            delay = start + k * 0.01 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        os.close(self.fd)
+
+
+class TestMicrophone(DaemonTestCase):
+    def test_microphone_through_alsa_file_pcm(self):
+        tmp = tempfile.mkdtemp(dir=WORKDIR)
+        fifo = os.path.join(tmp, "mic.fifo")
+        conf = os.path.join(tmp, "asound.conf")
+        with open(conf, "w") as fh:
+            fh.write(ALSA_CONF % fifo)
+        feeder = Feeder(fifo, tone_s=3.0)
+        env = dict(os.environ, ALSA_CONFIG_PATH=conf)
+        d = Daemon(self, {"mic": {"type": "microphone", "device": "default"}}, env=env)
+        self.addCleanup(feeder.close)  # after the daemon is gone: it reads the FIFO
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("mic")) >= 6, 30, "six microphone segments")
+        self.assertEqual(d.terminate()[0], 0)
+        segs = sub.segments("mic")
+        self.assert_seq_contiguous(segs)
+        for s in segs[:6]:
+            self.check_segment(s, "mic")
+            self.assertFalse(s["video"]["present"])
+            self.assertTrue(s["audio"]["present"])
+            self.assertIn("wallclock", s)
+        full = [s for s in segs if not s["partial"]]
+        for s in full:
+            # the feeder is a Python thread: when the machine is busy its writes come
+            # late, capture time and sample count part by more than 20 ms, and the
+            # drift correction leaves a hole of that size, as it should
+            self.assertGreaterEqual(s["audio"]["samples"], 15000, s["audio"]["samples"])
+        # the tone, then silence: the capture start may fall anywhere in the first
+        # segment, so the tone fills segment 1 and silence segment 4 at the latest
+        tone, quiet = full[1]["audio"]["features"], full[4]["audio"]["features"]
+        self.assertAlmostEqual(tone["pitch_hz"], 440.0, delta=5.0)
+        self.assertAlmostEqual(tone["rms_dbfs"], -9.0, delta=1.5)
+        self.assertLess(quiet["rms_dbfs"], -60.0)
+
+    def test_missing_microphone_is_reported_and_retried(self):
+        tmp = tempfile.mkdtemp(dir=WORKDIR)
+        conf = os.path.join(tmp, "asound.conf")
+        with open(conf, "w") as fh:
+            fh.write(ALSA_CONF % os.path.join(tmp, "absent.fifo"))
+        env = dict(os.environ, ALSA_CONFIG_PATH=conf)
+        d = Daemon(self, {"mic": {"type": "microphone", "device": "USB Headset",
+                                  "backoff_min": 0.1, "backoff_max": 0.2},
+                          "a": file_source(MEDIA["ts6"])}, env=env)
+        sub = self.subscribe(d)
+        sub.wait(lambda: any(m["counters"]["reconnects"] >= 3 for m in sub.of("status", "mic")),
+                 20, "three attempts")
+        status = sub.of("status", "mic")[-1]
+        self.assertIn(status["state"], ("reconnecting", "connecting"))
+        self.assertIn("USB Headset", status["error"])
+        self.assertEqual(sub.segments("mic"), [])
+        sub.wait(lambda: len(sub.segments("a")) >= 2, 20, "the other source")
+        self.assertEqual(d.terminate()[0], 0)
+
+    def test_camera_with_microphone_on_one_clock(self):
+        tmp = tempfile.mkdtemp(dir=WORKDIR)
+        fifo = os.path.join(tmp, "mic.fifo")
+        conf = os.path.join(tmp, "asound.conf")
+        with open(conf, "w") as fh:
+            fh.write(ALSA_CONF % fifo)
+        feeder = Feeder(fifo, tone_s=60.0)
+        env = dict(os.environ, ALSA_CONFIG_PATH=conf)
+        d = Daemon(self, {"room": {"type": "av", "device": MEDIA["ts6"], "format": "mpegts",
+                                   "realtime": "yes", "microphone": "default"}}, env=env)
+        self.addCleanup(feeder.close)
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("room")) >= 4, 30, "four segments")
+        self.assertEqual(d.terminate()[0], 0)
+        segs = sub.segments("room")
+        self.assert_seq_contiguous(segs)
+        for s in segs[:4]:
+            self.check_segment(s, "room")
+            self.assertTrue(s["video"]["present"])
+            self.assertTrue(s["audio"]["present"])
+        # the audio is the microphone's (a 440 Hz tone), not the recording's own
+        # (also 440 Hz, but at -21 dBFS), and it fills the segments on the camera's clock
+        for s in segs[1:4]:
+            self.assertGreaterEqual(s["audio"]["samples"], 15000, s["audio"]["samples"])
+            self.assertAlmostEqual(s["audio"]["features"]["rms_dbfs"], -9.0, delta=1.5)
+            self.assertEqual(s["video"]["frames"], 10)
+
+
 class TestSlowSubscriber(DaemonTestCase):
     def _run(self, stalled):
         # 1200 segments (3.6 MB) and their events and status: far more than a
@@ -499,6 +672,52 @@ class TestProxy(DaemonTestCase):
         self.assertEqual(proxy.wait(5), 0)
         for d in (d1, d2):
             self.assertEqual(d.terminate()[0], 0)
+
+
+class TestMetrics(DaemonTestCase):
+    def test_prometheus_endpoint(self):
+        port = free_port()
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"], loop="yes"),
+                          "b": file_source(MEDIA["mp4_6"], loop="yes")},
+                   "metrics = 127.0.0.1:%d\n" % port)
+        sub = self.subscribe(d)
+        sub.wait(lambda: len(sub.segments("a")) >= 2 and len(sub.segments("b")) >= 2, 20,
+                 "segments")
+        time.sleep(0.6)  # one status tick renders the page
+        proc = subprocess.run(["curl", "-sS", "-i", "http://127.0.0.1:%d/metrics" % port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=10)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        head, _, body = proc.stdout.partition("\n\n")  # text mode: \r\n is \n
+        self.assertIn("200", head.splitlines()[0])
+        self.assertIn("text/plain; version=0.0.4", head)
+        samples = {}
+        for line in body.splitlines():
+            if line.startswith("#"):
+                self.assertRegex(line, r"^# (HELP|TYPE) avfuse_\w+ ")
+                continue
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+        for src in "ab":
+            self.assertGreaterEqual(samples['avfuse_segments_total{source="%s"}' % src], 2)
+            self.assertEqual(samples['avfuse_source_state{source="%s",state="running"}' % src], 1)
+            self.assertIn('avfuse_drops_total{source="%s",stage="frames"}' % src, samples)
+            self.assertIn('avfuse_latency_ms{source="%s",quantile="0.99"}' % src, samples)
+        self.assertEqual(samples["avfuse_sources"], 2)
+        missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  "http://127.0.0.1:%d/" % port], stdout=subprocess.PIPE,
+                                 text=True, timeout=10)
+        self.assertEqual(missing.stdout, "404")
+        self.assertEqual(d.terminate()[0], 0)
+
+    def test_metrics_off_by_default_and_bad_address_refused(self):
+        d = Daemon(self, {})
+        self.assertIsNone(d.proc.poll())
+        self.assertNotIn("metrics", d.stderr())
+        d.terminate()
+        bad = Daemon(self, {}, "metrics = 300.1.1.1:80\n")
+        self.assertEqual(bad.proc.wait(10), 1)
+        self.assertIn("metrics: '300.1.1.1' is not an IP address", bad.stderr())
 
 
 class TestNotify(DaemonTestCase):
