@@ -79,6 +79,7 @@ static void main_usage(FILE *f)
                "                    sources, add, remove, reload)\n"
                "  train             fit the content and sentiment heads on a manifest\n"
                "  eval              score a model on a manifest\n"
+               "  report INPUT      draw the timeline of a file or its JSON lines (SVG, HTML)\n"
                "\n"
                "Run 'avfuse COMMAND --help' for the options of a command.\n");
 }
@@ -495,6 +496,8 @@ int main(int argc, char **argv)
         return avf_cmd_proxy(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ctl"))
         return avf_cmd_ctl(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "report"))
+        return avf_cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "avfuse: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return EXIT_USAGE;

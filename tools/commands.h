@@ -15,6 +15,7 @@ int avf_cmd_eval(int argc, char **argv);
 int avf_cmd_watch(int argc, char **argv);
 int avf_cmd_proxy(int argc, char **argv);
 int avf_cmd_ctl(int argc, char **argv);
+int avf_cmd_report(int argc, char **argv);
 
 /*
  * Connects (bind = 0) or binds the ZeroMQ socket to every endpoint of a
