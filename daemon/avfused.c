@@ -19,11 +19,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <libavutil/common.h>
 #include <libavutil/time.h>
 #include <zmq.h>
 
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/curve.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
@@ -48,6 +50,8 @@ typedef struct daemon_state {
     avf_runner_env env;
     avf_publisher *pub;
     void *zctx, *control;
+    avf_curve_keypair curve; /* when config->curve_key */
+    avf_zap *zap;
     avf_metrics *metrics;
     avf_sources *sources;
 } daemon_state;
@@ -217,20 +221,38 @@ static void tick(daemon_state *d)
 }
 
 /* Waits for events until SIGTERM or SIGINT. */
+/* Control requests answered per second at most: a flood cannot keep the main loop
+ * from its other work, and the socket's small receive queue pushes back on the
+ * flooder, while fair queueing still serves every other client in turn. */
+#define CONTROL_RATE 200
+
 static void serve(daemon_state *d, int sigfd)
 {
     int64_t interval = llround(d->config->status_interval * 1e6);
     int64_t watchdog = avf_notify_watchdog_usec();
     int64_t next_tick = av_gettime_relative() + interval;
+    int64_t budget_start = av_gettime_relative();
+    int budget = CONTROL_RATE;
 
     if (watchdog > 0 && watchdog / 2 < interval)
         interval = watchdog / 2;
     for (;;) {
         zmq_pollitem_t items[2] = {{NULL, sigfd, ZMQ_POLLIN, 0}, {d->control, 0, ZMQ_POLLIN, 0}};
         int64_t now = av_gettime_relative();
-        long timeout = next_tick > now ? (long)((next_tick - now) / 1000) : 0;
+        int64_t wake = next_tick;
+        int nb_items = d->control ? 2 : 1;
+        long timeout;
 
-        if (zmq_poll(items, d->control ? 2 : 1, timeout) < 0 && errno != EINTR) {
+        if (now - budget_start >= 1000000) {
+            budget_start = now;
+            budget = CONTROL_RATE;
+        }
+        if (budget == 0) {
+            nb_items = 1; /* the rest of this second: signals and ticks only */
+            wake = FFMIN(wake, budget_start + 1000000);
+        }
+        timeout = wake > now ? (long)((wake - now + 999) / 1000) : 0;
+        if (zmq_poll(items, nb_items, timeout) < 0 && errno != EINTR) {
             avf_log(AVF_LOG_ERROR, "avfused", "poll failed: %s", zmq_strerror(errno));
             return;
         }
@@ -249,8 +271,10 @@ static void serve(daemon_state *d, int sigfd)
                 }
             }
         }
-        if (d->control && (items[1].revents & ZMQ_POLLIN))
+        if (nb_items == 2 && (items[1].revents & ZMQ_POLLIN)) {
             serve_control(d);
+            budget--;
+        }
         now = av_gettime_relative();
         if (now >= next_tick) {
             tick(d);
@@ -262,6 +286,29 @@ static void serve(daemon_state *d, int sigfd)
     }
 }
 
+/* The ZeroMQ context, and with curve_key the key pair and the allow-list's handler. */
+static int open_security(daemon_state *d, char *why, size_t why_size)
+{
+    int ret;
+
+    d->zctx = zmq_ctx_new();
+    if (!d->zctx) {
+        snprintf(why, why_size, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
+        return AVERROR(ENOMEM);
+    }
+    if (!d->config->curve_key)
+        return 0;
+    ret = avf_curve_load_keypair(&d->curve, d->config->curve_key, why, why_size);
+    if (ret < 0)
+        return ret;
+    ret = avf_zap_start(&d->zap, d->zctx, d->config->curve_allow, why, why_size);
+    if (ret < 0)
+        return ret;
+    avf_log(AVF_LOG_INFO, "curve", "CURVE on: server key %s, allow-list %s", d->curve.public_key,
+            d->config->curve_allow);
+    return 0;
+}
+
 static void shut_down(daemon_state *d)
 {
     avf_sources_free(&d->sources); /* each publishes its partial segment and final status */
@@ -270,7 +317,11 @@ static void shut_down(daemon_state *d)
     if (d->control)
         zmq_close(d->control);
     if (d->zctx)
-        zmq_ctx_term(d->zctx);
+        zmq_ctx_shutdown(d->zctx); /* ends the ZAP handler's wait */
+    avf_zap_free(&d->zap);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx); /* waits at most the linger for subscribers */
+    explicit_bzero(&d->curve, sizeof(d->curve));
     avf_fused_layout_free(&d->fused);
     avf_model_free(&d->model);
     free(d->plugins);
@@ -288,6 +339,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     daemon_state d = {.config_path = AVFUSE_DEFAULT_CONFIG};
+    const avf_curve_keypair *curve;
     int check = 0, opt, sigfd, linger_ms;
     sigset_t signals;
     char why[600];
@@ -327,7 +379,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
-        printf("%s: configuration OK, %d sources\n", d.config_path, d.config->nb_sources);
+        if (open_security(&d, why, sizeof(why)) < 0) {
+            fprintf(stderr, "avfused: %s\n", why);
+            shut_down(&d);
+            return 1;
+        }
+        printf("%s: configuration OK, %d sources%s\n", d.config_path, d.config->nb_sources,
+               d.config->curve_key ? ", CURVE on" : "");
         shut_down(&d);
         return 0;
     }
@@ -348,15 +406,19 @@ int main(int argc, char **argv)
 
     d.started_us = av_gettime_relative();
     linger_ms = (int)llround(d.config->linger * 1000);
-    if (avf_publisher_open(&d.pub, d.config->publish, d.config->sndhwm, linger_ms, why,
-                           sizeof(why)) < 0) {
+    if (open_security(&d, why, sizeof(why)) < 0) {
+        avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
+        goto fail;
+    }
+    curve = d.config->curve_key ? &d.curve : NULL;
+    if (avf_publisher_open(&d.pub, d.zctx, d.config->publish, d.config->sndhwm, linger_ms, curve,
+                           why, sizeof(why)) < 0) {
         avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
         goto fail;
     }
     d.env.pub = d.pub;
     if (d.config->control) {
-        d.zctx = zmq_ctx_new();
-        d.control = d.zctx ? avf_control_open(d.zctx, d.config->control, why, sizeof(why)) : NULL;
+        d.control = avf_control_open(d.zctx, d.config->control, curve, why, sizeof(why));
         if (!d.control) {
             avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
             goto fail;

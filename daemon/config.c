@@ -79,6 +79,8 @@ static const key_desc daemon_keys[] = {
     {"model", V_STRING, 0, F(model), 0, 0},
     {"plugin_dirs", V_STRING, 0, F(plugin_dirs), 0, 0},
     {"metrics", V_STRING, 0, F(metrics), 0, 0},
+    {"curve_key", V_STRING, 0, F(curve_key), 0, 0},
+    {"curve_allow", V_STRING, 0, F(curve_allow), 0, 0},
     {"log_level", V_INT, 0, F(log_level), 0, 0}, /* parsed by name below */
 };
 #undef F
@@ -502,6 +504,14 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
         free(p.c->control);
         p.c->control = NULL;
     }
+    if ((p.c->curve_key != NULL) != (p.c->curve_allow != NULL)) {
+        fail(why, why_size,
+             "%s: curve_key and curve_allow go together (CURVE without an allow-list would "
+             "accept any client)",
+             path);
+        avf_config_free(&p.c);
+        return AVF_ERR_CONFIG;
+    }
     if (p.c->control && strncmp(p.c->control, "ipc://", 6)) {
         fail(why, why_size, "%s: control must be an ipc:// path or none, not '%s'", path,
              p.c->control);
@@ -537,6 +547,8 @@ void avf_config_free(avf_config **pc)
     free(c->model);
     free(c->plugin_dirs);
     free(c->metrics);
+    free(c->curve_key);
+    free(c->curve_allow);
     free(c);
     *pc = NULL;
 }

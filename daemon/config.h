@@ -46,7 +46,9 @@ typedef struct avf_config {
     int sndhwm;
     char *model; /* NULL: the installed default; "none": no model */
     char *plugin_dirs;
-    char *metrics; /* NULL: no metrics endpoint */
+    char *metrics;     /* NULL: no metrics endpoint */
+    char *curve_key;   /* the daemon's CURVE key pair file, or NULL: no CURVE */
+    char *curve_allow; /* the allow-list of client public keys (with curve_key) */
     int log_level;
     avf_source_conf *sources;
     int nb_sources;

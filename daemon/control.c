@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "daemon/curve.h"
 #include "pipeline/error.h"
 
 static char *reply(json_t *body)
@@ -145,10 +146,11 @@ char *avf_control_handle(const char *request, size_t size, const avf_control_ops
     return out;
 }
 
-void *avf_control_open(void *ctx, const char *endpoint, char *why, size_t why_size)
+void *avf_control_open(void *ctx, const char *endpoint, const avf_curve_keypair *curve, char *why,
+                       size_t why_size)
 {
     int64_t max_size = AVF_CONTROL_MAX_REQUEST;
-    int linger = 0;
+    int linger = 0, hwm = 64;
     void *sock = zmq_socket(ctx, ZMQ_REP);
     mode_t old;
     int ret;
@@ -159,6 +161,14 @@ void *avf_control_open(void *ctx, const char *endpoint, char *why, size_t why_si
     }
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size));
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (curve && avf_curve_server(sock, curve) < 0) {
+        snprintf(why, why_size, "cannot make the control socket a CURVE server: %s",
+                 zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
     old = umask(0117); /* the socket file: rw for user and group only */
     ret = zmq_bind(sock, endpoint);
     umask(old);

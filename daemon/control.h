@@ -30,10 +30,14 @@ typedef struct avf_control_ops {
 /* Answers one request; returns the reply (malloc'ed JSON), NULL only when out of memory. */
 char *avf_control_handle(const char *request, size_t size, const avf_control_ops *ops);
 
+struct avf_curve_keypair;
+
 /*
- * Binds a REP socket of ctx at endpoint (ipc://PATH): the socket file is created
- * mode 0660. Returns the socket, or NULL with the reason in why.
+ * Binds a REP socket of ctx at endpoint (ipc://PATH), a CURVE server with curve
+ * when not NULL: the socket file is created mode 0660. Returns the socket, or NULL
+ * with the reason in why.
  */
-void *avf_control_open(void *ctx, const char *endpoint, char *why, size_t why_size);
+void *avf_control_open(void *ctx, const char *endpoint, const struct avf_curve_keypair *curve,
+                       char *why, size_t why_size);
 
 #endif

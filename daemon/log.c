@@ -76,12 +76,13 @@ void avf_log(int level, const char *component, const char *fmt, ...)
 
 void avf_warn(const char *component, const char *fmt, ...)
 {
-    char err[256];
+    char buf[256];
     int saved = errno;
+    /* the GNU strerror_r() (the build defines _GNU_SOURCE): it returns the text,
+     * which need not be in buf */
+    const char *err = strerror_r(saved, buf, sizeof(buf));
     va_list ap;
 
-    if (strerror_r(saved, err, sizeof(err)) != 0)
-        snprintf(err, sizeof(err), "errno %d", saved);
     va_start(ap, fmt);
     log_write(AVF_LOG_WARN, component, fmt, ap, err);
     va_end(ap);

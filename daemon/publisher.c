@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "daemon/curve.h"
 #include "daemon/log.h"
 #include "fusion/message.h"
 #include "pipeline/error.h"
@@ -30,7 +31,6 @@ typedef struct drop_count {
 } drop_count;
 
 struct avf_publisher {
-    void *ctx;
     void *sock; /* the thread's only, once started */
     avf_queue *queue;
     pthread_t thread;
@@ -134,8 +134,8 @@ static void *publisher_main(void *arg)
     return NULL;
 }
 
-int avf_publisher_open(avf_publisher **pp, const char *endpoints, int sndhwm, int linger_ms,
-                       char *why, size_t why_size)
+int avf_publisher_open(avf_publisher **pp, void *ctx, const char *endpoints, int sndhwm,
+                       int linger_ms, const avf_curve_keypair *curve, char *why, size_t why_size)
 {
     avf_publisher *p = calloc(1, sizeof(*p));
     char *list = NULL, *save = NULL;
@@ -146,8 +146,7 @@ int avf_publisher_open(avf_publisher **pp, const char *endpoints, int sndhwm, in
         snprintf(why, why_size, "out of memory");
         return AVERROR(ENOMEM);
     }
-    p->ctx = zmq_ctx_new();
-    p->sock = p->ctx ? zmq_socket(p->ctx, ZMQ_PUB) : NULL;
+    p->sock = zmq_socket(ctx, ZMQ_PUB);
     p->queue = avf_queue_new(QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_message);
     list = strdup(endpoints);
     if (!p->sock || !p->queue || !list) {
@@ -157,6 +156,12 @@ int avf_publisher_open(avf_publisher **pp, const char *endpoints, int sndhwm, in
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm));
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
     set_nodrop(p->sock, 1);
+    if (curve && avf_curve_server(p->sock, curve) < 0) {
+        ret = -errno;
+        snprintf(why, why_size, "cannot make the publishing socket a CURVE server: %s",
+                 zmq_strerror(errno));
+        goto fail;
+    }
     for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
         while (*ep == ' ')
             ep++;
@@ -179,8 +184,6 @@ fail:
     free(list);
     if (p->sock)
         zmq_close(p->sock);
-    if (p->ctx)
-        zmq_ctx_term(p->ctx);
     avf_queue_free(&p->queue);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -229,7 +232,6 @@ void avf_publisher_close(avf_publisher **pp)
     avf_queue_finish_send(p->queue); /* the thread sends what is left, then ends */
     pthread_join(p->thread, NULL);
     zmq_close(p->sock);
-    zmq_ctx_term(p->ctx); /* waits at most the linger */
     avf_queue_free(&p->queue);
     pthread_mutex_destroy(&p->lock);
     free(p->drops);

@@ -28,12 +28,16 @@
 
 typedef struct avf_publisher avf_publisher;
 
+struct avf_curve_keypair;
+
 /*
- * Binds every endpoint of the comma-separated list and starts the thread.
- * Returns 0, or a negative error with the reason in why.
+ * Creates the PUB socket in ctx (a CURVE server with curve, when not NULL), binds
+ * every endpoint of the comma-separated list and starts the thread. Returns 0, or
+ * a negative error with the reason in why.
  */
-int avf_publisher_open(avf_publisher **pp, const char *endpoints, int sndhwm, int linger_ms,
-                       char *why, size_t why_size);
+int avf_publisher_open(avf_publisher **pp, void *ctx, const char *endpoints, int sndhwm,
+                       int linger_ms, const struct avf_curve_keypair *curve, char *why,
+                       size_t why_size);
 
 /*
  * Queues topic + json for sending; takes json (allocated with malloc) in every
@@ -45,7 +49,8 @@ int avf_publisher_send(avf_publisher *p, const char *topic, char *json);
 /* Publish drops counted for the source called name so far. Any thread. */
 uint64_t avf_publisher_drops(avf_publisher *p, const char *name);
 
-/* Sends what is queued, stops the thread, closes the socket; accepts NULL. */
+/* Sends what is queued, stops the thread, closes the socket (its context's
+ * termination then waits at most the linger for subscribers); accepts NULL. */
 void avf_publisher_close(avf_publisher **pp);
 
 #endif

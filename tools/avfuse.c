@@ -77,6 +77,7 @@ static void main_usage(FILE *f)
                "                    forward many daemons' messages to one endpoint\n"
                "  ctl COMMAND       talk to a running daemon's control socket (status,\n"
                "                    sources, add, remove, reload)\n"
+               "  keygen NAME       make a CURVE key pair (NAME.key, NAME.pub)\n"
                "  train             fit the content and sentiment heads on a manifest\n"
                "  eval              score a model on a manifest\n"
                "  report INPUT      draw the timeline of a file or its JSON lines (SVG, HTML)\n"
@@ -496,6 +497,8 @@ int main(int argc, char **argv)
         return avf_cmd_proxy(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ctl"))
         return avf_cmd_ctl(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "keygen"))
+        return avf_cmd_keygen(argc - 1, argv + 1);
     if (!strcmp(argv[1], "report"))
         return avf_cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "avfuse: unknown command '%s'\n", argv[1]);

@@ -26,4 +26,12 @@ int avf_cmd_report(int argc, char **argv);
 int avf_zmq_attach(void *sock, const char *endpoints, int bind, const char *cmd);
 int avf_zmq_attach_status(int err);
 
+int avf_cmd_keygen(int argc, char **argv);
+/*
+ * Makes sock a CURVE client with the key pair at key_path and the server's public
+ * key at server_key_path; nothing when both are NULL. Returns 0, or a negative
+ * error after one line on stderr (one path without the other is an error).
+ */
+int avf_zmq_curve(void *sock, const char *key_path, const char *server_key_path, const char *cmd);
+
 #endif

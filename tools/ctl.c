@@ -50,6 +50,8 @@ static void ctl_usage(FILE *f)
                "  -s, --socket ENDPOINT   the control socket (default " CTL_DEFAULT_SOCKET ")\n"
                "  -t, --timeout SECONDS   how long to wait for the reply (default 5)\n"
                "  --json                  print the reply on one line instead of indented\n"
+               "  --key FILE              CURVE: this client's key pair (avfuse keygen)\n"
+               "  --server-key FILE       CURVE: the daemon's public key (its .pub file)\n"
                "  -h, --help              show this help\n"
                "\n"
                "Exit status: 0 when the daemon carried out the request, 1 when it refused\n"
@@ -275,15 +277,17 @@ done:
 
 int avf_cmd_ctl(int argc, char **argv)
 {
-    enum { OPT_JSON = 256 };
+    enum { OPT_JSON = 256, OPT_KEY, OPT_SERVER_KEY };
     static const struct option options[] = {
+        {"key", required_argument, NULL, OPT_KEY},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"socket", required_argument, NULL, 's'},
         {"timeout", required_argument, NULL, 't'},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = CTL_DEFAULT_SOCKET;
+    const char *endpoint = CTL_DEFAULT_SOCKET, *key = NULL, *server_key = NULL;
     double timeout = CTL_DEFAULT_TIMEOUT;
     json_t *req = NULL;
     char *text = NULL;
@@ -311,6 +315,12 @@ int avf_cmd_ctl(int argc, char **argv)
             break;
         case OPT_JSON:
             compact = 1;
+            break;
+        case OPT_KEY:
+            key = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            server_key = optarg;
             break;
         case 'h':
             ctl_usage(stdout);
@@ -350,6 +360,8 @@ int avf_cmd_ctl(int argc, char **argv)
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof(ms));
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &ms, sizeof(ms));
+    if (avf_zmq_curve(sock, key, server_key, "ctl") < 0)
+        goto done;
     if (zmq_connect(sock, endpoint) < 0) {
         ret = zmq_errno();
         fprintf(stderr, "avfuse ctl: cannot connect to %s: %s\n", endpoint,

@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "commands.h"
+#include "daemon/curve.h"
 
 /* How long shutdown waits for messages still queued to subscribers, in ms. */
 #define PROXY_LINGER_MS  100
@@ -85,7 +86,11 @@ static void proxy_usage(FILE *f)
                "daemon's own socket; the others do not.\n"
                "\n"
                "options:\n"
-               "  -h, --help   show this help\n"
+               "  --key FILE            CURVE towards the daemons: this proxy's key pair\n"
+               "  --server-key FILE     ... and the daemons' public key (one key for all)\n"
+               "  --backend-key FILE    CURVE for subscribers: the proxy's server key pair\n"
+               "  --backend-allow FILE  ... and the allow-list of subscriber public keys\n"
+               "  -h, --help            show this help\n"
                "\n"
                "SIGINT or SIGTERM stops the proxy within a second.\n"
                "\n"
@@ -127,10 +132,19 @@ static void *new_socket(void *ctx, int type)
 
 int avf_cmd_proxy(int argc, char **argv)
 {
+    enum { OPT_KEY = 256, OPT_SERVER_KEY, OPT_BACKEND_KEY, OPT_BACKEND_ALLOW };
     static const struct option options[] = {
+        {"key", required_argument, NULL, OPT_KEY},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
+        {"backend-key", required_argument, NULL, OPT_BACKEND_KEY},
+        {"backend-allow", required_argument, NULL, OPT_BACKEND_ALLOW},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const char *key = NULL, *server_key = NULL, *backend_key = NULL, *backend_allow = NULL;
+    avf_curve_keypair backend_kp;
+    avf_zap *zap = NULL;
+    char why[512];
     proxy_thread pt = {0};
     const struct timespec tick = {0, 200 * 1000 * 1000};
     pthread_t thread;
@@ -140,6 +154,18 @@ int avf_cmd_proxy(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
+        case OPT_KEY:
+            key = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            server_key = optarg;
+            break;
+        case OPT_BACKEND_KEY:
+            backend_key = optarg;
+            break;
+        case OPT_BACKEND_ALLOW:
+            backend_allow = optarg;
+            break;
         case 'h':
             proxy_usage(stdout);
             return 0;
@@ -147,6 +173,11 @@ int avf_cmd_proxy(int argc, char **argv)
             proxy_short_usage();
             return EXIT_USAGE;
         }
+    }
+    if ((backend_key != NULL) != (backend_allow != NULL)) {
+        fprintf(stderr, "avfuse proxy: --backend-key and --backend-allow go together (CURVE "
+                        "without an allow-list would accept any subscriber)\n");
+        return EXIT_USAGE;
     }
     if (argc - optind != 2) {
         fprintf(stderr, "avfuse proxy: %s\n",
@@ -179,6 +210,22 @@ int avf_cmd_proxy(int argc, char **argv)
         fprintf(stderr, "avfuse proxy: cannot set up the control pair: %s\n",
                 zmq_strerror(zmq_errno()));
         goto done;
+    }
+    if (avf_zmq_curve(pt.frontend, key, server_key, "proxy") < 0)
+        goto done;
+    if (backend_key) {
+        if (avf_curve_load_keypair(&backend_kp, backend_key, why, sizeof(why)) < 0 ||
+            avf_zap_start(&zap, ctx, backend_allow, why, sizeof(why)) < 0) {
+            fprintf(stderr, "avfuse proxy: %s\n", why);
+            explicit_bzero(&backend_kp, sizeof(backend_kp));
+            goto done;
+        }
+        ret = avf_curve_server(pt.backend, &backend_kp);
+        explicit_bzero(&backend_kp, sizeof(backend_kp));
+        if (ret < 0) {
+            fprintf(stderr, "avfuse proxy: --backend-key: %s\n", zmq_strerror(-ret));
+            goto done;
+        }
     }
     /* bind first: a taken port is the likeliest failure and needs no daemon */
     ret = avf_zmq_attach(pt.backend, argv[optind + 1], 1, "proxy");
@@ -221,6 +268,9 @@ done:
         zmq_close(pt.backend);
     if (pt.frontend)
         zmq_close(pt.frontend);
+    if (ctx)
+        zmq_ctx_shutdown(ctx); /* ends the ZAP handler's wait */
+    avf_zap_free(&zap);
     if (ctx)
         zmq_ctx_term(ctx);
     return status;

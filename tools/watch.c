@@ -91,6 +91,9 @@ static void watch_usage(FILE *f)
                "options:\n"
                "  --source NAME        only this source's messages\n"
                "  --json               print each message's JSON on one line as received\n"
+               "  --key FILE           CURVE: this client's key pair (avfuse keygen NAME ->\n"
+               "                       NAME.key); with --server-key\n"
+               "  --server-key FILE    CURVE: the daemon's public key (its .pub file)\n"
                "  --count N            exit after N segment messages\n"
                "  --timeout SECONDS    exit with status 1 when no message arrives for this\n"
                "                       long (default: wait for ever)\n"
@@ -536,8 +539,10 @@ static int parse_positive(const char *opt, const char *arg, double max, double *
 
 int avf_cmd_watch(int argc, char **argv)
 {
-    enum { OPT_SOURCE = 256, OPT_JSON, OPT_COUNT, OPT_TIMEOUT };
+    enum { OPT_SOURCE = 256, OPT_JSON, OPT_COUNT, OPT_TIMEOUT, OPT_KEY, OPT_SERVER_KEY };
     static const struct option options[] = {
+        {"key", required_argument, NULL, OPT_KEY},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"source", required_argument, NULL, OPT_SOURCE},
         {"json", no_argument, NULL, OPT_JSON},
         {"count", required_argument, NULL, OPT_COUNT},
@@ -546,7 +551,7 @@ int avf_cmd_watch(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     watch w = {0};
-    const char *endpoint = WATCH_DEFAULT_ENDPOINT;
+    const char *endpoint = WATCH_DEFAULT_ENDPOINT, *key = NULL, *server_key = NULL;
     double timeout = 0, count = 0, deadline = 0;
     long long segments = 0;
     void *ctx = NULL, *sock = NULL;
@@ -568,6 +573,12 @@ int avf_cmd_watch(int argc, char **argv)
             break;
         case OPT_JSON:
             w.json = 1;
+            break;
+        case OPT_KEY:
+            key = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            server_key = optarg;
             break;
         case OPT_COUNT:
             if (parse_positive("--count", optarg, 1e15, &count) < 0)
@@ -617,6 +628,8 @@ int avf_cmd_watch(int argc, char **argv)
             goto done;
         }
     }
+    if (avf_zmq_curve(sock, key, server_key, "watch") < 0)
+        goto done;
     ret = avf_zmq_attach(sock, endpoint, 0, "watch");
     if (ret < 0) {
         status = avf_zmq_attach_status(ret);

@@ -202,8 +202,30 @@ class Client:
         return rc
 
     def stop(self, sig=signal.SIGTERM):
+        self.wait_handles(sig)
         self.proc.send_signal(sig)
         return self.wait_exit()
+
+    def wait_handles(self, sig, timeout=5.0):
+        """Waits until the tool catches or blocks sig (a signal sent before would
+        kill a process still starting up, which is not what the test is about)."""
+        deadline = time.monotonic() + timeout
+        bit = 1 << (int(sig) - 1)
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            # caught (a handler), or blocked in any thread (taken by sigwait-like
+            # calls, which unblock it in their own thread while they wait)
+            mask = 0
+            try:
+                for task in os.listdir("/proc/%d/task" % self.proc.pid):
+                    with open("/proc/%d/task/%s/status" % (self.proc.pid, task)) as fh:
+                        for line in fh:
+                            if line.startswith(("SigCgt:", "SigBlk:")):
+                                mask |= int(line.split()[1], 16)
+            except OSError:
+                return
+            if mask & bit:
+                return
+            time.sleep(0.01)
 
     def kill(self):
         if self.proc.poll() is None:
