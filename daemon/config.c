@@ -55,6 +55,7 @@ static const key_desc source_keys[] = {
     {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, 0},
     {"microphone", V_STRING, T_AV, F(microphone), 0, 0},
     {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, 0},
+    {"output", V_STRING, T_ALL, F(output), 0, 0},
     {"realtime", V_BOOL, T_FILE | T_CAMERA | T_AV, F(realtime), 0, 1},
     {"loop", V_BOOL, T_FILE, F(loop), 0, 1},
     {"live", V_BOOL, T_FILE, F(live), 0, 1},
@@ -128,6 +129,7 @@ void avf_source_conf_clear(avf_source_conf *sc)
     free(sc->device);
     free(sc->microphone);
     free(sc->format);
+    free(sc->output);
     *sc = (avf_source_conf){.type = AVF_TYPE_NONE};
 }
 
@@ -144,7 +146,7 @@ int avf_source_conf_copy(avf_source_conf *dst, const avf_source_conf *src)
     *dst = *src;
     if (copy_string(&dst->url, src->url) < 0 || copy_string(&dst->device, src->device) < 0 ||
         copy_string(&dst->microphone, src->microphone) < 0 ||
-        copy_string(&dst->format, src->format) < 0) {
+        copy_string(&dst->format, src->format) < 0 || copy_string(&dst->output, src->output) < 0) {
         avf_source_conf_clear(dst);
         return AVERROR(ENOMEM);
     }
@@ -265,11 +267,11 @@ int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b)
 {
     return !strcmp(a->name, b->name) && a->type == b->type && same_string(a->url, b->url) &&
            same_string(a->device, b->device) && same_string(a->microphone, b->microphone) &&
-           same_string(a->format, b->format) && a->realtime == b->realtime && a->loop == b->loop &&
-           a->live == b->live && a->read_timeout == b->read_timeout &&
-           a->backoff_min == b->backoff_min && a->backoff_max == b->backoff_max &&
-           a->hop == b->hop && a->len == b->len && a->fps == b->fps && a->width == b->width &&
-           a->rate == b->rate;
+           same_string(a->format, b->format) && same_string(a->output, b->output) &&
+           a->realtime == b->realtime && a->loop == b->loop && a->live == b->live &&
+           a->read_timeout == b->read_timeout && a->backoff_min == b->backoff_min &&
+           a->backoff_max == b->backoff_max && a->hop == b->hop && a->len == b->len &&
+           a->fps == b->fps && a->width == b->width && a->rate == b->rate;
 }
 
 int avf_source_conf_is_live(const avf_source_conf *sc)

@@ -30,6 +30,7 @@ typedef struct avf_source_conf {
     char *device;     /* camera, microphone, av */
     char *microphone; /* av */
     char *format;     /* camera, av */
+    char *output;     /* a JSON-lines file the segments and events are appended to */
     int realtime, loop, live;
     double read_timeout, backoff_min, backoff_max;
     double hop, len, fps;

@@ -16,9 +16,11 @@
  */
 #include "runner.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +50,8 @@ struct avf_runner {
     int paced;              /* the input runs on the wall clock: latency is meaningful */
     unsigned seed;          /* backoff jitter; thread only */
     avf_events *events;     /* thread only */
+    FILE *output;           /* thread only: the JSON-lines sink, or NULL */
+    int output_failing;     /* thread only: the last write failed (reported once) */
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t wake;  /* interrupts a backoff */
@@ -59,7 +63,7 @@ struct avf_runner {
     uint64_t frames, samples, segments, reconnects;
     avf_sched_counters past; /* drops of the pipelines that ended */
     avf_sched *sched;        /* the running pipeline, or NULL */
-    char error[320];
+    char error[512];
     double latency[LATENCY_WINDOW];
     int nb_latency, latency_pos;
 };
@@ -144,11 +148,56 @@ static void pipeline_config(avf_runner *r, avf_pipeline_config *cfg)
     cfg->model = r->env.model;
 }
 
+/*
+ * Appends one message line to the source's output file, opening it when needed (a
+ * folder that was read-only, or a disk that was full, may have recovered). A
+ * failure is logged and shown in the status once per run of failures; the
+ * publishing goes on either way.
+ */
+static void write_output(avf_runner *r, const char *json)
+{
+    int err = 0;
+
+    if (!r->conf.output || !json)
+        return;
+    if (!r->output) {
+        r->output = fopen(r->conf.output, "ae");
+        if (!r->output)
+            err = errno;
+    }
+    if (r->output &&
+        (fputs(json, r->output) == EOF || fputc('\n', r->output) == EOF || fflush(r->output))) {
+        err = errno ? errno : EIO;
+        fclose(r->output); /* the next line reopens it */
+        r->output = NULL;
+    }
+    if (err && !r->output_failing) {
+        char why[400];
+
+        snprintf(why, sizeof(why), "output %s: %s (segments are still published)", r->conf.output,
+                 strerror(err));
+        avf_log(AVF_LOG_ERROR, r->conf.name, "%s", why);
+        pthread_mutex_lock(&r->lock);
+        snprintf(r->error, sizeof(r->error), "%s", why);
+        pthread_mutex_unlock(&r->lock);
+        avf_runner_publish_status(r);
+    } else if (!err && r->output_failing) {
+        avf_log(AVF_LOG_INFO, r->conf.name, "output %s: writing again", r->conf.output);
+    }
+    r->output_failing = err != 0;
+}
+
+/* Writes the message to the output file and hands it to the publisher. */
+static void emit(avf_runner *r, const char *topic, char *json)
+{
+    write_output(r, json);
+    avf_publisher_send(r->env.pub, topic, json);
+}
+
 static void publish_events(avf_runner *r, const avf_event *ev, int n, int64_t epoch)
 {
     for (int i = 0; i < n; i++)
-        avf_publisher_send(r->env.pub, r->topic_evt,
-                           avf_event_message(&ev[i], r->conf.name, epoch));
+        emit(r, r->topic_evt, avf_event_message(&ev[i], r->conf.name, epoch));
 }
 
 /* Per connection: where its timeline sits on the source's. */
@@ -210,7 +259,7 @@ static void publish_segment(avf_runner *r, avf_sched *s, avf_segment *seg, epoch
             r->nb_latency++;
     }
     pthread_mutex_unlock(&r->lock);
-    avf_publisher_send(r->env.pub, r->topic_seg, avf_segment_message(seg, &meta));
+    emit(r, r->topic_seg, avf_segment_message(seg, &meta));
     if (r->events) {
         avf_segment_tag_scores(seg, scores);
         n = avf_events_push(r->events, meta.seq, (seg->t0_us + e->offset_us) / 1e6,
@@ -438,6 +487,8 @@ void avf_runner_free(avf_runner **pr, avf_runner_resume *resume)
             .timeline_us = r->timeline_us,
         };
     avf_events_free(&r->events);
+    if (r->output)
+        fclose(r->output);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     avf_source_conf_clear(&r->conf);

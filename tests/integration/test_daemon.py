@@ -502,6 +502,32 @@ class TestStreams(DaemonTestCase):
         self.assertLess(took, 2.0)
 
 
+class TestOutput(DaemonTestCase):
+    def test_jsonl_output_and_failing_disk(self):
+        out = os.path.join(tempfile.mkdtemp(dir=WORKDIR), "a.jsonl")
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"], output=out),
+                          "full": file_source(MEDIA["mp4_6"], output="/dev/full"),
+                          "gone": file_source(MEDIA["mp4_6"], output="/nonexistent/x.jsonl")})
+        sub = self.subscribe(d)
+        sub.wait(lambda: all("ended" in sub.states(s) for s in ("a", "full", "gone")), 30,
+                 "the three files to end")
+        # the file holds exactly what was published: segments and events, in order
+        published = [json.dumps(m, sort_keys=True) for _, t, m in sub.snapshot()
+                     if t in ("seg/a/", "evt/a/")]
+        with open(out) as fh:
+            written = [json.dumps(json.loads(line), sort_keys=True) for line in fh]
+        self.assertEqual(written, published)
+        self.assertEqual(len([m for m in written if "segment" in m]), 6)
+        # a disk that refuses: clear error in the status, publishing goes on
+        for name, reason in (("full", "output /dev/full: No space left on device"),
+                             ("gone", "output /nonexistent/x.jsonl: No such file or directory")):
+            self.assertEqual(len(sub.segments(name)), 6)
+            errors = [m["error"] for m in sub.of("status", name) if m["error"]]
+            self.assertTrue(any(reason in e for e in errors), errors)
+        self.assertIn("output /dev/full: No space left on device", d.stderr())
+        self.assertEqual(d.terminate()[0], 0)
+
+
 class TestCamera(DaemonTestCase):
     def test_camera_through_a_recorded_file(self):
         # no /dev/video* here: the camera's input format is the seam, a recording
