@@ -203,7 +203,7 @@ static void train_usage(FILE *f)
             "  --l2 VALUE           L2 penalty of the heads (default %g)\n"
             "  --max-iter N         optimizer iterations per head (default %d)\n"
             "  --hidden N           tanh units of a hidden layer in the content head\n"
-            "                       (default %d: linear)\n"
+            "                       (default %d; 0: a linear head)\n"
             "  -j, --jobs N         rows analyzed at a time (default 2)\n"
             "  --plugin-dir DIR     also use the feature plugins in DIR\n"
             "  -v, --verbose        more log lines\n"
