@@ -15,7 +15,7 @@ packages=(
   ffmpeg
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(libcmocka-dev python3 python3-zmq python3-jsonschema curl valgrind clang-format git systemd chromium)
+  packages+=(libcmocka-dev python3 python3-zmq python3-jsonschema curl groff-base valgrind clang-format git systemd chromium)
 fi
 
 missing=()
