@@ -40,8 +40,9 @@ typedef struct avf_source_options {
     /* When non-NULL and non-zero, every blocking call returns at once, as after
      * avf_source_abort(); it lets an owner stop an input that is still opening. */
     const atomic_int *stop;
-    /* Non-zero: avf_source_read() hands out packets no faster than their timestamps
-     * advance, as a live input would (a file played in real time). */
+    /* Non-zero: avf_source_read() hands out each packet once its content has ended
+     * on the wall clock (timestamp + duration), as a live input would (a file
+     * played in real time). */
     int realtime;
 } avf_source_options;
 
@@ -83,8 +84,9 @@ void avf_source_abort(avf_source *src);
 /*
  * The mapping of the timeline onto CLOCK_MONOTONIC (av_gettime_relative()): a
  * moment t_us of the timeline arrived at t_us + *offset_us at the earliest. It is
- * the smallest (arrival - timestamp) over the packets read so far, so bursts and
- * buffering do not shift it. Returns 0, or AVERROR(EAGAIN) before the first packet
+ * the smallest (arrival - end of the packet's content) over the packets read so
+ * far, so bursts and buffering do not shift it. A real-time input releases each
+ * packet when its content has ended, as a live source would. Returns 0, or AVERROR(EAGAIN) before the first packet
  * with a timestamp. Any thread.
  */
 int avf_source_clock_offset(const avf_source *src, int64_t *offset_us);
