@@ -129,7 +129,7 @@ static void main_usage(FILE *f)
                "Run 'avfuse COMMAND --help' for the options of a command.\n");
 }
 
-static int parse_seconds(const char *opt, const char *arg, double *out)
+int avf_parse_seconds(const char *opt, const char *arg, double *out)
 {
     char *end;
     double v;
@@ -1062,29 +1062,29 @@ static int cmd_analyze(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "j:o:vqh", options, NULL)) != -1) {
         switch (opt) {
         case OPT_HOP:
-            if (parse_seconds("--hop", optarg, &cfg.hop_s) < 0)
+            if (avf_parse_seconds("--hop", optarg, &cfg.hop_s) < 0)
                 goto done;
             break;
         case OPT_LEN:
-            if (parse_seconds("--len", optarg, &cfg.len_s) < 0)
+            if (avf_parse_seconds("--len", optarg, &cfg.len_s) < 0)
                 goto done;
             break;
         case OPT_FPS:
-            if (parse_seconds("--fps", optarg, &v) < 0)
+            if (avf_parse_seconds("--fps", optarg, &v) < 0)
                 goto done;
             cfg.fps = v > 0 ? av_d2q(v, 1001000) : (AVRational){0, 1};
             break;
         case OPT_WIDTH:
-            if (parse_seconds("--width", optarg, &v) < 0)
+            if (avf_parse_seconds("--width", optarg, &v) < 0)
                 goto done;
             cfg.max_width = v > INT32_MAX ? INT32_MAX : (int)v;
             break;
         case OPT_MIN_PARTIAL:
-            if (parse_seconds("--min-partial", optarg, &cfg.min_partial_s) < 0)
+            if (avf_parse_seconds("--min-partial", optarg, &cfg.min_partial_s) < 0)
                 goto done;
             break;
         case OPT_TIMEOUT:
-            if (parse_seconds("--timeout", optarg, &v) < 0)
+            if (avf_parse_seconds("--timeout", optarg, &v) < 0)
                 goto done;
             if (v <= 0 || v > 86400) {
                 fprintf(stderr, "avfuse: --timeout must be above 0 and at most 86400\n");

@@ -10,6 +10,9 @@
 #define EXIT_INPUT_FAILED 1
 #define EXIT_USAGE        2
 
+/* Parses a non-negative number of seconds for option opt; -1 after a message. */
+int avf_parse_seconds(const char *opt, const char *arg, double *out);
+
 int avf_cmd_train(int argc, char **argv);
 int avf_cmd_eval(int argc, char **argv);
 int avf_cmd_watch(int argc, char **argv);

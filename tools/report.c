@@ -1234,21 +1234,6 @@ static int render(FILE *f, report *r, const char *title, int html)
 
 /* ---- the command --------------------------------------------------------- */
 
-static int parse_seconds(const char *opt, const char *arg, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(arg, &end);
-    if (errno || end == arg || *end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "avfuse: %s: not a non-negative number: '%s'\n", opt, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* 1: HTML, 0: SVG, -1: neither (by the extension, case-insensitive). */
 static int output_format(const char *path)
 {
@@ -1333,11 +1318,11 @@ int avf_cmd_report(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "o:vqh", options, NULL)) != -1) {
         switch (opt) {
         case OPT_HOP:
-            if (parse_seconds("--hop", optarg, &o.cfg.hop_s) < 0)
+            if (avf_parse_seconds("--hop", optarg, &o.cfg.hop_s) < 0)
                 goto done;
             break;
         case OPT_LEN:
-            if (parse_seconds("--len", optarg, &o.cfg.len_s) < 0)
+            if (avf_parse_seconds("--len", optarg, &o.cfg.len_s) < 0)
                 goto done;
             break;
         case OPT_PLUGIN_DIR: {
