@@ -1069,9 +1069,11 @@ void avf_model_apply(const avf_model *m, int h, const double *x, double *out)
             out[o] = sigmoid(out[o]);
         return;
     }
-    /* shifting by the largest logit keeps exp() finite and changes nothing else */
+    /* shifting by the largest logit keeps exp() finite and changes nothing else;
+     * when logits overflowed (huge weights), those at the infinite maximum share it
+     * all, as the limit would (inf - inf would make every probability NaN) */
     for (int o = 0; o < hd->nb_outputs; o++) {
-        out[o] = exp(out[o] - max);
+        out[o] = isinf(max) ? out[o] == max : exp(out[o] - max);
         sum += out[o];
     }
     for (int o = 0; o < hd->nb_outputs; o++)

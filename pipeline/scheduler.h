@@ -40,6 +40,9 @@ typedef struct avf_pipeline_config {
     const char *format;
     const atomic_int *stop;
     int realtime;
+    /* Non-NULL: the input's bytes, read instead of opening the url (source.h,
+     * avf_source_options.pb; borrowed, freed by the caller after avf_sched_free()). */
+    AVIOContext *pb;
     /* Non-zero: a live input. Its queues drop the oldest work when full (counted in
      * avf_sched_counters) so that it never waits for a slow stage; otherwise they
      * wait, and nothing is lost. */

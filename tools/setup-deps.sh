@@ -16,6 +16,9 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
   packages+=(libcmocka-dev python3 python3-zmq python3-jsonschema curl groff-base valgrind clang-format git systemd chromium)
+  # the fuzz targets (tests/fuzz): clang, and libFuzzer, which is in compiler-rt
+  # (only recommended by clang, and recommends are not installed)
+  packages+=(clang libclang-rt-dev)
 fi
 
 missing=()

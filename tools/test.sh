@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, then builds and runs every
 # test twice — a normal build (warnings are errors) that also runs valgrind, and
-# an AddressSanitizer + UndefinedBehaviorSanitizer build. .ci/run runs this.
+# an AddressSanitizer + UndefinedBehaviorSanitizer build — and runs the fuzz
+# targets for a minute each (clang, libFuzzer). .ci/run runs this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,21 @@ fi
 run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite build-asan -DAVFUSE_SANITIZE=ON
+
+# libFuzzer (tests/fuzz/README.md): clang builds the fuzz targets with ASan + UBSan,
+# and each fuzzes for AVFUSE_FUZZ_SECONDS (60 s), two at a time, one summary line each.
+fuzz_seconds=${AVFUSE_FUZZ_SECONDS:-60}
+echo "== build-fuzz: configure and build (clang, libFuzzer)"
+if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAVFUSE_WERROR=ON -DAVFUSE_TESTS=OFF -DAVFUSE_SANITIZE=ON -DAVFUSE_FUZZ=ON >/dev/null &&
+  cmake --build build-fuzz --target fuzz -j"$(nproc)"; then
+  echo "== build-fuzz: every target for ${fuzz_seconds} s, two at a time"
+  if ! tests/fuzz/run.sh all "$fuzz_seconds" 2; then
+    status=1
+  fi
+else
+  status=1
+fi
 
 if [ $status -eq 0 ]; then
   echo "== all suites passed"

@@ -1,0 +1,230 @@
+/*
+ * fuzz_analyze.c - the whole analyze path on arbitrary bytes: libavformat's
+ * probing and demuxing, decoding, the clock mapping, the segmenter, the built-in
+ * feature extractors, fusion with the default model, the segment and event
+ * messages (pipeline/scheduler.c and everything it drives).
+ *
+ * The input is the media file itself. It reaches libavformat through an
+ * AVIOContext over the input's bytes (avf_pipeline_config.pb), so nothing is
+ * opened by name, and an input that names further resources (an HLS playlist, a
+ * concat script) is refused them. Each run is bounded: small analysis sizes (16
+ * to 48 pixels wide, see set_analysis()); after MAX_SEGMENTS segments the
+ * pipeline is stopped, as `avfuse analyze` stops on SIGINT, and after twice that
+ * many the rest is abandoned, as `avfuse analyze` abandons it on a write error.
+ *
+ * Coverage guides the fuzzer through avfuse's own code only: the FFmpeg libraries
+ * are Debian's, not instrumented, though AddressSanitizer still sees the memory
+ * avfuse hands them and gets back.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avio.h>
+#include <libavutil/mem.h>
+
+#include "daemon/setup.h"
+#include "fusion/events.h"
+#include "fusion/message.h"
+#include "fusion/model.h"
+#include "fusion/vector.h"
+#include "fuzz.h"
+#include "pipeline/error.h"
+#include "pipeline/scheduler.h"
+
+#define MAX_SEGMENTS 16
+#define IO_BUFFER    4096
+
+#ifndef AVFUSE_FUZZ_MODEL
+#define AVFUSE_FUZZ_MODEL "models/default.model"
+#endif
+
+/* What the pipeline analyzes with, set up once: the built-in extractors and the
+ * default model, as `avfuse analyze` has them. */
+static avf_plugin_registry *registry;
+static const avf_plugin_descriptor **plugins;
+static int nb_plugins;
+static avf_fused_layout *layout, *model_layout;
+static avf_model *model;
+
+static void init(void)
+{
+    fuzz_quiet();
+    nb_plugins = avf_load_plugins(&registry, NULL, 0, &plugins);
+    if (nb_plugins < 0) {
+        nb_plugins = 0;
+        return;
+    }
+    layout = avf_fused_layout_new(plugins, nb_plugins);
+    if (layout && avf_load_model(&model, &model_layout, AVFUSE_FUZZ_MODEL, layout) != 0)
+        fprintf(stderr, "fuzz_analyze: running without a model\n");
+}
+
+typedef struct mem_input {
+    const uint8_t *data;
+    size_t size, pos;
+} mem_input;
+
+static int mem_read(void *opaque, uint8_t *buf, int buf_size)
+{
+    mem_input *in = opaque;
+    size_t n = in->size - in->pos;
+
+    if (n == 0)
+        return AVERROR_EOF;
+    if (n > (size_t)buf_size)
+        n = (size_t)buf_size;
+    memcpy(buf, in->data + in->pos, n);
+    in->pos += n;
+    return (int)n;
+}
+
+static int64_t mem_seek(void *opaque, int64_t offset, int whence)
+{
+    mem_input *in = opaque;
+    int64_t base;
+
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE:
+        return (int64_t)in->size;
+    case SEEK_SET:
+        base = 0;
+        break;
+    case SEEK_CUR:
+        base = (int64_t)in->pos;
+        break;
+    case SEEK_END:
+        base = (int64_t)in->size;
+        break;
+    default:
+        return AVERROR(EINVAL);
+    }
+    if (offset < -base || offset > (int64_t)in->size - base)
+        return AVERROR(EINVAL);
+    in->pos = (size_t)(base + offset);
+    return (int64_t)in->pos;
+}
+
+/*
+ * The analysis settings: one of a few small ones, picked by a hash of the input so
+ * that a crash replays with the same settings. They vary what the segmenter and the
+ * extractors meet: hop below len, odd widths, rates the resampler must reach, and
+ * a live pipeline whose queues drop instead of wait.
+ */
+static void set_analysis(avf_pipeline_config *cfg, const uint8_t *data, size_t size)
+{
+    static const struct {
+        double hop, len;
+        AVRational fps;
+        int width, rate, live;
+    } presets[] = {
+        {0.5, 1.0, {5, 1}, 32, 8000, 0},
+        {0.25, 1.0, {25, 2}, 16, 16000, 0},
+        {1.0, 2.0, {30000, 1001}, 48, 11025, 0},
+        {0.1, 0.1, {1, 1}, 17, 22050, 1},
+    };
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ data[i]) * 16777619u;
+    h %= sizeof(presets) / sizeof(presets[0]);
+    cfg->hop_s = presets[h].hop;
+    cfg->len_s = presets[h].len;
+    cfg->fps = presets[h].fps;
+    cfg->max_width = presets[h].width;
+    cfg->rate = presets[h].rate;
+    cfg->live = presets[h].live;
+}
+
+static void emit_events(const avf_event *ev, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *json = avf_event_message(&ev[i], "fuzz", 0);
+
+        FUZZ_ASSERT(json);
+        free(json);
+    }
+}
+
+static void analyze(avf_sched *s)
+{
+    avf_event ev[AVF_EVENTS_MAX];
+    avf_events *tracker = avf_events_new(NULL);
+    avf_pipeline_stats stats;
+    avf_segment *seg = NULL;
+    uint64_t seq = 0;
+    int64_t last_t0 = INT64_MIN;
+
+    if (avf_sched_start(s) < 0) {
+        avf_events_free(&tracker);
+        return;
+    }
+    while (avf_sched_receive(s, &seg) == 0) {
+        avf_message_meta meta = {"fuzz", 0, seq, 0, INT64_MIN, NAN};
+        char *json = avf_segment_message(seg, &meta);
+
+        FUZZ_ASSERT(json);
+        free(json);
+        /* segments come in timeline order, each of positive length */
+        FUZZ_ASSERT(seg->t0_us > last_t0 && seg->t1_us > seg->t0_us);
+        last_t0 = seg->t0_us;
+        if (tracker) {
+            double scores[AVF_TAG_COUNT];
+
+            avf_segment_tag_scores(seg, scores);
+            emit_events(
+                ev, avf_events_push(tracker, seq, seg->t0_us / 1e6, seg->t1_us / 1e6, scores, ev));
+        }
+        avf_segment_free(&seg);
+        if (++seq == MAX_SEGMENTS)
+            avf_sched_stop(s);
+        /* a stop still delivers what the segmenter holds, which a timestamp jump can
+         * make thousands of empty segments: abandon the rest, avf_sched_free() joins */
+        if (seq == 2 * MAX_SEGMENTS)
+            break;
+    }
+    if (tracker)
+        emit_events(ev, avf_events_flush(tracker, ev));
+    if (seq < 2 * MAX_SEGMENTS)
+        avf_sched_wait(s, &stats);
+    avf_events_free(&tracker);
+    if (getenv("AVFUSE_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_analyze: %llu segments\n", (unsigned long long)seq);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+    mem_input in = {data, size, 0};
+    avf_pipeline_config cfg;
+    AVIOContext *pb;
+    avf_sched *s = NULL;
+    uint8_t *buf;
+
+    if (!ready) {
+        init();
+        ready = 1;
+    }
+    buf = av_malloc(IO_BUFFER);
+    if (!buf)
+        return 0;
+    pb = avio_alloc_context(buf, IO_BUFFER, 0, &in, mem_read, NULL, mem_seek);
+    if (!pb) {
+        av_free(buf);
+        return 0;
+    }
+    avf_pipeline_config_default(&cfg);
+    set_analysis(&cfg, data, size);
+    cfg.pb = pb;
+    cfg.plugins = plugins;
+    cfg.nb_plugins = nb_plugins;
+    cfg.fused = model ? model_layout : NULL;
+    cfg.model = model;
+    if (avf_sched_open(&s, "fuzz", &cfg) == 0)
+        analyze(s);
+    avf_sched_free(&s);
+    av_freep(&pb->buffer);
+    avio_context_free(&pb);
+    return 0;
+}
