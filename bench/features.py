@@ -15,10 +15,11 @@ INSTR=0 it also counts instructions with valgrind's callgrind on the first 10 s
 alone on 60 s of 16 kHz audio). Usage: bench/features.py [BUILD_DIR] (default build).
 """
 import os
-import resource
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import measure  # noqa: E402  (shared with compare.py: CPU, wall, peak RSS)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(ROOT, "build")
@@ -50,19 +51,6 @@ def make_clip():
            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "60",
            "-c:a", "aac", "-b:a", "128k", CLIP]
     subprocess.run(cmd, check=True, timeout=600)
-
-
-def measure(cmd):
-    """Runs cmd; returns (cpu seconds, wall seconds, peak RSS in MB) of that child."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - start
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit("bench: %s failed:\n%s" % (" ".join(cmd), err))
-    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024.0
 
 
 def main():
