@@ -82,7 +82,7 @@ int64_t avf_clock_video(avf_stream_clock *c, int64_t raw, int64_t dur_us)
 
 void avf_audio_clock_init(avf_audio_clock *a, int rate)
 {
-    *a = (avf_audio_clock){.rate = rate};
+    *a = (avf_audio_clock){.rate = rate, .follow_resets = 1};
 }
 
 static int64_t us_to_samples(int64_t t_us, int rate)
@@ -102,9 +102,14 @@ int64_t avf_audio_clock_frame(avf_audio_clock *a, int64_t t_us, int64_t pending)
     }
     if (t_us == AV_NOPTS_VALUE)
         return 0;
-    expected = us_to_samples(t_us, a->rate);
+    expected = us_to_samples(t_us, a->rate) + a->shift;
     virtual_pos = a->write_pos + pending - a->discard;
     diff = expected - virtual_pos;
+    if (a->follow_resets && diff < -us_to_samples(AVF_CLOCK_DISCONT_US, a->rate)) {
+        a->shift -= diff;
+        a->discontinuities++;
+        return 0;
+    }
     return diff > tolerance || diff < -tolerance ? diff : 0;
 }
 
@@ -114,7 +119,7 @@ void avf_audio_clock_jump(avf_audio_clock *a, int64_t t_us)
 
     if (t_us == AV_NOPTS_VALUE)
         return;
-    diff = us_to_samples(t_us, a->rate) - (a->write_pos - a->discard);
+    diff = us_to_samples(t_us, a->rate) + a->shift - (a->write_pos - a->discard);
     if (diff > 0) {
         int64_t cancel = diff < a->discard ? diff : a->discard;
 

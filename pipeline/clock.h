@@ -72,6 +72,12 @@ typedef struct avf_audio_clock {
     uint64_t overlaps;   /* discontinuities that dropped samples */
     int64_t gap_samples; /* total samples of holes */
     int64_t overlap_samples;
+    int64_t shift;            /* samples added to timestamps by discontinuities */
+    uint64_t discontinuities; /* large backward jumps absorbed by a shift */
+    /* 1 (the default): a step back beyond AVF_CLOCK_DISCONT_US is a discontinuity,
+     * as stream timestamps have them. 0 for capture times, which cannot go back: a
+     * backlog delivered late is an overlap, dropped to stay on the clock. */
+    int follow_resets;
 } avf_audio_clock;
 
 void avf_audio_clock_init(avf_audio_clock *a, int rate);
@@ -82,7 +88,11 @@ void avf_audio_clock_init(avf_audio_clock *a, int rate);
  * Returns how many samples the frame is away from where contiguous output would
  * put it: 0 within AVF_AUDIO_TOLERANCE_US (and for the first frame, which sets
  * the start), positive for a gap, negative for an overlap. On non-zero the caller
- * drains the resampler and calls avf_audio_clock_jump().
+ * drains the resampler and calls avf_audio_clock_jump(). With follow_resets, a
+ * step back beyond AVF_CLOCK_DISCONT_US is a discontinuity, as for video (a clock
+ * reset, recordings joined end to end): it returns 0, the audio goes on where it
+ * was and later timestamps count from there, instead of the rest being dropped as
+ * overlap.
  */
 int64_t avf_audio_clock_frame(avf_audio_clock *a, int64_t t_us, int64_t pending);
 

@@ -24,6 +24,14 @@ const char *avf_strerror(int err, char *buf, size_t size)
     case AVF_ERR_CONFIG:
         snprintf(buf, size, "invalid configuration value");
         break;
+    case AVF_ERR_UNDECODABLE:
+        snprintf(buf, size, "nothing could be decoded: no frame came out of its packets");
+        break;
+    case AVERROR_PATCHWELCOME: /* FFmpeg's text ("Not yet implemented in FFmpeg, patches
+                                * welcome") reads as a missing feature; it is more often
+                                * a damaged header */
+        snprintf(buf, size, "damaged, or uses a feature FFmpeg does not implement");
+        break;
     default:
         if (av_strerror(err, buf, size) < 0)
             snprintf(buf, size, "error %d", err);

@@ -17,6 +17,9 @@
 #define AVF_ERR_NOSTREAM (-0x41564602)
 /* A configuration value is out of range; the caller names the value. */
 #define AVF_ERR_CONFIG (-0x41564603)
+/* The decoders were given the input's packets and not one frame or sample came out
+ * of them (a damaged or hostile stream). */
+#define AVF_ERR_UNDECODABLE (-0x41564604)
 
 /*
  * Writes a one-line description of err into buf (always NUL-terminated) and

@@ -318,6 +318,7 @@ static void *capture_main(void *arg)
     int ret = buf ? 0 : AVERROR(ENOMEM);
 
     avf_audio_clock_init(&place, s->cfg.rate);
+    place.follow_resets = 0; /* capture times: a late backlog is dropped */
     while (ret == 0) {
         avf_item *item;
         int64_t t_mono, origin, pos;
@@ -468,7 +469,6 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .format = cfg->format,
         .stop = cfg->stop,
         .realtime = cfg->realtime,
-        .pb = cfg->pb,
     };
     enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
     avf_segmenter_config seg_cfg;
@@ -729,6 +729,20 @@ void avf_sched_stop(avf_sched *s)
     abort_inputs(s);
 }
 
+/* 1 when the decoders were given packets and not one frame came out of them: an
+ * input that is all damage (libavcodec's H.264 decoder, for one, drops slices it
+ * cannot use without returning an error), which must not pass for an empty one.
+ * After the join. */
+static int nothing_decoded(const avf_sched *s)
+{
+    const avf_decoder_stats *v = s->vdec ? avf_vdec_stats(s->vdec) : NULL;
+    const avf_decoder_stats *a = s->adec ? avf_adec_stats(s->adec) : NULL;
+
+    if ((v && v->frames) || (a && a->frames) || s->mic)
+        return 0;
+    return (v && v->packets) || (a && a->packets);
+}
+
 int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
 {
     int err;
@@ -751,6 +765,8 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
     pthread_mutex_lock(&s->lock);
     err = s->error;
     pthread_mutex_unlock(&s->lock);
+    if (!err && !s->read_error && nothing_decoded(s))
+        err = AVF_ERR_UNDECODABLE;
     return err;
 }
 

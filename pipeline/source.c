@@ -41,7 +41,6 @@ static const char local_whitelist[] = "file,pipe,crypto";
 static const char network_whitelist[] =
     "http,https,httpproxy,tcp,tls,udp,rtp,rtsp,rtsps,srt,rtmp,rtmps,crypto";
 static const char device_whitelist[] = "file";
-static const char no_protocols[] = "none";
 
 struct avf_source {
     AVFormatContext *fmt;  /* demux thread only, after open */
@@ -88,27 +87,71 @@ int avf_url_is_local(const char *url)
     return 1; /* a path (which may hold ':'), or file:PATH, pipe:N */
 }
 
-/* Picks the best stream of a type that has a decoder; -1 if none. */
-static int pick_stream(AVFormatContext *fmt, enum AVMediaType type)
+/* Picks the best stream of a type that has a decoder; -1 if none. A picture larger
+ * than AVF_MAX_PIXELS is refused: no camera makes one, and libavcodec would decode
+ * (and conceal) every frame of it at full size, minutes and gigabytes for seconds
+ * of a damaged or hostile file, to analyze it at 320 pixels wide. */
+static int pick_stream(AVFormatContext *fmt, enum AVMediaType type, const char *url)
 {
     int idx = av_find_best_stream(fmt, type, -1, -1, NULL, 0);
+    const AVCodecParameters *par;
 
     if (idx < 0)
         return -1;
+    par = fmt->streams[idx]->codecpar;
     if (fmt->streams[idx]->disposition & AV_DISPOSITION_ATTACHED_PIC)
         return -1;
-    if (!avcodec_find_decoder(fmt->streams[idx]->codecpar->codec_id))
+    if (!avcodec_find_decoder(par->codec_id))
         return -1;
+    if (type == AVMEDIA_TYPE_VIDEO && (int64_t)par->width * par->height > AVF_MAX_PIXELS) {
+        avf_log(AVF_LOG_WARN, "source",
+                "%s: a %dx%d video is over avfuse's limit of %d megapixels: left out", url,
+                par->width, par->height, AVF_MAX_PIXELS / 1000000);
+        return -1;
+    }
     return idx;
 }
 
-/* The declared end of a stream, when the container states it rather than guesses. */
-static int64_t declared_end_us(const AVFormatContext *fmt, const AVStream *st, int64_t origin)
+/* avformat_find_stream_info() decodes a few frames of each stream: its decoders
+ * refuse pictures over AVF_MAX_PIXELS (which pick_stream() then leaves out) instead
+ * of spending seconds on each. */
+static int find_stream_info(AVFormatContext *fmt)
 {
+    unsigned n = fmt->nb_streams;
+    AVDictionary **opts = n ? calloc(n, sizeof(*opts)) : NULL;
+    int ret;
+
+    if (n && !opts)
+        return AVERROR(ENOMEM);
+    for (unsigned i = 0; i < n; i++)
+        av_dict_set_int(&opts[i], "max_pixels", AVF_MAX_PIXELS, 0);
+    ret = avformat_find_stream_info(fmt, opts);
+    for (unsigned i = 0; i < n; i++)
+        av_dict_free(&opts[i]);
+    free(opts);
+    return ret;
+}
+
+/* A declared end that the stream's own index overruns by more than this is wrong (a
+ * damaged header, a muxer that died), not a trim of codec padding. */
+#define DECLARED_END_SLACK_S 1
+
+/* The declared end of a stream, when the container states it rather than guesses. */
+static int64_t declared_end_us(const AVFormatContext *fmt, AVStream *st, int64_t origin)
+{
+    int n = avformat_index_get_entries_count(st);
+    const AVIndexEntry *last = n > 0 ? avformat_index_get_entry(st, n - 1) : NULL;
+    int64_t end;
+
     if (fmt->duration_estimation_method != AVFMT_DURATION_FROM_STREAM ||
         st->duration == AV_NOPTS_VALUE || st->duration <= 0 || st->start_time == AV_NOPTS_VALUE)
         return INT64_MAX;
-    return av_rescale_q(st->start_time + st->duration, st->time_base, AV_TIME_BASE_Q) - origin;
+    end = st->start_time + st->duration;
+    if (last && last->timestamp != AV_NOPTS_VALUE &&
+        av_compare_ts(last->timestamp - end, st->time_base, DECLARED_END_SLACK_S,
+                      (AVRational){1, 1}) > 0)
+        return INT64_MAX;
+    return av_rescale_q(end, st->time_base, AV_TIME_BASE_Q) - origin;
 }
 
 static const char *whitelist(const char *url, enum avf_source_kind kind)
@@ -222,13 +265,6 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     }
     src->fmt->interrupt_callback.callback = interrupt_cb;
     src->fmt->interrupt_callback.opaque = src;
-    if (opt && opt->pb) {
-        /* the owner's bytes: no protocol at all for what they might name (the
-         * whitelist is inherited by nested inputs, e.g. concat's, that bypass io_open) */
-        allowed = no_protocols;
-        src->fmt->pb = opt->pb;
-        src->fmt->flags |= AVFMT_FLAG_CUSTOM_IO; /* avformat_close_input() leaves pb alone */
-    }
     if (kind != AVF_SOURCE_DEVICE) {
         set_origin(src, url, allowed == local_whitelist);
         src->default_io_open = src->fmt->io_open;
@@ -242,12 +278,12 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     if (ret < 0)
         goto fail; /* avformat_open_input() freed the context */
     arm_deadline(src);
-    ret = avformat_find_stream_info(src->fmt, NULL);
+    ret = find_stream_info(src->fmt);
     if (ret < 0)
         goto fail;
 
-    src->video_index = pick_stream(src->fmt, AVMEDIA_TYPE_VIDEO);
-    src->audio_index = pick_stream(src->fmt, AVMEDIA_TYPE_AUDIO);
+    src->video_index = pick_stream(src->fmt, AVMEDIA_TYPE_VIDEO, url);
+    src->audio_index = pick_stream(src->fmt, AVMEDIA_TYPE_AUDIO, url);
     if (src->video_index < 0 && src->audio_index < 0) {
         ret = AVF_ERR_NOSTREAM;
         goto fail;
@@ -272,9 +308,11 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     if (src->info.origin_us == INT64_MAX)
         src->info.origin_us = 0;
     if (src->info.video)
-        src->info.video_limit_us = declared_end_us(src->fmt, src->info.video, src->info.origin_us);
+        src->info.video_limit_us =
+            declared_end_us(src->fmt, src->fmt->streams[src->video_index], src->info.origin_us);
     if (src->info.audio)
-        src->info.audio_limit_us = declared_end_us(src->fmt, src->info.audio, src->info.origin_us);
+        src->info.audio_limit_us =
+            declared_end_us(src->fmt, src->fmt->streams[src->audio_index], src->info.origin_us);
     src->info.duration_us = src->fmt->duration;
     *psrc = src;
     return 0;

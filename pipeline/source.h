@@ -18,6 +18,10 @@
 #include <libavcodec/packet.h>
 #include <libavformat/avformat.h>
 
+/* The largest video picture avfuse decodes, in pixels (8192 x 8192, beyond DCI 8K):
+ * a stream that declares more is left out when the input is opened. */
+#define AVF_MAX_PIXELS (8192 * 8192)
+
 /* What kind of input a URL is: it decides the protocol whitelist. */
 enum avf_source_kind {
     AVF_SOURCE_AUTO = 0, /* local or network, from the URL's protocol */
@@ -44,12 +48,6 @@ typedef struct avf_source_options {
      * on the wall clock (timestamp + duration), as a live input would (a file
      * played in real time). */
     int realtime;
-    /* Non-NULL: the input's bytes come from pb instead of opening url, which then only
-     * names the input (for probing by extension and in messages). pb is borrowed: the
-     * caller frees it after avf_source_free(). Such an input opens nothing else (HLS
-     * segments, concat entries, ... are refused): it has no folder or host they could
-     * be relative to. For tests and fuzzing (tests/fuzz/). */
-    AVIOContext *pb;
 } avf_source_options;
 
 /* Fixed once avf_source_open() returns. */
