@@ -41,6 +41,7 @@ static const char local_whitelist[] = "file,pipe,crypto";
 static const char network_whitelist[] =
     "http,https,httpproxy,tcp,tls,udp,rtp,rtsp,rtsps,srt,rtmp,rtmps,crypto";
 static const char device_whitelist[] = "file";
+static const char no_protocols[] = "none";
 
 struct avf_source {
     AVFormatContext *fmt;  /* demux thread only, after open */
@@ -265,6 +266,13 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     }
     src->fmt->interrupt_callback.callback = interrupt_cb;
     src->fmt->interrupt_callback.opaque = src;
+    if (opt && opt->pb) {
+        /* the owner's bytes: no protocol at all for what they might name (the
+         * whitelist is inherited by nested inputs, e.g. concat's, that bypass io_open) */
+        allowed = no_protocols;
+        src->fmt->pb = opt->pb;
+        src->fmt->flags |= AVFMT_FLAG_CUSTOM_IO; /* avformat_close_input() leaves pb alone */
+    }
     if (kind != AVF_SOURCE_DEVICE) {
         set_origin(src, url, allowed == local_whitelist);
         src->default_io_open = src->fmt->io_open;

@@ -48,6 +48,12 @@ typedef struct avf_source_options {
      * on the wall clock (timestamp + duration), as a live input would (a file
      * played in real time). */
     int realtime;
+    /* Non-NULL: the input's bytes come from pb instead of opening url, which then only
+     * names the input (for probing by extension and in messages). pb is borrowed: the
+     * caller frees it after avf_source_free(). Such an input opens nothing else (HLS
+     * segments, concat entries, ... are refused): it has no folder or host they could
+     * be relative to. For tests and fuzzing (tests/fuzz/). */
+    AVIOContext *pb;
 } avf_source_options;
 
 /* Fixed once avf_source_open() returns. */
