@@ -373,8 +373,7 @@ static int clock_packet(avf_source *src, const AVPacket *pkt)
         return 0;
     /* a packet's content is all there once it has arrived: what counts is its end,
      * the moment a live source could have delivered it at the earliest */
-    t = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), st->time_base,
-                     AV_TIME_BASE_Q) -
+    t = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), st->time_base, AV_TIME_BASE_Q) -
         src->info.origin_us;
     if (src->realtime) {
         int ret;

@@ -96,8 +96,8 @@ void avf_source_abort(avf_source *src);
  * moment t_us of the timeline arrived at t_us + *offset_us at the earliest. It is
  * the smallest (arrival - end of the packet's content) over the packets read so
  * far, so bursts and buffering do not shift it. A real-time input releases each
- * packet when its content has ended, as a live source would. Returns 0, or AVERROR(EAGAIN) before the first packet
- * with a timestamp. Any thread.
+ * packet when its content has ended, as a live source would. Returns 0, or AVERROR(EAGAIN) before
+ * the first packet with a timestamp. Any thread.
  */
 int avf_source_clock_offset(const avf_source *src, int64_t *offset_us);
 
