@@ -105,9 +105,11 @@ def setUpModule():
     # a picture size libavcodec accepts but no camera makes, with sound beside it
     MEDIA["h264_16000"] = write("dims16000.h264",
                                 patch_h264_size(read(MEDIA["h264"]), 1000, 1000))
-    MEDIA["mkv_16000"] = ffmpeg(["-framerate", "30", "-i", MEDIA["h264_16000"], "-i",
-                                 MEDIA["wav"], "-map", "0:v", "-map", "1:a", "-c", "copy"],
-                                "dims16000.mkv")
+    # (-max_pixels: ffmpeg's own probing would decode 16000x16000 pictures, 15 s and
+    # 800 MB, to learn what -c copy does not need)
+    MEDIA["mkv_16000"] = ffmpeg(["-max_pixels", "1000000", "-framerate", "30", "-i",
+                                 MEDIA["h264_16000"], "-i", MEDIA["wav"], "-map", "0:v",
+                                 "-map", "1:a", "-c", "copy"], "dims16000.mkv")
     if td is not None:
         td.WORKDIR = WORKDIR  # the daemons' folders go with this module's
 
