@@ -492,9 +492,13 @@ class TestStreams(DaemonTestCase):
         sub.wait(lambda: len(sub.segments("cam")) >= 2, 30, "the stream's segments")
         server.proc.send_signal(signal.SIGSTOP)
         stopped = time.monotonic()
-        sub.wait(lambda: "reconnecting" in sub.states("cam"), 4 * timeout, "the stall")
-        detected, first = [(t, m) for t, topic, m in sub.snapshot()
-                           if topic == "status/cam/" and m["state"] == "reconnecting"][0]
+        # (the server may have refused a first attempt before it listened: only the
+        # reconnects after the SIGSTOP count)
+        def stalls():
+            return [(t, m) for t, topic, m in sub.snapshot()
+                    if topic == "status/cam/" and m["state"] == "reconnecting" and t >= stopped]
+        sub.wait(lambda: stalls(), 4 * timeout, "the stall")
+        detected, first = stalls()[0]
         self.assertLessEqual(detected - stopped, 2 * timeout)
         self.assertIn("stalled", first["error"])
         time.sleep(1.0)  # now it is reconnecting to a server that does not answer
