@@ -75,6 +75,11 @@ def build_type(build):
     return "?"
 
 
+def built_at(binary):
+    """The binary's modification time, UTC: which build was measured."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(binary)))
+
+
 def _chord_expr():
     """aevalsrc expression of a C - Am - F - G progression, one chord per 2 s, with a
     bass note and a plucked envelope on every half-second beat (music-like)."""

@@ -170,7 +170,8 @@ def main():
     build = os.path.dirname(os.path.dirname(avfuse))
     paths = {n: common.make_input(args.cache, n) for n in names}
 
-    print("avfuse: %s (build type %s, tree %s)" % (avfuse, common.build_type(build), git_state()))
+    print("avfuse: %s (build type %s, built %s; tree now %s)" % (
+        avfuse, common.build_type(build), common.built_at(avfuse), git_state()))
     print("ffmpeg: %s" % subprocess.run(["ffmpeg", "-version"], capture_output=True,
                                         text=True).stdout.splitlines()[0])
     print("machine: %s" % common.machine_line())

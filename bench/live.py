@@ -249,8 +249,8 @@ def main():
     avfused = os.path.abspath(common.ensure_built(args.build, avfused))
     media = os.path.abspath(args.media) if args.media else common.make_input(args.cache, args.input)
 
-    print("avfused: %s (build type %s)" % (avfused, common.build_type(
-        os.path.dirname(os.path.dirname(avfused)))))
+    print("avfused: %s (build type %s, built %s)" % (avfused, common.build_type(
+        os.path.dirname(os.path.dirname(avfused))), common.built_at(avfused)))
     print("machine: %s" % common.machine_line())
     print("input: %s, every source: type = file, realtime = yes, loop = yes, live = yes" % media)
     print("window: %.0f s after %.0f s warm-up, %d run(s) per N; cores = daemon utime+stime / "
