@@ -39,6 +39,9 @@ int avf_log_get_level(void)
 }
 
 static void log_write(int level, const char *component, const char *fmt, va_list ap,
+                      const char *suffix) __attribute__((format(printf, 3, 0)));
+
+static void log_write(int level, const char *component, const char *fmt, va_list ap,
                       const char *suffix)
 {
     char line[1024];
@@ -96,6 +99,9 @@ void avf_warnx(const char *component, const char *fmt, ...)
     log_write(AVF_LOG_WARN, component, fmt, ap, NULL);
     va_end(ap);
 }
+
+static void av_log_route(void *avcl, int av_level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 static void av_log_route(void *avcl, int av_level, const char *fmt, va_list ap)
 {
