@@ -45,20 +45,24 @@
 static avf_plugin_registry *registry;
 static const avf_plugin_descriptor **plugins;
 static int nb_plugins;
-static avf_fused_layout *layout, *model_layout;
+static avf_fused_layout *model_layout;
 static avf_model *model;
 
 static void init(void)
 {
+    avf_fused_layout *layout;
+
     fuzz_quiet();
     nb_plugins = avf_load_plugins(&registry, NULL, 0, &plugins);
     if (nb_plugins < 0) {
         nb_plugins = 0;
         return;
     }
+    /* what the registered plugins provide: only to check the model against */
     layout = avf_fused_layout_new(plugins, nb_plugins);
     if (layout && avf_load_model(&model, &model_layout, AVFUSE_FUZZ_MODEL, layout) != 0)
         fprintf(stderr, "fuzz_analyze: running without a model\n");
+    avf_fused_layout_free(&layout);
 }
 
 typedef struct mem_input {
