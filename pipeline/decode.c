@@ -31,11 +31,18 @@
 #include <libswscale/swscale.h>
 
 #include "error.h"
+#include "pool.h"
 
 /* After this many consecutive decoder errors the stream is treated as ended. */
 #define MAX_CONSECUTIVE_ERRORS 100
 
 #define ANALYSIS_PIX_FMT AV_PIX_FMT_YUV420P
+
+/* Idle items a decoder keeps: more than its queues hold, so a warm pipeline reuses. */
+#define POOL_IDLE_ITEMS 256
+
+/* Analysis pictures: rows aligned for libswscale's SIMD stores. */
+#define PICTURE_ALIGN 64
 
 void avf_item_free(avf_item **pitem)
 {
@@ -44,11 +51,40 @@ void avf_item_free(avf_item **pitem)
     if (!pitem || !*pitem)
         return;
     item = *pitem;
-    av_frame_free(&item->frame);
-    free(item->samples);
-    free(item->rows);
-    free(item);
     *pitem = NULL;
+    if (item->pool)
+        avf_item_pool_put(item->pool, item);
+    else
+        avf_item_destroy(item);
+}
+
+int avf_item_reserve_samples(avf_item *item, int n)
+{
+    float *buf;
+
+    if (n <= 0 || (item->samples && (size_t)n <= item->samples_cap))
+        return 0;
+    buf = realloc(item->samples, (size_t)n * sizeof(*buf));
+    if (!buf)
+        return AVERROR(ENOMEM);
+    item->samples = buf;
+    item->samples_cap = (size_t)n;
+    return 0;
+}
+
+int avf_item_reserve_rows(avf_item *item, int nb_rows, int dim)
+{
+    size_t n = (size_t)(nb_rows > 0 ? nb_rows : 0) * (size_t)(dim > 0 ? dim : 0);
+    float *buf;
+
+    if (n == 0 || (item->rows && n <= item->rows_cap))
+        return 0;
+    buf = realloc(item->rows, n * sizeof(*buf));
+    if (!buf)
+        return AVERROR(ENOMEM);
+    item->rows = buf;
+    item->rows_cap = n;
+    return 0;
 }
 
 static int open_codec(AVCodecContext **pctx, const AVStream *st)
@@ -114,6 +150,9 @@ struct avf_vdec {
      * sws_getCachedContext() may reuse the old address, so the key is the input */
     int ranged_w, ranged_h, ranged_fmt, ranged_full;
     int expand_range; /* the scaler output is limited range: expand it here */
+    avf_item_pool *items;
+    AVBufferPool *pictures; /* analysis picture buffers of pic_w x pic_h */
+    int pic_w, pic_h;
     avf_video_options opt;
     AVRational time_base;
     avf_stream_clock clock;
@@ -142,7 +181,8 @@ int avf_vdec_open(avf_vdec **pdec, const AVStream *st, const avf_video_options *
     if (ret < 0)
         goto fail;
     d->frame = av_frame_alloc();
-    if (!d->frame) {
+    d->items = avf_item_pool_new(POOL_IDLE_ITEMS);
+    if (!d->frame || !d->items) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
@@ -169,6 +209,9 @@ void avf_vdec_free(avf_vdec **pdec)
         return;
     d = *pdec;
     sws_freeContext(d->sws);
+    /* pictures and items still held downstream keep their pools alive */
+    av_buffer_pool_uninit(&d->pictures);
+    avf_item_pool_free(&d->items);
     av_frame_free(&d->frame);
     avcodec_free_context(&d->ctx);
     free(d);
@@ -264,7 +307,42 @@ static void expand_range(AVFrame *f)
     }
 }
 
-static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
+/*
+ * Points dst (unreferenced) at a w x h YUV420P picture from the decoder's pool, so
+ * that a warm pipeline recycles the pictures the segments have let go of.
+ */
+static int get_picture(avf_vdec *d, AVFrame *dst, int w, int h)
+{
+    int luma = FFALIGN(w, PICTURE_ALIGN), chroma = FFALIGN((w + 1) / 2, PICTURE_ALIGN);
+    int ch = (h + 1) / 2;
+
+    if (!d->pictures || w != d->pic_w || h != d->pic_h) {
+        size_t size = (size_t)luma * h + 2 * (size_t)chroma * ch + PICTURE_ALIGN;
+
+        av_buffer_pool_uninit(&d->pictures);
+        d->pictures = av_buffer_pool_init(size, NULL);
+        if (!d->pictures)
+            return AVERROR(ENOMEM);
+        d->pic_w = w;
+        d->pic_h = h;
+    }
+    dst->buf[0] = av_buffer_pool_get(d->pictures);
+    if (!dst->buf[0])
+        return AVERROR(ENOMEM);
+    dst->format = ANALYSIS_PIX_FMT;
+    dst->width = w;
+    dst->height = h;
+    dst->linesize[0] = luma;
+    dst->linesize[1] = dst->linesize[2] = chroma;
+    dst->data[0] = dst->buf[0]->data;
+    dst->data[1] = dst->data[0] + (size_t)luma * h;
+    dst->data[2] = dst->data[1] + (size_t)chroma * ch;
+    dst->extended_data = dst->data;
+    return 0;
+}
+
+/* Scales src into the item's own AVFrame and sets item->frame. */
+static int scale_frame(avf_vdec *d, const AVFrame *src, avf_item *item)
 {
     AVFrame *dst;
     int w, h, ret;
@@ -277,13 +355,10 @@ static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
     ret = set_full_range(d, src);
     if (ret < 0)
         return ret;
-    dst = av_frame_alloc();
-    if (!dst)
+    if (!item->spare && !(item->spare = av_frame_alloc()))
         return AVERROR(ENOMEM);
-    dst->format = ANALYSIS_PIX_FMT;
-    dst->width = w;
-    dst->height = h;
-    ret = av_frame_get_buffer(dst, 0);
+    dst = item->spare;
+    ret = get_picture(d, dst, w, h);
     if (ret < 0)
         goto fail;
     ret = sws_scale(d->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
@@ -294,20 +369,11 @@ static int scale_frame(avf_vdec *d, const AVFrame *src, AVFrame **pdst)
         expand_range(dst);
     dst->sample_aspect_ratio = (AVRational){1, 1};
     dst->color_range = AVCOL_RANGE_JPEG;
-    *pdst = dst;
+    item->frame = dst;
     return 0;
 fail:
-    av_frame_free(&dst);
+    av_frame_unref(dst);
     return ret;
-}
-
-static int new_item(avf_item **pitem, enum avf_item_type type)
-{
-    *pitem = calloc(1, sizeof(**pitem));
-    if (!*pitem)
-        return AVERROR(ENOMEM);
-    (*pitem)->type = type;
-    return 0;
 }
 
 int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
@@ -324,7 +390,7 @@ int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
         if (ret == AVERROR(EAGAIN))
             return ret;
         if (ret == AVERROR_EOF || (ret < 0 && d->consecutive_errors >= MAX_CONSECUTIVE_ERRORS)) {
-            ret = new_item(&item, AVF_ITEM_VIDEO_END);
+            ret = avf_item_pool_get(d->items, AVF_ITEM_VIDEO_END, &item);
             if (ret < 0)
                 return ret;
             item->t_us = d->end_us == INT64_MIN ? 0 : d->end_us;
@@ -350,12 +416,12 @@ int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
             continue;
         }
         d->end_us = FFMIN(t + dur_us, d->limit_us);
-        ret = new_item(&item, AVF_ITEM_VIDEO);
+        ret = avf_item_pool_get(d->items, AVF_ITEM_VIDEO, &item);
         if (ret < 0)
             goto frame_done;
         item->t_us = t;
         if (avf_sampler_take(&d->sampler, t)) {
-            ret = scale_frame(d, d->frame, &item->frame);
+            ret = scale_frame(d, d->frame, item);
             if (ret < 0)
                 avf_item_free(&item);
         }
@@ -378,6 +444,7 @@ const avf_decoder_stats *avf_vdec_stats(const avf_vdec *d)
 struct avf_adec {
     AVCodecContext *ctx;
     AVFrame *frame; /* decoded frame, reused */
+    avf_item_pool *items;
     SwrContext *swr;
     AVChannelLayout in_layout; /* what swr was opened for */
     int in_format, in_rate;
@@ -408,7 +475,8 @@ int avf_adec_open(avf_adec **pdec, const AVStream *st, int rate, int64_t origin_
     if (ret < 0)
         goto fail;
     d->frame = av_frame_alloc();
-    if (!d->frame) {
+    d->items = avf_item_pool_new(POOL_IDLE_ITEMS);
+    if (!d->frame || !d->items) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
@@ -433,6 +501,7 @@ void avf_adec_free(avf_adec **pdec)
         return;
     d = *pdec;
     avf_item_free(&d->pending);
+    avf_item_pool_free(&d->items);
     free(d->buf);
     swr_free(&d->swr);
     av_channel_layout_uninit(&d->in_layout);
@@ -484,13 +553,13 @@ static int convert(avf_adec *d, const uint8_t **in, int in_n, avf_item **pitem)
     }
     if (kept <= 0)
         return 0;
-    ret = new_item(&item, AVF_ITEM_AUDIO);
+    ret = avf_item_pool_get(d->items, AVF_ITEM_AUDIO, &item);
     if (ret < 0)
         return ret;
-    item->samples = malloc((size_t)kept * sizeof(*item->samples));
-    if (!item->samples) {
+    ret = avf_item_reserve_samples(item, kept);
+    if (ret < 0) {
         avf_item_free(&item);
-        return AVERROR(ENOMEM);
+        return ret;
     }
     memcpy(item->samples, d->buf + skip, (size_t)kept * sizeof(*item->samples));
     item->pos = pos;
@@ -605,7 +674,7 @@ int avf_adec_receive(avf_adec *d, avf_item **pitem)
                 if (ret < 0 || *pitem)
                     return ret;
             }
-            ret = new_item(pitem, AVF_ITEM_AUDIO_END);
+            ret = avf_item_pool_get(d->items, AVF_ITEM_AUDIO_END, pitem);
             if (ret < 0)
                 return ret;
             (*pitem)->pos = FFMIN(d->place.write_pos, d->limit_pos);

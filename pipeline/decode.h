@@ -6,7 +6,9 @@
  * keeps the frames picked by the analysis rate and scales them with libswscale;
  * the audio decoder resamples with libswresample to mono float at the analysis
  * rate and places the samples sample-exactly. Data beyond a stream's declared end
- * (codec padding past an MP4 edit list) is cut off.
+ * (codec padding past an MP4 edit list) is cut off. Items come from a pool per
+ * decoder (pool.h), so decoding does not allocate per frame once the pipeline is
+ * warm.
  *
  * The API mirrors libavcodec's send/receive pair: after each avf_*dec_send() the
  * caller calls avf_*dec_receive() until it returns AVERROR(EAGAIN). Sending NULL
@@ -39,17 +41,33 @@ typedef struct avf_item {
     AVFrame *frame; /* analysis frame (YUV420P, at most max_width wide); owned */
     int64_t pos;    /* timeline sample index at the analysis rate */
     int nb_samples;
-    float *samples; /* mono float at the analysis rate; owned */
+    float *samples; /* mono float at the analysis rate; owned, malloc()ed */
     /* features, added by the extract stage: nb_rows rows of the modality's layout.
      * Video: one row for frame. Audio: rows of the windows starting at rows_pos,
      * rows_pos + hop, ... */
-    float *rows; /* owned */
+    float *rows; /* owned, malloc()ed */
     int nb_rows;
     int64_t rows_pos;
+    /* Kept while the item is reused (pool.h); zero in an item made by calloc(). */
+    size_t samples_cap;         /* floats allocated at samples (0: unknown) */
+    size_t rows_cap;            /* floats allocated at rows (0: unknown) */
+    AVFrame *spare;             /* an AVFrame struct that frame points to when set */
+    struct avf_item_pool *pool; /* where avf_item_free() returns it; NULL: freed */
 } avf_item;
 
-/* Accepts NULL; frees the frame and samples; sets *pitem to NULL. */
+/*
+ * Accepts NULL; returns a pooled item to its pool (dropping its frame reference),
+ * frees any other with its frame, samples and rows; sets *pitem to NULL.
+ */
 void avf_item_free(avf_item **pitem);
+
+/*
+ * Makes item->samples hold at least n floats (item->rows at least nb_rows * dim
+ * floats), reusing the buffer the item already has when it is large enough.
+ * Returns 0 or AVERROR(ENOMEM), in which case the item is unchanged.
+ */
+int avf_item_reserve_samples(avf_item *item, int n);
+int avf_item_reserve_rows(avf_item *item, int nb_rows, int dim);
 
 typedef struct avf_video_options {
     AVRational fps; /* analysis rate */

@@ -7,7 +7,8 @@
  * last chunk brought; consumed samples are moved down once per chunk. A hole in
  * the timeline (an audio gap) is filled with silence up to one window; a longer
  * hole restarts the windowing after it, so no window mixes audio from both sides
- * of a long gap.
+ * of a long gap. Rows are written into the caller's buffer (the item's, which the
+ * item pool keeps), so a warm pipeline extracts without allocating.
  */
 #include "extract.h"
 
@@ -184,13 +185,12 @@ static int buf_reserve(avf_extractor *x, int len)
 }
 
 int avf_extract_audio(avf_extractor *x, int64_t pos, const float *samples, int n, float **rows,
-                      int *nb_rows, int64_t *first_pos)
+                      size_t *rows_cap, int *nb_rows, int64_t *first_pos)
 {
     int64_t end = pos + n, buf_end;
     int dim = x->layout.dim, count, ret;
     float *out;
 
-    *rows = NULL;
     *nb_rows = 0;
     *first_pos = 0;
     if (n <= 0 || dim == 0)
@@ -230,9 +230,16 @@ int avf_extract_audio(avf_extractor *x, int64_t pos, const float *samples, int n
                 ? (int)((buf_end - x->next_win - x->window) / x->hop) + 1
                 : 0;
     if (count > 0) {
-        out = malloc((size_t)count * (size_t)dim * sizeof(*out));
-        if (!out)
-            return AVERROR(ENOMEM);
+        size_t need = (size_t)count * (size_t)dim;
+
+        if (!*rows || need > *rows_cap) {
+            out = realloc(*rows, need * sizeof(*out));
+            if (!out)
+                return AVERROR(ENOMEM);
+            *rows = out;
+            *rows_cap = need;
+        }
+        out = *rows;
         *first_pos = x->next_win;
         for (int w = 0; w < count; w++, x->next_win += x->hop) {
             avf_plugin_audio_window win = {
@@ -251,7 +258,6 @@ int avf_extract_audio(avf_extractor *x, int64_t pos, const float *samples, int n
                     slot_failed(slot, ret, row + slot->offset);
             }
         }
-        *rows = out;
         *nb_rows = count;
     }
     /* keep only what the next window still needs */

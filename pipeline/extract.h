@@ -13,6 +13,7 @@
 #ifndef AVF_EXTRACT_H
 #define AVF_EXTRACT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libavutil/frame.h>
@@ -51,11 +52,14 @@ void avf_extract_video(avf_extractor *x, const AVFrame *frame, int64_t t_us, flo
 /*
  * Takes n samples whose first is at timeline sample index pos (later than any
  * sample given before; a hole is filled with silence) and computes every window
- * completed by them. On return *rows holds *nb_rows rows (NULL when none; the
- * caller frees it with free()), the first for the window starting at *first_pos
- * and each next one hop samples later. Returns 0 or AVERROR(ENOMEM).
+ * completed by them. On return *rows holds *nb_rows rows (0 when none), the first
+ * for the window starting at *first_pos and each next one hop samples later.
+ * *rows is the caller's buffer of *rows_cap floats (NULL and 0 at first): it is
+ * reused while the rows fit and grown with realloc() when they do not, so the
+ * caller keeps it across calls and frees it with free(). Returns 0 or
+ * AVERROR(ENOMEM), in which case *rows and *rows_cap are unchanged.
  */
 int avf_extract_audio(avf_extractor *x, int64_t pos, const float *samples, int n, float **rows,
-                      int *nb_rows, int64_t *first_pos);
+                      size_t *rows_cap, int *nb_rows, int64_t *first_pos);
 
 #endif

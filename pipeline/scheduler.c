@@ -245,14 +245,15 @@ static int extract_item(avf_extractor *x, avf_item *item)
     const avf_feature_layout *layout = avf_extractor_layout(x);
 
     if (item->type == AVF_ITEM_VIDEO && item->frame && layout->dim > 0) {
-        item->rows = malloc((size_t)layout->dim * sizeof(*item->rows));
-        if (!item->rows)
-            return AVERROR(ENOMEM);
+        int ret = avf_item_reserve_rows(item, 1, layout->dim);
+
+        if (ret < 0)
+            return ret;
         avf_extract_video(x, item->frame, item->t_us, item->rows);
         item->nb_rows = 1;
     } else if (item->type == AVF_ITEM_AUDIO) {
         return avf_extract_audio(x, item->pos, item->samples, item->nb_samples, &item->rows,
-                                 &item->nb_rows, &item->rows_pos);
+                                 &item->rows_cap, &item->nb_rows, &item->rows_pos);
     }
     return 0;
 }

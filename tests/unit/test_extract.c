@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -145,17 +146,21 @@ static avf_extractor *new_audio(void)
  * checks every window; returns the number of windows. */
 static int feed(avf_extractor *x, int64_t from, int64_t to, int chunk, int64_t *next_pos)
 {
+    float *rows = NULL;
+    size_t rows_cap = 0;
     int windows = 0;
 
     for (int64_t pos = from; pos < to; pos += chunk) {
         int n = to - pos < chunk ? (int)(to - pos) : chunk;
-        float *samples = malloc((size_t)n * sizeof(*samples)), *rows;
+        float *samples = malloc((size_t)n * sizeof(*samples));
         int nb_rows;
         int64_t first;
 
         for (int i = 0; i < n; i++)
             samples[i] = (float)(pos + i);
-        assert_int_equal(avf_extract_audio(x, pos, samples, n, &rows, &nb_rows, &first), 0);
+        assert_int_equal(avf_extract_audio(x, pos, samples, n, &rows, &rows_cap, &nb_rows, &first),
+                         0);
+        assert_true(rows_cap >= (size_t)nb_rows * 4);
         for (int r = 0; r < nb_rows; r++) {
             int64_t wpos = first + (int64_t)r * HOP;
 
@@ -167,9 +172,9 @@ static int feed(avf_extractor *x, int64_t from, int64_t to, int chunk, int64_t *
             *next_pos += HOP;
             windows++;
         }
-        free(rows);
         free(samples);
     }
+    free(rows);
     return windows;
 }
 
@@ -202,22 +207,53 @@ static void test_unaligned_start(void **state)
 static void test_short_hole_is_silence(void **state)
 {
     avf_extractor *x = new_audio();
-    float one[HOP], *rows;
+    float one[HOP], *rows = NULL;
+    size_t rows_cap = 0;
     int nb_rows;
     int64_t first;
 
     (void)state;
     for (int i = 0; i < HOP; i++)
         one[i] = 1.0f;
-    assert_int_equal(avf_extract_audio(x, 0, one, HOP, &rows, &nb_rows, &first), 0);
+    assert_int_equal(avf_extract_audio(x, 0, one, HOP, &rows, &rows_cap, &nb_rows, &first), 0);
     assert_int_equal(nb_rows, 0);
     /* 100 samples missing, then more audio: the window spanning the hole exists */
-    assert_int_equal(avf_extract_audio(x, HOP + 100, one, HOP, &rows, &nb_rows, &first), 0);
+    assert_int_equal(avf_extract_audio(x, HOP + 100, one, HOP, &rows, &rows_cap, &nb_rows, &first),
+                     0);
     assert_int_equal(nb_rows, 1);
     assert_int_equal(first, 0);
     assert_float_equal(rows[1], 1.0f, 0);
     assert_float_equal(rows[2], 1.0f, 0);
     assert_float_equal(rows[3], 100.0f, 0); /* the hole reads as 100 samples of silence */
+    free(rows);
+    avf_extractor_free(&x);
+}
+
+/* The caller's row buffer is kept while the rows fit: no allocation per chunk. */
+static void test_rows_buffer_reused(void **state)
+{
+    avf_extractor *x = new_audio();
+    float chunk[HOP * 3], *rows = NULL, *first_buf;
+    size_t rows_cap = 0;
+    int nb_rows;
+    int64_t first;
+
+    (void)state;
+    memset(chunk, 0, sizeof(chunk));
+    assert_int_equal(avf_extract_audio(x, 0, chunk, HOP * 3, &rows, &rows_cap, &nb_rows, &first),
+                     0);
+    first_buf = rows;
+    for (int64_t pos = HOP * 3; pos < RATE; pos += HOP) {
+        assert_int_equal(avf_extract_audio(x, pos, chunk, HOP, &rows, &rows_cap, &nb_rows, &first),
+                         0);
+        assert_int_equal(nb_rows, 1);
+        assert_ptr_equal(rows, first_buf);
+    }
+    /* more windows at once than ever before: the buffer grows */
+    assert_int_equal(avf_extract_audio(x, RATE, chunk, HOP * 3, &rows, &rows_cap, &nb_rows, &first),
+                     0);
+    assert_int_equal(nb_rows, 3);
+    assert_true(rows_cap >= 3 * 4);
     free(rows);
     avf_extractor_free(&x);
 }
@@ -270,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_windows_independent_of_chunking),
         cmocka_unit_test(test_unaligned_start),
         cmocka_unit_test(test_short_hole_is_silence),
+        cmocka_unit_test(test_rows_buffer_reused),
         cmocka_unit_test(test_long_hole_restarts),
         cmocka_unit_test(test_video_layout_and_failures),
     };
