@@ -5,6 +5,19 @@
  * stream clock; the frames the analysis-rate sampler keeps are scaled in one
  * libswscale step to YUV420P at the analysis size, the others travel as bare
  * progress marks so that the segmenter still learns how far the video has come.
+ * When the analysis rate is at most half the stream's, the codec discards
+ * non-reference frames (AVDISCARD_NONREF): they cost a decode and nothing reads
+ * them but the sampler. Reference frames always decode in full (no skipped loop
+ * filter or IDCT), since every later frame is predicted from them. The sampler
+ * then takes the next decoded frame, which is one source frame later when
+ * non-reference frames stand alone (B-pyramids, IBP). Where they come two or more
+ * in a row, that would move analysis frames further, so the decoder switches to
+ * discarding per packet only the non-reference frames no grid point needs, judged
+ * from the packet's timestamp and duration (libavcodec copies skip_frame to its
+ * frame threads per packet). Video decodes on one thread unless one core could not
+ * keep up: frame threads add CPU time (hand-over between threads) and memory (a
+ * picture in flight per thread), and the pipeline has other stages to fill the
+ * second core.
  *
  * Audio: frames go through libswresample to mono float at the analysis rate. The
  * audio clock counts converted samples; a frame timestamp that disagrees with the
@@ -30,6 +43,7 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
+#include "daemon/log.h"
 #include "error.h"
 #include "pool.h"
 
@@ -38,11 +52,21 @@
 
 #define ANALYSIS_PIX_FMT AV_PIX_FMT_YUV420P
 
+/* Above this many pixels a second, one core may not decode in real time. */
+#define SINGLE_THREAD_MAX_PIXEL_RATE (1920LL * 1088 * 60)
+
 /* Idle items a decoder keeps: more than its queues hold, so a warm pipeline reuses. */
 #define POOL_IDLE_ITEMS 256
 
 /* Analysis pictures: rows aligned for libswscale's SIMD stores. */
 #define PICTURE_ALIGN 64
+
+/*
+ * The latest packet may end at most this many frame durations after the last
+ * decoded frame for its end to count as the video's end (non-reference frames
+ * skipped at the very end); further is a broken timestamp, not a skipped frame.
+ */
+#define MAX_SKIPPED_TAIL 4
 
 void avf_item_free(avf_item **pitem)
 {
@@ -87,6 +111,28 @@ int avf_item_reserve_rows(avf_item *item, int nb_rows, int dim)
     return 0;
 }
 
+static AVRational stream_rate(const AVStream *st)
+{
+    return st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate
+                                                                    : st->r_frame_rate;
+}
+
+/* Frame threads only for a stream one core could not decode in real time. */
+static void set_threads(AVCodecContext *ctx, const AVStream *st)
+{
+    AVRational rate = stream_rate(st);
+    double fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 30.0;
+    double pixel_rate = (double)st->codecpar->width * st->codecpar->height * fps;
+
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        pixel_rate > (double)SINGLE_THREAD_MAX_PIXEL_RATE) {
+        ctx->thread_count = 0;
+        ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    } else {
+        ctx->thread_count = 1;
+    }
+}
+
 static int open_codec(AVCodecContext **pctx, const AVStream *st)
 {
     const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
@@ -103,8 +149,7 @@ static int open_codec(AVCodecContext **pctx, const AVStream *st)
         goto fail;
     /* lets libavcodec shift timestamps when it drops priming samples */
     ctx->pkt_timebase = st->time_base;
-    ctx->thread_count = 0;
-    ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    set_threads(ctx, st);
     ret = avcodec_open2(ctx, codec, NULL);
     if (ret < 0)
         goto fail;
@@ -157,6 +202,10 @@ struct avf_vdec {
     AVRational time_base;
     avf_stream_clock clock;
     avf_frame_sampler sampler;
+    enum avf_frame_skip skip;       /* in force; AVF_SKIP_NONE when nothing is skipped */
+    avf_stream_clock packet_clock;  /* packet timestamps, for per-packet skip decisions */
+    int64_t packets_end_us;         /* end of the latest packet; INT64_MIN before */
+    int64_t last_t_us, last_dur_us; /* the last decoded frame; INT64_MIN before */
     int64_t default_dur_us;
     int64_t limit_us;
     int64_t end_us; /* end of the last frame kept; INT64_MIN before */
@@ -165,10 +214,23 @@ struct avf_vdec {
     avf_decoder_stats stats;
 };
 
+/* The policy for a stream: skipping pays only well below the stream's rate. */
+static enum avf_frame_skip choose_skip(const AVStream *st, const avf_video_options *opt)
+{
+    AVRational rate = stream_rate(st);
+
+    if (opt->skip == AVF_SKIP_NONE || rate.num <= 0 || rate.den <= 0)
+        return AVF_SKIP_NONE;
+    /* skip only when at most every other frame is an analysis frame */
+    if (av_cmp_q(rate, av_mul_q(opt->fps, (AVRational){2, 1})) < 0)
+        return AVF_SKIP_NONE;
+    return opt->skip == AVF_SKIP_EXACT ? AVF_SKIP_EXACT : AVF_SKIP_AUTO;
+}
+
 int avf_vdec_open(avf_vdec **pdec, const AVStream *st, const avf_video_options *opt,
                   int64_t origin_us, int64_t limit_us)
 {
-    AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+    AVRational rate = stream_rate(st);
     avf_vdec *d;
     int ret;
 
@@ -189,11 +251,18 @@ int avf_vdec_open(avf_vdec **pdec, const AVStream *st, const avf_video_options *
     d->opt = *opt;
     d->time_base = st->time_base;
     avf_clock_init(&d->clock, st->time_base, st->pts_wrap_bits, origin_us);
+    avf_clock_init(&d->packet_clock, st->time_base, st->pts_wrap_bits, origin_us);
     avf_sampler_init(&d->sampler, opt->fps);
+    d->skip = choose_skip(st, opt);
+    if (d->skip == AVF_SKIP_AUTO)
+        d->ctx->skip_frame = AVDISCARD_NONREF;
+    d->stats.frame_skip = d->skip;
     d->default_dur_us = rate.num > 0 && rate.den > 0 ? av_rescale(AV_TIME_BASE, rate.den, rate.num)
                                                      : AV_TIME_BASE / 25;
     d->limit_us = limit_us;
     d->end_us = INT64_MIN;
+    d->packets_end_us = INT64_MIN;
+    d->last_t_us = INT64_MIN;
     *pdec = d;
     return 0;
 fail:
@@ -218,9 +287,78 @@ void avf_vdec_free(avf_vdec **pdec)
     *pdec = NULL;
 }
 
+/*
+ * Whether the sampler would keep a frame shown from t_us for dur_us had every frame
+ * been decoded: it keeps the first frame at or after each grid point i / fps, so
+ * one whose interval (t - dur, t] holds a grid point (avf_sampler_take()).
+ */
+static int grid_wants(const avf_vdec *d, int64_t t_us, int64_t dur_us)
+{
+    AVRational fps = d->opt.fps;
+    int64_t i, g;
+
+    if (t_us < 0)
+        return 0;
+    i = av_rescale_rnd(t_us, fps.num, (int64_t)AV_TIME_BASE * fps.den, AV_ROUND_DOWN);
+    g = av_rescale_rnd(i, (int64_t)AV_TIME_BASE * fps.den, fps.num, AV_ROUND_UP);
+    return g > t_us - dur_us;
+}
+
+/* Notes where the packet ends and, per packet, whether its frame may be skipped. */
+static void plan_packet(avf_vdec *d, const AVPacket *pkt)
+{
+    int64_t dur = pkt->duration > 0 ? av_rescale_q(pkt->duration, d->time_base, AV_TIME_BASE_Q)
+                                    : d->default_dur_us;
+    int64_t t = AV_NOPTS_VALUE;
+
+    if (pkt->pts != AV_NOPTS_VALUE) {
+        t = avf_clock_to_timeline(&d->packet_clock, pkt->pts) + d->clock.shift_us;
+        if (t < d->limit_us) /* else its frame is cut off, decoded or not */
+            d->packets_end_us = FFMAX(d->packets_end_us, FFMIN(t + dur, d->limit_us));
+    }
+    if (d->skip == AVF_SKIP_EXACT)
+        d->ctx->skip_frame =
+            t == AV_NOPTS_VALUE || grid_wants(d, t, dur) ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
+}
+
 int avf_vdec_send(avf_vdec *d, const AVPacket *pkt)
 {
+    if (pkt && d->skip != AVF_SKIP_NONE)
+        plan_packet(d, pkt);
     return send_packet(d->ctx, pkt, &d->stats);
+}
+
+/*
+ * Under AVF_SKIP_AUTO, two or more frames missing between decoded ones mean runs
+ * of non-reference frames (or a gap in the source): the sampler would move by more
+ * than one source frame, so decide per packet from now on.
+ */
+static void watch_runs(avf_vdec *d, int64_t t_us, int64_t dur_us)
+{
+    if (d->skip == AVF_SKIP_AUTO && d->last_t_us != INT64_MIN &&
+        (t_us - d->last_t_us) * 2 > 5 * d->last_dur_us) {
+        avf_log(AVF_LOG_DEBUG, "dec:video",
+                "%.0f ms without a decoded frame at %.3f s: skipping only frames no "
+                "analysis frame needs from here",
+                (t_us - d->last_t_us) / 1e3, t_us / 1e6);
+        d->skip = AVF_SKIP_EXACT;
+        d->stats.frame_skip = d->skip;
+    }
+    d->last_t_us = t_us;
+    d->last_dur_us = dur_us;
+}
+
+/* Where the video ends: its last frame, or a non-reference frame skipped after it. */
+static int64_t video_end(const avf_vdec *d)
+{
+    int64_t end = d->end_us;
+
+    if (end == INT64_MIN)
+        return 0;
+    if (d->skip != AVF_SKIP_NONE && d->packets_end_us > end &&
+        d->packets_end_us - end <= MAX_SKIPPED_TAIL * d->default_dur_us)
+        end = d->packets_end_us;
+    return end;
 }
 
 /* The analysis size: at most max_width wide, display aspect kept, even sides. */
@@ -249,8 +387,10 @@ static void analysis_size(const AVFrame *src, int max_width, int *w, int *h)
  * range, so that plugins need not know it. From RGB, libswscale writes full range
  * itself. From YUV it does not reliably: when nothing is resized its unscaled
  * copy ignores the range setting (FFmpeg 5.1), so YUV is scaled as it is and a
- * limited-range result is expanded by expand_range(). The settings live in the
- * swscale context, so they are redone only when the input changes.
+ * limited-range result is expanded by expand_range(). (Letting the scaler convert
+ * the range while it resizes costs more: FFmpeg 5.1's scaler then takes 2.4 times
+ * the instructions, against a table lookup per output byte here.) The settings
+ * live in the swscale context, so they are redone only when the input changes.
  */
 static int set_full_range(avf_vdec *d, const AVFrame *src)
 {
@@ -393,7 +533,7 @@ int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
             ret = avf_item_pool_get(d->items, AVF_ITEM_VIDEO_END, &item);
             if (ret < 0)
                 return ret;
-            item->t_us = d->end_us == INT64_MIN ? 0 : d->end_us;
+            item->t_us = video_end(d);
             d->end_sent = 1;
             *pitem = item;
             return 0;
@@ -410,6 +550,7 @@ int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
                      : d->default_dur_us;
         t = avf_clock_video(&d->clock, d->frame->best_effort_timestamp, dur_us);
         d->stats.clock = d->clock.stats;
+        watch_runs(d, t, dur_us);
         if (t >= d->limit_us) {
             d->stats.beyond_end++;
             av_frame_unref(d->frame);

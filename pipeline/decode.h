@@ -1,14 +1,15 @@
 /*
  * decode.h - video and audio decoders that turn packets into timeline items.
  *
- * Each decoder wraps libavcodec (with its own threads), maps timestamps onto the
- * source timeline (clock.h) and converts to what analysis needs: the video decoder
- * keeps the frames picked by the analysis rate and scales them with libswscale;
- * the audio decoder resamples with libswresample to mono float at the analysis
- * rate and places the samples sample-exactly. Data beyond a stream's declared end
- * (codec padding past an MP4 edit list) is cut off. Items come from a pool per
- * decoder (pool.h), so decoding does not allocate per frame once the pipeline is
- * warm.
+ * Each decoder wraps libavcodec, maps timestamps onto the source timeline (clock.h)
+ * and converts to what analysis needs: the video decoder keeps the frames picked by
+ * the analysis rate and scales them with libswscale; when that rate is well below
+ * the stream's, it does not decode the non-reference frames the analysis does not
+ * need (avf_video_options.skip). The audio decoder resamples with libswresample to
+ * mono float at the analysis rate and places the samples sample-exactly. Data
+ * beyond a stream's declared end (codec padding past an MP4 edit list) is cut off.
+ * Items come from a pool per decoder (pool.h), so decoding does not allocate per
+ * frame once the pipeline is warm.
  *
  * The API mirrors libavcodec's send/receive pair: after each avf_*dec_send() the
  * caller calls avf_*dec_receive() until it returns AVERROR(EAGAIN). Sending NULL
@@ -69,9 +70,27 @@ void avf_item_free(avf_item **pitem);
 int avf_item_reserve_samples(avf_item *item, int n);
 int avf_item_reserve_rows(avf_item *item, int nb_rows, int dim);
 
+/*
+ * Which frames the video decoder may leave undecoded. Only non-reference frames
+ * are ever skipped (nothing else decodes from them), and only when the analysis
+ * rate is at most half the stream's frame rate.
+ */
+enum avf_frame_skip {
+    /* Every non-reference frame: the sampler takes the first decoded frame at or
+     * after each grid point, so a frame it would have taken may be replaced by the
+     * next decoded one. Where non-reference frames come two or more in a row the
+     * decoder falls back to AVF_SKIP_EXACT for the rest of the stream. */
+    AVF_SKIP_AUTO = 0,
+    /* Only the non-reference frames the sampler would not take: the analysis
+     * frames are exactly those of a full decode (on clean timestamps). */
+    AVF_SKIP_EXACT = 1,
+    AVF_SKIP_NONE = 2, /* decode every frame */
+};
+
 typedef struct avf_video_options {
     AVRational fps; /* analysis rate */
     int max_width;  /* analysis frames are at most this wide, aspect kept */
+    enum avf_frame_skip skip;
 } avf_video_options;
 
 typedef struct avf_decoder_stats {
@@ -82,6 +101,7 @@ typedef struct avf_decoder_stats {
     avf_clock_stats clock;   /* video, or the stream clock of audio */
     uint64_t audio_gaps;     /* audio: holes left by timestamp gaps */
     uint64_t audio_overlaps; /* audio: overlaps dropped */
+    int frame_skip;          /* video: the enum avf_frame_skip in force at the end */
 } avf_decoder_stats;
 
 typedef struct avf_vdec avf_vdec;
