@@ -16,15 +16,17 @@
  */
 #include "source.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version.h>
 #include <libavutil/avutil.h>
 #include <libavutil/dict.h>
 #include <libavutil/mathematics.h>
@@ -230,6 +232,31 @@ static int guarded_io_open(AVFormatContext *s, AVIOContext **pb, const char *url
     return src->default_io_open(s, pb, url, flags, options);
 }
 
+/* libavdevice (V4L2, ALSA, ... input formats) is loaded only when a source names
+ * a format: linked in, it and the libraries it pulls (libavfilter and its
+ * dependencies) cost every process some 18 MB of resident memory at start, files
+ * and network streams included (docs/performance.md, "Memory"). */
+static char devices_error[256];
+
+static void load_devices(void)
+{
+    static const char soname[] = "libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR);
+    void (*register_all)(void);
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+
+    if (!lib) {
+        snprintf(devices_error, sizeof devices_error, "%s", dlerror());
+        return;
+    }
+    /* the library stays loaded: the formats it registers are used from now on */
+    *(void **)&register_all = dlsym(lib, "avdevice_register_all");
+    if (!register_all) {
+        snprintf(devices_error, sizeof devices_error, "%s: no avdevice_register_all", soname);
+        return;
+    }
+    register_all();
+}
+
 int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt)
 {
     enum avf_source_kind kind = opt ? opt->kind : AVF_SOURCE_AUTO;
@@ -244,10 +271,13 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     if (opt && opt->format) {
         static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
 
-        pthread_once(&devices_once, avdevice_register_all);
+        pthread_once(&devices_once, load_devices);
         ifmt = av_find_input_format(opt->format);
-        if (!ifmt)
+        if (!ifmt) {
+            avf_log(AVF_LOG_ERROR, "source", "%s: no input format '%s'%s%s", url, opt->format,
+                    devices_error[0] ? "; capture devices unavailable: " : "", devices_error);
             return AVF_ERR_CONFIG;
+        }
     }
 
     src = calloc(1, sizeof(*src));
