@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, then builds and runs every
 # test twice — a normal build (warnings are errors) that also runs valgrind, and
-# an AddressSanitizer + UndefinedBehaviorSanitizer build — and runs the fuzz
+# an AddressSanitizer + UndefinedBehaviorSanitizer build that also runs a minute of
+# the soak — then the threaded tests in a ThreadSanitizer build, and runs the fuzz
 # targets for a minute each (clang, libFuzzer). .ci/run runs this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ run_suite() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAVFUSE_WERROR=ON -DAVFUSE_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
   echo "== $dir: ctest"
-  if ! (cd "$dir" && ctest --output-on-failure --timeout 900); then
+  if ! (cd "$dir" && ctest --output-on-failure --timeout 900 ${CTEST_ARGS:-}); then
     status=1
   fi
 }
@@ -30,6 +31,17 @@ fi
 run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite build-asan -DAVFUSE_SANITIZE=ON
+
+# ThreadSanitizer: only the threaded pipeline and daemon tests (label tsan, a few
+# minutes; docs/reliability.md). Their TSAN_OPTIONS (tests/CMakeLists.txt) send the
+# reports to build-tsan/tsan/, shown here.
+rm -rf build-tsan/tsan
+CTEST_ARGS="-L tsan" run_suite build-tsan -DAVFUSE_TSAN=ON
+if compgen -G "build-tsan/tsan/report.*" >/dev/null; then
+  echo "== build-tsan: ThreadSanitizer reports" >&2
+  cat build-tsan/tsan/report.* >&2
+  status=1
+fi
 
 # libFuzzer (tests/fuzz/README.md): clang builds the fuzz targets with ASan + UBSan,
 # and each fuzzes for AVFUSE_FUZZ_SECONDS (60 s), two at a time, one summary line each.
