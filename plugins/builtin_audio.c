@@ -1,10 +1,13 @@
 /*
  * builtin_audio.c - the built-in "audio" feature extractor.
  *
- * Turns each analysis window of the mono signal into one row of 41 numbers that
+ * Turns each analysis window of the mono signal into one row of 69 numbers that
  * describe it the way the audio literature does: level and EBU R128 loudness,
- * spectral shape (CUIDADO), MFCCs and their deltas, YIN pitch and voicing, and the
- * two Scheirer & Slaney speech/music cues (4 Hz modulation, low-energy share).
+ * spectral shape (CUIDADO), MFCCs and their deltas, YIN pitch and voicing, the
+ * two Scheirer & Slaney speech/music cues (4 Hz modulation, low-energy share, the
+ * modulation also over half a second for inputs shorter than the 1 s envelope),
+ * Jiang's spectral contrast in octave bands below 4 kHz, and 22 of these again
+ * pooled by standard deviation.
  * docs/features-audio.md defines every feature and its reference.
  *
  * Design: everything that needs memory is sized from the config and allocated in
@@ -54,6 +57,19 @@
 #define ENV_MIN_HZ 20.0
 #define LOW_ENERGY 0.5
 
+/* The short envelope: the same 2..8 Hz share over the last half second, so that an
+ * utterance shorter than the 1 s envelope (a spoken digit) still has one. Half a
+ * second puts the DFT bins 2 Hz apart: 2, 4, 6 and 8 Hz fall on bins. */
+#define ENV_SHORT_SECS 0.5
+
+/* Spectral contrast (Jiang et al. 2002) in octave bands from 125 Hz to 4 kHz: all
+ * below the 4 kHz Nyquist of telephone-band audio, so 8 kHz recordings have every
+ * band. Peak and valley are the mean powers of the strongest and weakest fifth of
+ * a band's bins. */
+#define NB_CONTRAST       5
+#define CONTRAST_LO_HZ    125.0
+#define CONTRAST_QUANTILE 0.2
+
 /* Short-term loudness is refreshed this often: the 10 Hz live-meter rate of EBU
  * Tech 3341. A query sums libebur128's whole 3 s buffer, too slow for every window. */
 #define SHORT_TERM_UPDATE_SECS 0.1
@@ -84,11 +100,14 @@ enum {
      * its timbre) says as much about its content as the averages do */
     F_STD_FIRST,
     F_STD_MFCC = F_STD_FIRST + 9,
-    NB_FEATURES = F_STD_MFCC + NB_MFCC
+    F_STD_END = F_STD_MFCC + NB_MFCC,
+    F_MOD4HZ_SHORT = F_STD_END,
+    F_CONTRAST,
+    NB_FEATURES = F_CONTRAST + NB_CONTRAST
 };
 
 /* The source of each standard-deviation feature, in F_STD_FIRST order. */
-static const int std_source[NB_FEATURES - F_STD_FIRST] = {
+static const int std_source[F_STD_END - F_STD_FIRST] = {
     F_RMS,      F_ZCR,       F_CENTROID,  F_SPREAD,    F_ROLLOFF,  F_FLATNESS,
     F_FLUX,     F_PITCH,     F_VOICING,   F_MFCC + 0,  F_MFCC + 1, F_MFCC + 2,
     F_MFCC + 3, F_MFCC + 4,  F_MFCC + 5,  F_MFCC + 6,  F_MFCC + 7, F_MFCC + 8,
@@ -160,6 +179,12 @@ static const avf_plugin_feature audio_features[NB_FEATURES] = {
     {"mfcc_10_std", AVF_POOL_STD},
     {"mfcc_11_std", AVF_POOL_STD},
     {"mfcc_12_std", AVF_POOL_STD},
+    {"mod4hz_short", AVF_POOL_MEAN},
+    {"contrast_0", AVF_POOL_MEAN},
+    {"contrast_1", AVF_POOL_MEAN},
+    {"contrast_2", AVF_POOL_MEAN},
+    {"contrast_3", AVF_POOL_MEAN},
+    {"contrast_4", AVF_POOL_MEAN},
 };
 
 /* The ABI 1 prefix of each host struct this file reads. */
@@ -220,6 +245,13 @@ typedef struct audio_ctx {
     int mod_lo, mod_hi;       /* DFT bins of the 2..8 Hz band */
     float *mod_cos, *mod_sin; /* (mod_hi - mod_lo + 1) x env_len */
     float *env_tmp;           /* env_len */
+    /* the last short_len entries of the same ring, with their own taper and bins */
+    int short_len, short_lo, short_hi;
+    float *short_hann, *short_cos, *short_sin;
+
+    /* spectral contrast: band b covers bins contrast_bin[b] .. contrast_bin[b + 1] - 1 */
+    int contrast_bin[NB_CONTRAST + 1];
+    float *sorted; /* nb_bins */
 } audio_ctx;
 
 static void audio_ctx_free(audio_ctx **pp)
@@ -254,6 +286,10 @@ static void audio_ctx_free(audio_ctx **pp)
     av_freep(&c->mod_cos);
     av_freep(&c->mod_sin);
     av_freep(&c->env_tmp);
+    av_freep(&c->short_hann);
+    av_freep(&c->short_cos);
+    av_freep(&c->short_sin);
+    av_freep(&c->sorted);
     av_freep(pp);
 }
 
@@ -305,17 +341,27 @@ static void init_mel(audio_ctx *c)
     }
 }
 
-static void init_envelope(audio_ctx *c)
+/* A Hann taper of n values and the DFT rows of bins lo..hi for an n-value envelope. */
+static void init_modulation(int n, int lo, int hi, float *hann, float *cs, float *sn)
 {
-    int n = c->env_len;
-
     for (int i = 0; i < n; i++)
-        c->env_hann[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * (i + 0.5) / n));
-    for (int k = c->mod_lo; k <= c->mod_hi; k++)
+        hann[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * (i + 0.5) / n));
+    for (int k = lo; k <= hi; k++)
         for (int i = 0; i < n; i++) {
-            c->mod_cos[(k - c->mod_lo) * n + i] = (float)cos(2.0 * M_PI * k * i / n);
-            c->mod_sin[(k - c->mod_lo) * n + i] = (float)sin(2.0 * M_PI * k * i / n);
+            cs[(k - lo) * n + i] = (float)cos(2.0 * M_PI * k * i / n);
+            sn[(k - lo) * n + i] = (float)sin(2.0 * M_PI * k * i / n);
         }
+}
+
+static void init_contrast(audio_ctx *c)
+{
+    double hz = CONTRAST_LO_HZ;
+
+    for (int b = 0; b <= NB_CONTRAST; b++, hz *= 2) {
+        int k = (int)ceil(hz * c->nfft / c->sample_rate - 1e-9);
+
+        c->contrast_bin[b] = k < c->nb_bins ? k : c->nb_bins;
+    }
 }
 
 #define ALLOC(p, n)                                                                                \
@@ -399,10 +445,20 @@ static audio_ctx *audio_ctx_new(int sample_rate, int window, int hop)
     ALLOC(c->env_rms, c->env_len);
     ALLOC(c->env_ms, c->env_len);
     ALLOC(c->env_hann, c->env_len);
-    ALLOC(c->env_tmp, c->env_len);
+    ALLOC(c->env_tmp, 2 * c->env_len); /* scratch, then the ring in time order */
     ALLOC(c->mod_cos, (c->mod_hi - c->mod_lo + 1) * c->env_len);
     ALLOC(c->mod_sin, (c->mod_hi - c->mod_lo + 1) * c->env_len);
-    init_envelope(c);
+    init_modulation(c->env_len, c->mod_lo, c->mod_hi, c->env_hann, c->mod_cos, c->mod_sin);
+    c->short_len = (int)lround(rate * ENV_SHORT_SECS);
+    c->short_lo = (int)ceil(MOD_LO_HZ * c->short_len / rate - 1e-9);
+    c->short_hi = (int)floor(MOD_HI_HZ * c->short_len / rate + 1e-9);
+    ALLOC(c->short_hann, c->short_len);
+    ALLOC(c->short_cos, (c->short_hi - c->short_lo + 1) * c->short_len);
+    ALLOC(c->short_sin, (c->short_hi - c->short_lo + 1) * c->short_len);
+    init_modulation(c->short_len, c->short_lo, c->short_hi, c->short_hann, c->short_cos,
+                    c->short_sin);
+    ALLOC(c->sorted, c->nb_bins);
+    init_contrast(c);
     return c;
 
 fail:
@@ -498,6 +554,8 @@ static void level_features(const float *x, int n, float *out, double *mean_squar
     out[F_ZCR] = (float)crossings / (float)(n - 1);
 }
 
+static void contrast_features(audio_ctx *c, int silent, float *out);
+
 static void spectral_features(audio_ctx *c, const float *x, float *out)
 {
     const int nb = c->nb_bins;
@@ -541,6 +599,7 @@ static void spectral_features(audio_ctx *c, const float *x, float *out)
         c->prev_mfcc[i] = (float)v;
     }
 
+    contrast_features(c, total < SILENCE_POWER, out);
     if (total < SILENCE_POWER) {
         out[F_CENTROID] = out[F_SPREAD] = out[F_ROLLOFF] = out[F_FLATNESS] = NAN;
         out[F_FLUX] = 0;
@@ -720,11 +779,50 @@ static void loudness_features(audio_ctx *c, const float *x, int n, float *out)
         out[F_LOUDNESS_SHORT] = (float)c->short_lufs;
 }
 
-/* Scheirer & Slaney's modulation and low-energy cues over the last second. */
+/*
+ * The share of the modulation power of env[0..n-1] (oldest first) that lies in the
+ * DFT bins lo..hi, with taper hann and the bins' rows cs and sn; tmp holds n values.
+ */
+static float modulation_share(const float *env, int n, const float *hann, int lo, int hi,
+                              const float *cs, const float *sn, float *tmp)
+{
+    double wsum = 0, wmean = 0, var = 0, band = 0;
+
+    for (int i = 0; i < n; i++) {
+        wmean += (double)env[i] * hann[i];
+        wsum += hann[i];
+    }
+    wmean /= wsum;
+    for (int i = 0; i < n; i++) {
+        /* removing the taper-weighted mean zeroes the DC bin exactly */
+        tmp[i] = (float)((env[i] - wmean) * hann[i]);
+        var += (double)tmp[i] * tmp[i];
+    }
+    /* a steady or silent envelope has no modulation to share out */
+    if (wmean < 1e-5 || var < 1e-8 * wmean * wmean * wsum)
+        return 0;
+    for (int k = lo; k <= hi; k++) {
+        const float *ck = cs + (k - lo) * n, *sk = sn + (k - lo) * n;
+        float re = 0, im = 0;
+
+        for (int i = 0; i < n; i++) {
+            re += tmp[i] * ck[i];
+            im += tmp[i] * sk[i];
+        }
+        band += (double)re * re + (double)im * im;
+    }
+    /* Parseval: the bins k and n-k of a real sequence sum to n * sum(y^2) */
+    band = 2.0 * band / (n * var);
+    return (float)(band < 1.0 ? band : 1.0);
+}
+
+/* Scheirer & Slaney's modulation and low-energy cues over the last second, and the
+ * modulation over the last half second. */
 static void envelope_features(audio_ctx *c, double mean_square, float *out)
 {
-    const int n = c->env_len;
-    double ms_sum = 0, wsum = 0, wmean = 0, var = 0, band = 0, total;
+    const int n = c->env_len, ns = c->short_len;
+    double ms_sum = 0;
+    float *ordered = c->env_tmp + n; /* the ring, oldest first */
 
     c->env_rms[c->env_pos] = (float)sqrt(mean_square);
     c->env_ms[c->env_pos] = (float)mean_square;
@@ -736,42 +834,58 @@ static void envelope_features(audio_ctx *c, double mean_square, float *out)
         ms_sum += c->env_ms[i];
     out[F_LOW_ENERGY] = mean_square < LOW_ENERGY * ms_sum / c->env_count ? 1.0f : 0.0f;
 
-    out[F_MOD4HZ] = NAN;
+    out[F_MOD4HZ] = out[F_MOD4HZ_SHORT] = NAN;
+    if (c->env_count < ns)
+        return;
+    /* until the ring is full, its oldest entry is at 0 and the newest at env_count - 1 */
+    for (int i = 0, j = c->env_count < n ? 0 : c->env_pos; i < c->env_count;
+         i++, j = j + 1 < n ? j + 1 : 0)
+        ordered[i] = c->env_rms[j];
+    out[F_MOD4HZ_SHORT] =
+        modulation_share(ordered + c->env_count - ns, ns, c->short_hann, c->short_lo, c->short_hi,
+                         c->short_cos, c->short_sin, c->env_tmp);
     if (c->env_count < n)
         return;
-    /* oldest first, so the Hann taper lines up with time */
-    for (int i = 0, j = c->env_pos; i < n; i++, j = j + 1 < n ? j + 1 : 0) {
-        float e = c->env_rms[j];
+    out[F_MOD4HZ] = modulation_share(ordered, n, c->env_hann, c->mod_lo, c->mod_hi, c->mod_cos,
+                                     c->mod_sin, c->env_tmp);
+}
 
-        c->env_tmp[i] = e;
-        wmean += (double)e * c->env_hann[i];
-        wsum += c->env_hann[i];
-    }
-    wmean /= wsum;
-    for (int i = 0; i < n; i++) {
-        /* removing the taper-weighted mean zeroes the DC bin exactly */
-        c->env_tmp[i] = (float)((c->env_tmp[i] - wmean) * c->env_hann[i]);
-        var += (double)c->env_tmp[i] * c->env_tmp[i];
-    }
-    /* a steady or silent envelope has no modulation to share out */
-    if (wmean < 1e-5 || var < 1e-8 * wmean * wmean * wsum) {
-        out[F_MOD4HZ] = 0;
-        return;
-    }
-    for (int k = c->mod_lo; k <= c->mod_hi; k++) {
-        const float *cs = c->mod_cos + (k - c->mod_lo) * n, *sn = c->mod_sin + (k - c->mod_lo) * n;
-        float re = 0, im = 0;
+/*
+ * Spectral contrast per octave band (Jiang et al. 2002): the level difference in
+ * dB between the mean power of the strongest fifth of the band's bins (its peaks)
+ * and that of the weakest fifth (its valleys). Harmonic sound has deep valleys
+ * between its partials, noise has none. Reads the power spectrum left in c->power.
+ */
+static void contrast_features(audio_ctx *c, int silent, float *out)
+{
+    for (int b = 0; b < NB_CONTRAST; b++) {
+        int lo = c->contrast_bin[b], n = c->contrast_bin[b + 1] - lo, q;
+        double peak = 0, valley = 0;
 
-        for (int i = 0; i < n; i++) {
-            re += c->env_tmp[i] * cs[i];
-            im += c->env_tmp[i] * sn[i];
+        out[F_CONTRAST + b] = NAN;
+        if (silent || n < 2)
+            continue;
+        memcpy(c->sorted, c->power + lo, sizeof(float) * (size_t)n);
+        /* insertion sort: a band holds at most a few hundred bins */
+        for (int i = 1; i < n; i++) {
+            float v = c->sorted[i];
+            int j = i - 1;
+
+            while (j >= 0 && c->sorted[j] > v) {
+                c->sorted[j + 1] = c->sorted[j];
+                j--;
+            }
+            c->sorted[j + 1] = v;
         }
-        band += (double)re * re + (double)im * im;
+        q = (int)lround(CONTRAST_QUANTILE * n);
+        if (q < 1)
+            q = 1;
+        for (int i = 0; i < q; i++) {
+            valley += c->sorted[i];
+            peak += c->sorted[n - 1 - i];
+        }
+        out[F_CONTRAST + b] = (float)(10.0 * log10((peak + 1e-20) / (valley + 1e-20)));
     }
-    /* Parseval: the bins k and n-k of a real sequence sum to n * sum(y^2) */
-    total = n * var;
-    band = 2.0 * band / total;
-    out[F_MOD4HZ] = (float)(band < 1.0 ? band : 1.0);
 }
 
 static int audio_process(void *instance, const avf_plugin_audio_window *win, float *out)
@@ -806,7 +920,7 @@ static int audio_process(void *instance, const avf_plugin_audio_window *win, flo
     history_push(c, fresh, n_new);
     pitch_features(c, out);
     envelope_features(c, mean_square, out);
-    for (int i = F_STD_FIRST; i < NB_FEATURES; i++)
+    for (int i = F_STD_FIRST; i < F_STD_END; i++)
         out[i] = out[std_source[i - F_STD_FIRST]];
     return 0;
 }

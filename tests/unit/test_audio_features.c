@@ -24,6 +24,8 @@
 
 /* The envelope cues need one second of windows: 100 at a 10 ms hop. */
 #define ENVELOPE_WINDOWS 100
+/* The short envelope (mod4hz_short) needs half of that. */
+#define SHORT_ENVELOPE_WINDOWS 50
 
 typedef struct test_host {
     int nb_logs;
@@ -243,7 +245,7 @@ static void test_descriptor(void **state)
     assert_string_equal(d->name, "audio");
     assert_non_null(d->description);
     assert_int_equal(d->modality, AVF_PLUGIN_AUDIO);
-    assert_int_equal(d->nb_features, 63);
+    assert_int_equal(d->nb_features, 69);
     assert_non_null(d->create);
     assert_non_null(d->process_audio);
     assert_null(d->process_video);
@@ -252,6 +254,9 @@ static void test_descriptor(void **state)
     assert_string_equal(d->features[10].name, "mfcc_0");
     assert_string_equal(d->features[23].name, "dmfcc_0");
     assert_string_equal(d->features[40].name, "clipped");
+    assert_string_equal(d->features[63].name, "mod4hz_short");
+    assert_string_equal(d->features[64].name, "contrast_0");
+    assert_string_equal(d->features[68].name, "contrast_4");
     for (uint32_t i = 0; i < d->nb_features; i++) {
         const char *name = d->features[i].name;
         size_t len = strlen(name);
@@ -311,7 +316,7 @@ static void test_process_rejects_bad_windows(void **state)
 {
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
-    float x[400] = {0}, out[63];
+    float x[400] = {0}, out[69];
     avf_plugin_audio_window w = {sizeof(w), 400, 1600, x};
     void *inst = NULL;
 
@@ -428,6 +433,14 @@ static void test_white_noise(void **state)
     assert_near(pooled(&r, "rms_dbfs"), -20.0, 0.3);
     /* steady noise has no preferred envelope rate: 2..8 Hz gets only its share */
     assert_true(pooled(&r, "mod4hz") < 0.5);
+    assert_true(pooled(&r, "mod4hz_short") < 0.5);
+    /* the power of a noise bin is exponentially distributed: in a wide band the
+     * strongest fifth averages 1 + ln 5 = 2.61 times the mean, the weakest fifth
+     * 0.107 times, 13.9 dB apart (64 bins in the top band at 16 kHz). The lowest
+     * band has 4 bins, its fifth one bin: E[max] / E[min] of 4 exponentials is
+     * 2.083 / 0.25, 9.2 dB. */
+    assert_near(pooled(&r, "contrast_4"), 13.9, 1.5);
+    assert_near(pooled(&r, "contrast_0"), 9.2, 1.5);
     free(r.v);
     free(x);
 }
@@ -474,6 +487,9 @@ static void test_silence(void **state)
             assert_near(value(&r, i, "loudness_short_lufs"), -120.0, 0.0);
         if (i >= ENVELOPE_WINDOWS - 1)
             assert_near(value(&r, i, "mod4hz"), 0.0, 0.0);
+        if (i >= SHORT_ENVELOPE_WINDOWS - 1)
+            assert_near(value(&r, i, "mod4hz_short"), 0.0, 0.0);
+        assert_true(isnan(value(&r, i, "contrast_0")));
     }
     free(r.v);
     free(x);
@@ -505,8 +521,60 @@ static void test_mod4hz(void **state)
     r = run16k(x, len);
     assert_int_equal(count_nan(&r, "mod4hz", 0), ENVELOPE_WINDOWS - 1);
     assert_true(pooled(&r, "mod4hz") > 0.8);
+    /* the half-second envelope sees the same swing, and half a second earlier */
+    assert_int_equal(count_nan(&r, "mod4hz_short", 0), SHORT_ENVELOPE_WINDOWS - 1);
+    assert_true(pooled(&r, "mod4hz_short") > 0.8);
     free(r.v);
     free(x);
+}
+
+/* A 0.7 s burst of syllable-rate modulated noise, as short as a spoken digit: too
+ * short for mod4hz, long enough for mod4hz_short. A steady tone has neither. */
+static void test_mod4hz_short_utterance(void **state)
+{
+    int64_t len, tlen;
+    float *x = noise_new(16000, 0.7, 0.1, &len), *t = tone_new(16000, 0.7, 440.0, 0.3, &tlen);
+    rows r, rt;
+
+    (void)state;
+    for (int64_t i = 0; i < len; i++)
+        x[i] *= (float)(0.5 - 0.5 * cos(2.0 * M_PI * 4.0 * (double)i / 16000));
+    r = run16k(x, len);
+    assert_int_equal(count_nan(&r, "mod4hz", 0), r.n);
+    assert_true(r.n - count_nan(&r, "mod4hz_short", 0) >= 10);
+    assert_true(pooled(&r, "mod4hz_short") > 0.6);
+    rt = run16k(t, tlen);
+    assert_near(pooled(&rt, "mod4hz_short"), 0.0, 0.01);
+    free(r.v);
+    free(rt.v);
+    free(x);
+    free(t);
+}
+
+/* A pure tone is all peak and no valley in its band; the other bands hold only the
+ * window's leakage, whose bins still differ. Telephone-band input (8 kHz) has every
+ * band, since the top one ends at 4 kHz. */
+static void test_spectral_contrast(void **state)
+{
+    int64_t len;
+    float *x = tone_new(16000, 1.0, 700.0, 0.3, &len), *n8;
+    rows r = run16k(x, len), r8;
+
+    (void)state;
+    assert_true(pooled(&r, "contrast_2") > 40.0); /* 700 Hz: the 500..1000 Hz band */
+    free(r.v);
+    free(x);
+    n8 = noise_new(8000, 2.0, 0.1, &len);
+    r8 = run(8000, 200, 80, n8, len);
+    for (int b = 0; b < 5; b++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "contrast_%d", b);
+        assert_true(isfinite(pooled(&r8, name)));
+    }
+    assert_near(pooled(&r8, "contrast_4"), 13.9, 1.5); /* 64 bins at 8 kHz too */
+    free(r8.v);
+    free(n8);
 }
 
 /* 250 ms bursts and 250 ms pauses: about half the windows are low-energy ones. */
@@ -561,7 +629,7 @@ static void test_gap_in_timeline(void **state)
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
     int64_t len;
-    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[63];
+    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[69];
     void *inst = NULL;
     int64_t pos = 0;
 
@@ -595,6 +663,8 @@ int main(void)
         cmocka_unit_test(test_silence),
         cmocka_unit_test(test_8khz_centroid),
         cmocka_unit_test(test_mod4hz),
+        cmocka_unit_test(test_mod4hz_short_utterance),
+        cmocka_unit_test(test_spectral_contrast),
         cmocka_unit_test(test_low_energy),
         cmocka_unit_test(test_flux_and_deltas),
         cmocka_unit_test(test_gap_in_timeline),
