@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tags.h"
+
 static char *prefixed(const char *prefix, const char *name)
 {
     size_t n = strlen(prefix) + strlen(name) + 1;
@@ -21,6 +23,20 @@ static char *prefixed(const char *prefix, const char *name)
     if (s)
         snprintf(s, n, "%s%s", prefix, name);
     return s;
+}
+
+/* Sets the indices of audio.rms_dbfs and audio.silent; silent needs rms. */
+static void find_derived(avf_fused_layout *l)
+{
+    l->rms = l->silent = -1;
+    for (int i = l->audio_off; i < l->audio_off + l->nb_audio; i++) {
+        if (!strcmp(l->names[i], "audio.rms_dbfs"))
+            l->rms = i;
+        else if (!strcmp(l->names[i], AVF_FUSED_SILENT))
+            l->silent = i;
+    }
+    if (l->rms < 0)
+        l->silent = -1;
 }
 
 void avf_fused_layout_free(avf_fused_layout **pl)
@@ -48,7 +64,7 @@ avf_fused_layout *avf_fused_layout_new(const avf_plugin_descriptor *const *descs
         return NULL;
     for (int i = 0; i < nb_descs; i++)
         l->dim += (int)descs[i]->nb_features;
-    l->dim += 4;
+    l->dim += 5; /* the tail, and audio.silent if there is rms_dbfs */
     l->names = calloc((size_t)l->dim, sizeof(*l->names));
     if (!l->names)
         goto fail;
@@ -68,6 +84,15 @@ avf_fused_layout *avf_fused_layout_new(const avf_plugin_descriptor *const *descs
                     goto fail;
             }
         }
+        if (pass == 1) {
+            for (int i = l->audio_off; i < n; i++)
+                if (!strcmp(l->names[i], "audio.rms_dbfs")) {
+                    l->names[n] = prefixed("", AVF_FUSED_SILENT);
+                    if (!l->names[n++])
+                        goto fail;
+                    break;
+                }
+        }
         if (pass == 0)
             l->nb_video = n - l->video_off;
         else
@@ -82,6 +107,7 @@ avf_fused_layout *avf_fused_layout_new(const avf_plugin_descriptor *const *descs
     l->dim = n;
     l->mask_video = n - 2;
     l->mask_audio = n - 1;
+    find_derived(l);
     return l;
 fail:
     avf_fused_layout_free(&l);
@@ -132,6 +158,7 @@ avf_fused_layout *avf_fused_layout_from_names(const char *const *names, int dim,
     l->cross_off = n;
     l->mask_video = n + 2;
     l->mask_audio = n + 3;
+    find_derived(l);
     return l;
 nomem:
     snprintf(why, why_size, "out of memory");
@@ -185,6 +212,8 @@ void avf_fused_vector(const avf_fused_layout *l, const int *map, const avf_segme
         if (c >= 0)
             x[l->audio_off + i] = seg->audio_features[c];
     }
+    if (audio && l->silent >= 0 && isfinite(x[l->rms]))
+        x[l->silent] = x[l->rms] < AVF_TAG_SILENCE_DBFS;
     if (seg->av_valid) {
         x[l->cross_off] = fabs(seg->av_offset_ms);
         x[l->cross_off + 1] = seg->av_confidence;

@@ -5,8 +5,14 @@
  * cross-modal features | a presence mask. Its layout is fixed by the set of
  * registered plugins, not by what one input happens to contain, so that a model
  * trained on audio-only recordings applies to a camera with a microphone:
- *   video.<feature>...  audio.<feature>...  av.offset_abs_ms  av.confidence
- *   mask.video  mask.audio
+ *   video.<feature>...  audio.<feature>...  audio.silent  av.offset_abs_ms
+ *   av.confidence  mask.video  mask.audio
+ * audio.silent is derived here, not by a plugin: 1 when the segment's pooled
+ * audio.rms_dbfs is below AVF_TAG_SILENCE_DBFS, the level that defines the silence
+ * class (the trainer labels such segments silence) and the silence tag. A smooth
+ * head only approximates a threshold on one input, and its errors sit at that
+ * level; given the definition as an input it need not. Present only when the
+ * audio features include rms_dbfs.
  * A value that is absent (a modality the segment lacks, a feature without value)
  * is NaN here; the model's normalization imputes it with the training mean.
  */
@@ -24,7 +30,11 @@ typedef struct avf_fused_layout {
     int audio_off, nb_audio;
     int cross_off;              /* av.offset_abs_ms, av.confidence */
     int mask_video, mask_audio; /* indices of the two mask entries */
+    int rms, silent;            /* audio.rms_dbfs and audio.silent, or -1 */
 } avf_fused_layout;
+
+/* The derived entry's name (see above); no plugin feature may be called "silent". */
+#define AVF_FUSED_SILENT "audio.silent"
 
 /*
  * Builds the layout from the descriptors' features (video ones, then audio ones, in

@@ -54,17 +54,19 @@ static avf_fused_layout *layout(void)
 
 static void test_layout_order(void **state)
 {
-    static const char *const expect[] = {"video.motion",   "video.cuts",       "audio.rms_dbfs",
-                                         "audio.pitch_hz", "av.offset_abs_ms", "av.confidence",
-                                         "mask.video",     "mask.audio"};
+    static const char *const expect[] = {"video.motion",   "video.cuts",   "audio.rms_dbfs",
+                                         "audio.pitch_hz", "audio.silent", "av.offset_abs_ms",
+                                         "av.confidence",  "mask.video",   "mask.audio"};
     avf_fused_layout *l = layout();
 
     (void)state;
-    assert_int_equal(l->dim, 8);
-    for (int i = 0; i < 8; i++)
+    assert_int_equal(l->dim, 9);
+    for (int i = 0; i < 9; i++)
         assert_string_equal(l->names[i], expect[i]);
-    assert_int_equal(l->mask_video, 6);
-    assert_int_equal(l->mask_audio, 7);
+    assert_int_equal(l->mask_video, 7);
+    assert_int_equal(l->mask_audio, 8);
+    assert_int_equal(l->rms, 2);
+    assert_int_equal(l->silent, 4);
     avf_fused_layout_free(&l);
     assert_null(l);
 }
@@ -73,7 +75,7 @@ static void test_vector_absent_video(void **state)
 {
     avf_fused_layout *l = layout();
     avf_feature_layout alayout = {2, (const char *const[]){"pitch_hz", "rms_dbfs"}, NULL};
-    double afeatures[2] = {180.0, -23.0}, x[8];
+    double afeatures[2] = {180.0, -23.0}, x[9];
     avf_segment seg = {0};
     int *map = avf_fused_map(l, NULL, &alayout);
 
@@ -86,11 +88,23 @@ static void test_vector_absent_video(void **state)
     seg.audio_present = 1;
     seg.audio_features = afeatures;
     avf_fused_vector(l, map, &seg, x);
-    assert_true(isnan(x[0]) && isnan(x[1]) && isnan(x[4]));
+    assert_true(isnan(x[0]) && isnan(x[1]) && isnan(x[5]));
     assert_float_equal(x[2], -23.0, 0);
     assert_float_equal(x[3], 180.0, 0);
-    assert_float_equal(x[6], 0, 0);
-    assert_float_equal(x[7], 1, 0);
+    assert_float_equal(x[4], 0, 0); /* -23 dBFS is not silent */
+    assert_float_equal(x[7], 0, 0);
+    assert_float_equal(x[8], 1, 0);
+    /* audio.silent follows the level that defines the silence class, and is absent
+     * with the audio */
+    afeatures[1] = -50.5;
+    avf_fused_vector(l, map, &seg, x);
+    assert_float_equal(x[4], 1, 0);
+    afeatures[1] = -49.5;
+    avf_fused_vector(l, map, &seg, x);
+    assert_float_equal(x[4], 0, 0);
+    seg.audio_present = 0;
+    avf_fused_vector(l, map, &seg, x);
+    assert_true(isnan(x[2]) && isnan(x[4]));
     free(map);
     avf_fused_layout_free(&l);
 }
@@ -136,8 +150,8 @@ static void test_absent_modalities_give_finite_output(void **state)
     char why[128];
     avf_heads *h = avf_heads_new(m, l, why, sizeof(why));
     avf_head_result r;
-    double nothing[8] = {NAN, NAN, NAN, NAN, NAN, NAN, 0, 0};
-    double audio_only[8] = {NAN, NAN, -20, NAN, NAN, NAN, 0, 1};
+    double nothing[9] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0};
+    double audio_only[9] = {NAN, NAN, -20, NAN, 0, NAN, NAN, 0, 1};
 
     (void)state;
     assert_non_null(h);
@@ -162,8 +176,8 @@ static void test_video_arousal_follows_motion(void **state)
     char why[128];
     avf_heads *h = avf_heads_new(m, l, why, sizeof(why));
     avf_head_result calm, busy;
-    double still[8] = {0.0, 0, -60, NAN, NAN, NAN, 1, 1};
-    double action[8] = {0.08, 1, -10, NAN, NAN, NAN, 1, 1};
+    double still[9] = {0.0, 0, -60, NAN, 1, NAN, NAN, 1, 1};
+    double action[9] = {0.08, 1, -10, NAN, 0, NAN, NAN, 1, 1};
 
     (void)state;
     avf_heads_apply_static(h, still, &calm);
