@@ -561,6 +561,7 @@ int avf_vdec_receive(avf_vdec *d, avf_item **pitem)
         if (ret < 0)
             goto frame_done;
         item->t_us = t;
+        item->end_us = frame_duration(d->frame) > 0 ? d->end_us : t;
         if (avf_sampler_take(&d->sampler, t)) {
             ret = scale_frame(d, d->frame, item);
             if (ret < 0)

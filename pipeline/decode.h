@@ -39,6 +39,7 @@ enum avf_item_type {
 typedef struct avf_item {
     enum avf_item_type type;
     int64_t t_us;   /* timeline microseconds */
+    int64_t end_us; /* video: where the frame ends by its stated duration, else t_us */
     AVFrame *frame; /* analysis frame (YUV420P, at most max_width wide); owned */
     int64_t pos;    /* timeline sample index at the analysis rate */
     int nb_samples;

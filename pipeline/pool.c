@@ -107,7 +107,7 @@ int avf_item_pool_get(avf_item_pool *p, enum avf_item_type type, avf_item **pite
         item->pool = p;
     }
     item->type = type;
-    item->t_us = 0;
+    item->t_us = item->end_us = 0;
     item->frame = NULL;
     item->pos = 0;
     item->nb_samples = 0;

@@ -382,7 +382,7 @@ static int segment_item(avf_segmenter *seg, const avf_item *item, int hop)
 
     switch (item->type) {
     case AVF_ITEM_VIDEO:
-        return avf_segmenter_video(seg, item->t_us, item->frame, item->rows);
+        return avf_segmenter_video(seg, item->t_us, item->end_us, item->frame, item->rows);
     case AVF_ITEM_VIDEO_END:
         avf_segmenter_video_end(seg, item->t_us);
         return 0;

@@ -25,7 +25,8 @@ struct avf_segmenter {
     int64_t next_k;     /* index of the next segment to emit */
     avf_segment **open; /* open[i] is segment next_k + i, or NULL if not created */
     int nb_open, cap_open;
-    int64_t video_wm_us; /* time of the last video item; INT64_MIN before any */
+    int64_t video_wm_us;   /* time of the last video item; INT64_MIN before any */
+    int64_t video_done_us; /* the video is complete up to here: wm or a stated frame end */
     int video_ended;
     int64_t video_end_us; /* end of the last frame, once ended */
     int64_t audio_wm;     /* one past the last sample delivered; INT64_MIN before any */
@@ -80,7 +81,7 @@ avf_segmenter *avf_segmenter_new(const avf_segmenter_config *cfg)
     if (!s)
         return NULL;
     s->cfg = *cfg;
-    s->video_wm_us = INT64_MIN;
+    s->video_wm_us = s->video_done_us = INT64_MIN;
     s->audio_wm = INT64_MIN;
     return s;
 }
@@ -198,13 +199,15 @@ static int segment_add_window(avf_segment *seg, int64_t pos, const float *row)
     return 0;
 }
 
-int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame, const float *row)
+int avf_segmenter_video(avf_segmenter *s, int64_t t_us, int64_t end_us, const AVFrame *frame,
+                        const float *row)
 {
     int64_t unit = s->cfg.hop_samples * AV_TIME_BASE;
     int64_t scaled, k_lo, k_hi;
 
     if (s->video_wm_us == INT64_MIN || t_us > s->video_wm_us)
         s->video_wm_us = t_us;
+    s->video_done_us = FFMAX(s->video_done_us, FFMAX(t_us, end_us));
     if (!frame)
         return 0;
     if (t_us < 0) {
@@ -353,7 +356,7 @@ int avf_segmenter_pop(avf_segmenter *s, avf_segment **pseg)
     *pseg = NULL;
     if (s->done)
         return AVF_EOS;
-    if (video_running && s->video_wm_us < end_us)
+    if (video_running && s->video_done_us < end_us)
         return 0;
     if (audio_running && s->audio_wm < end)
         return 0;

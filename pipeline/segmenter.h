@@ -96,8 +96,14 @@ void avf_segmenter_free(avf_segmenter **ps);
  * (video_dim floats, copied; NULL when video_dim is 0). The segmenter takes new
  * references to the frame (the caller keeps its own). frame may be NULL to report
  * only that the video has reached t_us (a decoded frame the analysis rate skipped).
+ * end_us is where the frame ends as its stream states it (t_us + its duration), or
+ * t_us when that is not known: the next frame is expected there, so the segments
+ * ending by then are complete on the video side without waiting for it. A frame that
+ * comes earlier than its predecessor's stated end, into a segment already emitted,
+ * is counted in late_items and left out.
  */
-int avf_segmenter_video(avf_segmenter *s, int64_t t_us, const AVFrame *frame, const float *row);
+int avf_segmenter_video(avf_segmenter *s, int64_t t_us, int64_t end_us, const AVFrame *frame,
+                        const float *row);
 /* n mono samples whose first is at timeline sample index pos; copied. */
 int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int n);
 /*

@@ -400,6 +400,10 @@ static void log_stats(const job *j, const avf_pipeline_stats *stats)
         avf_log(AVF_LOG_INFO, j->path,
                 "a %.3f s tail after the last segment is padding, not printed",
                 stats->segmenter.tail_dropped_us / 1e6);
+    if (stats->segmenter.late_items > 0)
+        avf_log(AVF_LOG_INFO, j->path,
+                "%llu frames or sample blocks came after their segment was out: left out",
+                (unsigned long long)stats->segmenter.late_items);
 }
 
 /*

@@ -62,7 +62,7 @@ static void feed_video(avf_segmenter *s, double fps, int64_t from_us, int64_t to
 
         if (t >= to_us)
             break;
-        assert_int_equal(avf_segmenter_video(s, t, frame, NULL), 0);
+        assert_int_equal(avf_segmenter_video(s, t, t, frame, NULL), 0);
     }
 }
 
@@ -152,6 +152,34 @@ static void test_waits_for_slowest_modality(void **state)
     avf_segmenter_free(&s);
 }
 
+/* A frame's stated end completes the video up to there: segment 0 goes out with the
+ * frame at 0.9 s that lasts 0.1 s, not one frame later; a frame that then comes
+ * earlier than that end, for segment 0, is late and left out. */
+static void test_stated_frame_end_completes_video(void **state)
+{
+    avf_segmenter *s = new_segmenter(1.0, 1.0, 1, 1);
+    avf_segment *seg = NULL;
+
+    (void)state;
+    feed_audio(s, 0, RATE + 1024);
+    for (int64_t t = 0; t < 900000; t += 100000)
+        assert_int_equal(avf_segmenter_video(s, t, t + 100000, frame, NULL), 0);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 0); /* the video has come to 0.9 s */
+    assert_int_equal(avf_segmenter_video(s, 900000, 999999, frame, NULL), 0);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 0); /* one microsecond short */
+    assert_int_equal(avf_segmenter_video(s, 900001, 1000000, NULL, NULL), 0);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 1);
+    assert_int_equal(seg->index, 0);
+    assert_int_equal(seg->nb_frames, 10);
+    avf_segment_free(&seg);
+    assert_int_equal(avf_segmenter_video(s, 950000, 950000, frame, NULL), 0);
+    assert_int_equal(avf_segmenter_get_stats(s)->late_items, 1);
+    /* an end before the frame's own time means nothing more than the time */
+    assert_int_equal(avf_segmenter_video(s, 1900000, 0, frame, NULL), 0);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 0);
+    avf_segmenter_free(&s);
+}
+
 static void test_audio_offset_start(void **state)
 {
     avf_segmenter *s = new_segmenter(1.0, 1.0, 1, 1);
@@ -206,7 +234,7 @@ static void test_video_only_variable_rate(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
-        avf_segmenter_video(s, times[i], frame, NULL);
+        avf_segmenter_video(s, times[i], times[i], frame, NULL);
     avf_segmenter_video_end(s, 1540000);
     n = pop_all(s, segs, 4);
     assert_int_equal(n, 2);
@@ -323,7 +351,7 @@ static void test_before_origin_and_late_data(void **state)
     float samples[100] = {0};
 
     (void)state;
-    avf_segmenter_video(s, -40000, frame, NULL);
+    avf_segmenter_video(s, -40000, -40000, frame, NULL);
     assert_int_equal(avf_segmenter_audio(s, -60, samples, 100), 0);
     assert_int_equal(avf_segmenter_get_stats(s)->frames_before_origin, 1);
     assert_int_equal(avf_segmenter_get_stats(s)->samples_before_origin, 60);
@@ -372,7 +400,7 @@ static void test_feature_rows_follow_their_data(void **state)
     for (int f = 0; f < 20; f++) {
         float row[2] = {(float)f, (float)-f};
 
-        avf_segmenter_video(s, f * 100000, frame, row);
+        avf_segmenter_video(s, f * 100000, f * 100000, frame, row);
     }
     /* 200 windows every 10 ms (160 samples), row value = window number */
     for (int w = 0; w < 200; w++)
@@ -414,6 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_audio_video_exact),
         cmocka_unit_test(test_waits_for_slowest_modality),
+        cmocka_unit_test(test_stated_frame_end_completes_video),
         cmocka_unit_test(test_audio_offset_start),
         cmocka_unit_test(test_audio_only_partial),
         cmocka_unit_test(test_video_only_variable_rate),
