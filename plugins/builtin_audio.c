@@ -1,12 +1,13 @@
 /*
  * builtin_audio.c - the built-in "audio" feature extractor.
  *
- * Turns each analysis window of the mono signal into one row of 69 numbers that
+ * Turns each analysis window of the mono signal into one row of 70 numbers that
  * describe it the way the audio literature does: level and EBU R128 loudness,
  * spectral shape (CUIDADO), MFCCs and their deltas, YIN pitch and voicing, the
  * two Scheirer & Slaney speech/music cues (4 Hz modulation, low-energy share, the
  * modulation also over half a second for inputs shorter than the 1 s envelope),
- * Jiang's spectral contrast in octave bands below 4 kHz, and 22 of these again
+ * Jiang's spectral contrast in octave bands below 4 kHz, the beat clarity of the
+ * onset envelope (what music has and most noise lacks), and 22 of these again
  * pooled by standard deviation.
  * docs/features-audio.md defines every feature and its reference.
  *
@@ -14,10 +15,10 @@
  * create(); process_audio() only computes. Windows overlap, so the extractor keeps
  * its own state across calls: a sample history for the longer YIN frame, a
  * libebur128 meter fed only with each window's new samples, the previous spectrum
- * and MFCCs for flux and deltas, and a 1 s ring of window energies for the
- * envelope cues. Both FFTs (spectrum, and the YIN difference function through
- * Wiener-Khinchin) are libavutil av_tx real transforms; a 10 ms hop costs about
- * 30 us, a third of it inside libebur128.
+ * and MFCCs for flux and deltas, a 1 s ring of window energies for the envelope
+ * cues, and a 3 s ring of onset strengths for the beat. Both FFTs (spectrum, and
+ * the YIN difference function through Wiener-Khinchin) are libavutil av_tx real
+ * transforms; a 10 ms hop costs about 30 us, a third of it inside libebur128.
  */
 #include <errno.h>
 #include <math.h>
@@ -70,6 +71,21 @@
 #define CONTRAST_LO_HZ    125.0
 #define CONTRAST_QUANTILE 0.2
 
+/* Beat clarity: the autocorrelation of an onset-strength envelope (positive log
+ * mel-band increments summed over bands) over the last 3 s, its highest peak at
+ * lags of 0.3..1 s (200..60 beats per minute). Recomputed every 100 ms once 2 s
+ * of envelope exist, so the longest lag still overlaps by a second; the value is
+ * held in between. */
+#define BEAT_SECS        3.0
+#define BEAT_MIN_SECS    2.0
+#define BEAT_LAG_LO_SECS 0.3
+#define BEAT_LAG_HI_SECS 1.0
+#define BEAT_UPDATE_SECS 0.1
+/* onset strength: bands count down to 40 dB below the strongest (in nepers of
+ * power), and a rise counts above 0.5 dB */
+#define ONSET_RANGE    9.21
+#define ONSET_DEADZONE 0.115
+
 /* Short-term loudness is refreshed this often: the 10 Hz live-meter rate of EBU
  * Tech 3341. A query sums libebur128's whole 3 s buffer, too slow for every window. */
 #define SHORT_TERM_UPDATE_SECS 0.1
@@ -103,7 +119,8 @@ enum {
     F_STD_END = F_STD_MFCC + NB_MFCC,
     F_MOD4HZ_SHORT = F_STD_END,
     F_CONTRAST,
-    NB_FEATURES = F_CONTRAST + NB_CONTRAST
+    F_BEAT_CLARITY = F_CONTRAST + NB_CONTRAST,
+    NB_FEATURES
 };
 
 /* The source of each standard-deviation feature, in F_STD_FIRST order. */
@@ -185,6 +202,7 @@ static const avf_plugin_feature audio_features[NB_FEATURES] = {
     {"contrast_2", AVF_POOL_MEAN},
     {"contrast_3", AVF_POOL_MEAN},
     {"contrast_4", AVF_POOL_MEAN},
+    {"beat_clarity", AVF_POOL_MEAN},
 };
 
 /* The ABI 1 prefix of each host struct this file reads. */
@@ -252,6 +270,14 @@ typedef struct audio_ctx {
     /* spectral contrast: band b covers bins contrast_bin[b] .. contrast_bin[b + 1] - 1 */
     int contrast_bin[NB_CONTRAST + 1];
     float *sorted; /* nb_bins */
+
+    /* beat clarity: ring of beat_len onset strengths, oldest at beat_pos once full */
+    int beat_len, beat_count, beat_pos, beat_min, beat_lag_lo, beat_lag_hi;
+    int beat_step, beat_since;
+    float *beat_env, *beat_tmp; /* beat_len each */
+    float beat_value;
+    float prev_logmel[NB_MEL];
+    int have_prev_mel;
 } audio_ctx;
 
 static void audio_ctx_free(audio_ctx **pp)
@@ -290,6 +316,8 @@ static void audio_ctx_free(audio_ctx **pp)
     av_freep(&c->short_cos);
     av_freep(&c->short_sin);
     av_freep(&c->sorted);
+    av_freep(&c->beat_env);
+    av_freep(&c->beat_tmp);
     av_freep(pp);
 }
 
@@ -459,6 +487,17 @@ static audio_ctx *audio_ctx_new(int sample_rate, int window, int hop)
                     c->short_sin);
     ALLOC(c->sorted, c->nb_bins);
     init_contrast(c);
+
+    c->beat_len = (int)lround(rate * BEAT_SECS);
+    c->beat_min = (int)lround(rate * BEAT_MIN_SECS);
+    c->beat_lag_lo = (int)lround(rate * BEAT_LAG_LO_SECS);
+    c->beat_lag_hi = (int)lround(rate * BEAT_LAG_HI_SECS);
+    c->beat_step = (int)lround(rate * BEAT_UPDATE_SECS);
+    if (c->beat_step < 1)
+        c->beat_step = 1;
+    c->beat_value = NAN;
+    ALLOC(c->beat_env, c->beat_len);
+    ALLOC(c->beat_tmp, c->beat_len);
     return c;
 
 fail:
@@ -556,12 +595,12 @@ static void level_features(const float *x, int n, float *out, double *mean_squar
 
 static void contrast_features(audio_ctx *c, int silent, float *out);
 
-static void spectral_features(audio_ctx *c, const float *x, float *out)
+static void spectral_features(audio_ctx *c, const float *x, float *out, double *onset)
 {
     const int nb = c->nb_bins;
     float *p = c->power;
     double total = 0, mag_sum = 0, centroid = 0, spread = 0, log_sum = 0, acc, flux = 0;
-    double mel[NB_MEL] = {0};
+    double mel[NB_MEL] = {0}, top;
     int k;
 
     for (int i = 0; i < c->window; i++)
@@ -589,6 +628,22 @@ static void spectral_features(audio_ctx *c, const float *x, float *out)
     }
     for (int m = 0; m < NB_MEL; m++)
         mel[m] = log(mel[m] > MEL_LOG_FLOOR ? mel[m] : MEL_LOG_FLOOR);
+    /* onset strength: how much the bands rose since the last window, counting only
+     * bands within ONSET_RANGE of the strongest one and rises above ONSET_DEADZONE,
+     * so that the leakage of a held tone (whose far bands flicker with its phase)
+     * makes none */
+    top = mel[0];
+    for (int m = 1; m < NB_MEL; m++)
+        top = mel[m] > top ? mel[m] : top;
+    *onset = 0;
+    for (int m = 0; m < NB_MEL; m++) {
+        double v = mel[m] > top - ONSET_RANGE ? mel[m] : top - ONSET_RANGE;
+
+        if (c->have_prev_mel && v > c->prev_logmel[m] + ONSET_DEADZONE)
+            *onset += v - c->prev_logmel[m] - ONSET_DEADZONE;
+        c->prev_logmel[m] = (float)v;
+    }
+    c->have_prev_mel = 1;
     for (int i = 0; i < NB_MFCC; i++) {
         double v = 0;
 
@@ -888,11 +943,66 @@ static void contrast_features(audio_ctx *c, int silent, float *out)
     }
 }
 
+/*
+ * Beat clarity: the normalized autocorrelation of the onset-strength envelope over
+ * the last 3 s, its maximum over lags of 0.3..1 s. A steady beat repeats its onsets
+ * at one period (and its multiples); speech and most noise do not. A flat envelope
+ * (a held tone, digital silence) has no beat: 0.
+ */
+static void beat_features(audio_ctx *c, double onset, float *out)
+{
+    const int n = c->beat_len;
+
+    c->beat_env[c->beat_pos] = (float)onset;
+    c->beat_pos = c->beat_pos + 1 < n ? c->beat_pos + 1 : 0;
+    if (c->beat_count < n)
+        c->beat_count++;
+    if (c->beat_count < c->beat_min) {
+        out[F_BEAT_CLARITY] = NAN;
+        return;
+    }
+    if (c->beat_since + 1 < c->beat_step && !isnan(c->beat_value)) {
+        c->beat_since++;
+    } else {
+        const int m = c->beat_count;
+        double mean = 0, r0 = 0, best = 0;
+        float *y = c->beat_tmp;
+
+        /* until the ring is full, its oldest entry is at 0 */
+        for (int i = 0, j = m < n ? 0 : c->beat_pos; i < m; i++, j = j + 1 < n ? j + 1 : 0)
+            y[i] = c->beat_env[j];
+        for (int i = 0; i < m; i++)
+            mean += y[i];
+        mean /= m;
+        for (int i = 0; i < m; i++) {
+            y[i] -= (float)mean;
+            r0 += (double)y[i] * y[i];
+        }
+        r0 /= m;
+        /* onsets are sums of log-band rises beyond the dead zone: a real one is of
+         * order 1, a held tone's are all 0 */
+        if (r0 > 1e-6) {
+            for (int lag = c->beat_lag_lo; lag <= c->beat_lag_hi && lag < m; lag++) {
+                double r = 0;
+
+                for (int i = 0; i + lag < m; i++)
+                    r += (double)y[i] * y[i + lag];
+                r /= (m - lag) * r0;
+                if (r > best)
+                    best = r;
+            }
+        }
+        c->beat_value = (float)(best < 1.0 ? best : 1.0);
+        c->beat_since = 0;
+    }
+    out[F_BEAT_CLARITY] = c->beat_value;
+}
+
 static int audio_process(void *instance, const avf_plugin_audio_window *win, float *out)
 {
     audio_ctx *c = instance;
     const float *x, *fresh;
-    double mean_square;
+    double mean_square, onset;
     int64_t step;
     int n_new, clipped = 0;
 
@@ -916,10 +1026,11 @@ static int audio_process(void *instance, const avf_plugin_audio_window *win, flo
 
     level_features(x, c->window, out, &mean_square);
     loudness_features(c, fresh, n_new, out);
-    spectral_features(c, x, out);
+    spectral_features(c, x, out, &onset);
     history_push(c, fresh, n_new);
     pitch_features(c, out);
     envelope_features(c, mean_square, out);
+    beat_features(c, onset, out);
     for (int i = F_STD_FIRST; i < F_STD_END; i++)
         out[i] = out[std_source[i - F_STD_FIRST]];
     return 0;

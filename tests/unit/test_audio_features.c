@@ -4,7 +4,7 @@
  * by hop over a generated signal, destroy. Rows are pooled as the descriptor says
  * (NaN skipped) and checked against signals whose answers are known: sines for
  * level, loudness (EBU Tech 3341 case 1), centroid and pitch, white noise,
- * a full-scale square wave, silence, modulated noise and bursts.
+ * a full-scale square wave, silence, modulated noise and bursts, and click tracks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,7 +245,7 @@ static void test_descriptor(void **state)
     assert_string_equal(d->name, "audio");
     assert_non_null(d->description);
     assert_int_equal(d->modality, AVF_PLUGIN_AUDIO);
-    assert_int_equal(d->nb_features, 69);
+    assert_int_equal(d->nb_features, 70);
     assert_non_null(d->create);
     assert_non_null(d->process_audio);
     assert_null(d->process_video);
@@ -316,7 +316,7 @@ static void test_process_rejects_bad_windows(void **state)
 {
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
-    float x[400] = {0}, out[69];
+    float x[400] = {0}, out[70];
     avf_plugin_audio_window w = {sizeof(w), 400, 1600, x};
     void *inst = NULL;
 
@@ -577,6 +577,69 @@ static void test_spectral_contrast(void **state)
     free(n8);
 }
 
+/* 10 ms noise bursts over a quiet noise floor, at the given onset times. */
+static float *clicks_new(int sample_rate, double secs, const double *at, int nb, int64_t *len)
+{
+    float *x = noise_new(sample_rate, secs, 0.001, len);
+    uint64_t s = 0x2545F4914F6CDD1Du;
+
+    for (int k = 0; x && k < nb; k++) {
+        int64_t i0 = (int64_t)lround(at[k] * sample_rate), n = sample_rate / 100;
+
+        for (int64_t i = i0; i < i0 + n && i < *len; i++)
+            x[i] = (float)(0.3 * gauss(&s) * exp(-5.0 * (double)(i - i0) / n));
+    }
+    return x;
+}
+
+/* A click track at 120 beats per minute repeats its onsets every 0.5 s: its onset
+ * envelope correlates with itself at that lag (measured 0.98-0.99). The same number
+ * of clicks at random times (exponential gaps, the same mean rate) does not (0.25).
+ * Neither has a value before 2 s, and a held tone has no onsets to correlate. */
+static void check_beat(int sample_rate, int window, int hop)
+{
+    double beat[12], random[12], t = 0.13;
+    uint64_t s = 0xD1B54A32D192ED03u;
+    int64_t len, rlen, tlen;
+    float *x, *xr, *tone;
+    rows r, rr, rt;
+    int first;
+
+    for (int k = 0; k < 12; k++) {
+        beat[k] = 0.13 + 0.5 * k;
+        random[k] = t;
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        t += -0.5 * log(((double)(s >> 11) + 1.0) / 9007199254740993.0);
+    }
+    x = clicks_new(sample_rate, 6.0, beat, 12, &len);
+    xr = clicks_new(sample_rate, 6.0, random, 12, &rlen);
+    tone = tone_new(sample_rate, 4.0, 440.0, 0.3, &tlen);
+    r = run(sample_rate, window, hop, x, len);
+    rr = run(sample_rate, window, hop, xr, rlen);
+    rt = run(sample_rate, window, hop, tone, tlen);
+    first = window_ending_after(&r, window, 2.0);
+    assert_true(count_nan(&r, "beat_clarity", 0) >= first - 1);
+    assert_int_equal(count_nan(&r, "beat_clarity", first + 1), 0);
+    assert_true(pooled(&r, "beat_clarity") > 0.6);
+    assert_true(pooled(&rr, "beat_clarity") < 0.4);
+    assert_near(pooled(&rt, "beat_clarity"), 0.0, 0.05);
+    free(r.v);
+    free(rr.v);
+    free(rt.v);
+    free(x);
+    free(xr);
+    free(tone);
+}
+
+static void test_beat_clarity(void **state)
+{
+    (void)state;
+    check_beat(16000, 400, 160);
+    check_beat(8000, 200, 80);
+}
+
 /* 250 ms bursts and 250 ms pauses: about half the windows are low-energy ones. */
 static void test_low_energy(void **state)
 {
@@ -629,7 +692,7 @@ static void test_gap_in_timeline(void **state)
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
     int64_t len;
-    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[69];
+    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[70];
     void *inst = NULL;
     int64_t pos = 0;
 
@@ -665,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_mod4hz),
         cmocka_unit_test(test_mod4hz_short_utterance),
         cmocka_unit_test(test_spectral_contrast),
+        cmocka_unit_test(test_beat_clarity),
         cmocka_unit_test(test_low_energy),
         cmocka_unit_test(test_flux_and_deltas),
         cmocka_unit_test(test_gap_in_timeline),
