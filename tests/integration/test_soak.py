@@ -15,13 +15,11 @@ RSS growth is measured after a warm-up (the first minute, or a third of a shorte
 run) that fills the decoders' and the allocator's pools: growth is the median RSS
 of the last restart period minus that of the first one after the warm-up (the
 stream's connection holds memory that comes and goes with it, so single samples
-depend on where in its period they fall). The daemon runs with one malloc arena
-(MALLOC_ARENA_MAX=1, as in test_faults.py) unless the environment sets
-MALLOC_ARENA_MAX: every file loop and every reconnection starts new threads, and
-with glibc's per-thread arenas a freed block stays in the arena of the thread that
-allocated it, so the RSS creeps up while the heap in use stays flat (malloc_stats()
-figures in docs/reliability.md); one arena leaves what the daemon really holds,
-which is what a leak would change. The limit applies to a build without ASan only:
+depend on where in its period they fall). avfused uses one malloc arena unless
+MALLOC_ARENA_MAX says otherwise (daemon/avfused.c): every file loop and every
+reconnection starts new threads, and with glibc's per-thread arenas a freed block
+stays in the arena of the thread that allocated it, so the RSS creeps up while the
+heap in use stays flat (malloc_stats() figures in docs/reliability.md). The limit applies to a build without ASan only:
 ASan's own allocator grows by itself under this load, so its figures are printed,
 not judged. The full soak therefore runs twice: the ASan build for leaks, the
 plain build for RSS (docs/reliability.md). In the ASan build the quarantine of
@@ -30,7 +28,7 @@ freed memory is bounded (quarantine_size_mb=16) unless ASAN_OPTIONS says otherwi
 Usage: test_soak.py [--seconds N] [--restart-every N] [--rss-limit-mb N] [--trace]
 Environment: AVFUSED_BIN (default avfused on PATH); AVFUSE_SOAK_SECONDS (600 by
 default: the full soak, run by hand; CI registers a 60 s run); MALLOC_ARENA_MAX for
-the daemon (1 unless set; 16 is glibc's default on 2 cores). Exit 0 when every
+the daemon (avfused's own default is 1; 16 is glibc's on 2 cores). Exit 0 when every
 check passes, 1 otherwise; the figures go to stdout either way.
 """
 import argparse
@@ -165,7 +163,6 @@ def daemon_env():
     if not any(o.startswith("quarantine_size_mb=") for o in opts):
         opts.append("quarantine_size_mb=16")
     env["ASAN_OPTIONS"] = ":".join(opts)
-    env.setdefault("MALLOC_ARENA_MAX", "1")
     return env
 
 
@@ -229,7 +226,7 @@ def run(seconds, restart_every, rss_limit_mb, trace=False):
         print("soak: %d s, 4 sources, UDP server restarted every %d s, warm-up %d s, %s build, "
               "MALLOC_ARENA_MAX=%s" % (seconds, restart_every, warmup,
                                        "ASan+LSan" if asan else "non-ASan",
-                                       daemon_env()["MALLOC_ARENA_MAX"]), flush=True)
+                                       daemon_env().get("MALLOC_ARENA_MAX", "avfused's 1")), flush=True)
         while time.monotonic() - start < seconds:
             now = time.monotonic()
             if daemon.poll() is not None:
