@@ -17,7 +17,9 @@ run_suite() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAVFUSE_WERROR=ON -DAVFUSE_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
   echo "== $dir: ctest"
-  if ! (cd "$dir" && ctest --output-on-failure --timeout 900 ${CTEST_ARGS:-}); then
+  # tests run $(nproc) at a time: most wait on media played in real time; the few
+  # that must not share the machine are RUN_SERIAL (tests/CMakeLists.txt)
+  if ! (cd "$dir" && ctest --output-on-failure --timeout 900 -j"$(nproc)" ${CTEST_ARGS:-}); then
     status=1
   fi
 }
