@@ -235,7 +235,7 @@ static int guarded_io_open(AVFormatContext *s, AVIOContext **pb, const char *url
 /* libavdevice (V4L2, ALSA, ... input formats) is loaded only when a source names
  * a format: linked in, it and the libraries it pulls (libavfilter and its
  * dependencies) cost every process some 18 MB of resident memory at start, files
- * and network streams included (docs/performance.md, "Memory"). */
+ * and network streams included (docs/performance.md, "avfuse against FFmpeg"). */
 static char devices_error[256];
 
 static void load_devices(void)
