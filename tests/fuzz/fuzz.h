@@ -18,6 +18,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  */
 int fuzz_memfile(const void *data, size_t size, char *path, size_t path_size);
 
+/* size bytes at data, read through an AVIOContext (avf_pipeline_config.pb); pos is
+ * where the next read starts. */
+typedef struct fuzz_mem_input {
+    const uint8_t *data;
+    size_t size, pos;
+} fuzz_mem_input;
+
+struct AVIOContext;
+/* A read-only, seekable AVIOContext over in (borrowed), or NULL when out of memory;
+ * freed with fuzz_mem_pb_free(), which accepts NULL. */
+struct AVIOContext *fuzz_mem_pb(fuzz_mem_input *in);
+void fuzz_mem_pb_free(struct AVIOContext **pb);
+
 /* Keeps libav* and the project's log quiet unless $AVFUSE_FUZZ_VERBOSE is set. */
 void fuzz_quiet(void);
 

@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include <libavformat/avio.h>
-#include <libavutil/mem.h>
 
 #include "daemon/setup.h"
 #include "fusion/events.h"
@@ -34,7 +33,6 @@
 #include "pipeline/scheduler.h"
 
 #define MAX_SEGMENTS 16
-#define IO_BUFFER    4096
 
 #ifndef AVFUSE_FUZZ_MODEL
 #define AVFUSE_FUZZ_MODEL "models/default.model"
@@ -63,51 +61,6 @@ static void init(void)
     if (layout && avf_load_model(&model, &model_layout, AVFUSE_FUZZ_MODEL, layout) != 0)
         fprintf(stderr, "fuzz_analyze: running without a model\n");
     avf_fused_layout_free(&layout);
-}
-
-typedef struct mem_input {
-    const uint8_t *data;
-    size_t size, pos;
-} mem_input;
-
-static int mem_read(void *opaque, uint8_t *buf, int buf_size)
-{
-    mem_input *in = opaque;
-    size_t n = in->size - in->pos;
-
-    if (n == 0)
-        return AVERROR_EOF;
-    if (n > (size_t)buf_size)
-        n = (size_t)buf_size;
-    memcpy(buf, in->data + in->pos, n);
-    in->pos += n;
-    return (int)n;
-}
-
-static int64_t mem_seek(void *opaque, int64_t offset, int whence)
-{
-    mem_input *in = opaque;
-    int64_t base;
-
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE:
-        return (int64_t)in->size;
-    case SEEK_SET:
-        base = 0;
-        break;
-    case SEEK_CUR:
-        base = (int64_t)in->pos;
-        break;
-    case SEEK_END:
-        base = (int64_t)in->size;
-        break;
-    default:
-        return AVERROR(EINVAL);
-    }
-    if (offset < -base || offset > (int64_t)in->size - base)
-        return AVERROR(EINVAL);
-    in->pos = (size_t)(base + offset);
-    return (int64_t)in->pos;
 }
 
 /*
@@ -200,24 +153,18 @@ static void analyze(avf_sched *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
-    mem_input in = {data, size, 0};
+    fuzz_mem_input in = {data, size, 0};
     avf_pipeline_config cfg;
     AVIOContext *pb;
     avf_sched *s = NULL;
-    uint8_t *buf;
 
     if (!ready) {
         init();
         ready = 1;
     }
-    buf = av_malloc(IO_BUFFER);
-    if (!buf)
+    pb = fuzz_mem_pb(&in);
+    if (!pb)
         return 0;
-    pb = avio_alloc_context(buf, IO_BUFFER, 0, &in, mem_read, NULL, mem_seek);
-    if (!pb) {
-        av_free(buf);
-        return 0;
-    }
     avf_pipeline_config_default(&cfg);
     set_analysis(&cfg, data, size);
     cfg.pb = pb;
@@ -228,7 +175,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (avf_sched_open(&s, "fuzz", &cfg) == 0)
         analyze(s);
     avf_sched_free(&s);
-    av_freep(&pb->buffer);
-    avio_context_free(&pb);
+    fuzz_mem_pb_free(&pb);
     return 0;
 }

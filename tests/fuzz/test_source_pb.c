@@ -23,57 +23,19 @@
 #include <unistd.h>
 
 #include <libavformat/avio.h>
-#include <libavutil/mem.h>
 
+#include "fuzz.h"
 #include "pipeline/error.h"
 #include "pipeline/scheduler.h"
 
 #define RATE 16000
 
-typedef struct mem_input {
-    const uint8_t *data;
-    size_t size, pos;
-} mem_input;
-
-static int mem_read(void *opaque, uint8_t *buf, int buf_size)
+static AVIOContext *mem_pb(fuzz_mem_input *in)
 {
-    mem_input *in = opaque;
-    size_t n = in->size - in->pos;
-
-    if (n == 0)
-        return AVERROR_EOF;
-    if (n > (size_t)buf_size)
-        n = (size_t)buf_size;
-    memcpy(buf, in->data + in->pos, n);
-    in->pos += n;
-    return (int)n;
-}
-
-static int64_t mem_seek(void *opaque, int64_t offset, int whence)
-{
-    mem_input *in = opaque;
-
-    if (whence == AVSEEK_SIZE)
-        return (int64_t)in->size;
-    if (whence != SEEK_SET || offset < 0 || offset > (int64_t)in->size)
-        return AVERROR(EINVAL);
-    in->pos = (size_t)offset;
-    return offset;
-}
-
-static AVIOContext *mem_pb(mem_input *in)
-{
-    uint8_t *buf = av_malloc(4096);
-    AVIOContext *pb = buf ? avio_alloc_context(buf, 4096, 0, in, mem_read, NULL, mem_seek) : NULL;
+    AVIOContext *pb = fuzz_mem_pb(in);
 
     assert_non_null(pb);
     return pb;
-}
-
-static void free_pb(AVIOContext **pb)
-{
-    av_freep(&(*pb)->buffer);
-    avio_context_free(pb);
 }
 
 static void put_le(uint8_t *p, uint32_t v, int bytes)
@@ -112,7 +74,7 @@ static void test_analyzes_bytes_in_memory(void **state)
 {
     size_t size;
     uint8_t *wav = make_wav(1.5, &size);
-    mem_input in = {wav, size, 0};
+    fuzz_mem_input in = {wav, size, 0};
     AVIOContext *pb = mem_pb(&in);
     avf_pipeline_config cfg;
     avf_pipeline_stats stats;
@@ -145,7 +107,7 @@ static void test_analyzes_bytes_in_memory(void **state)
     /* still the caller's: usable after the pipeline is gone */
     assert_int_equal(avio_seek(pb, 0, SEEK_SET), 0);
     assert_int_equal(avio_r8(pb), 'R');
-    free_pb(&pb);
+    fuzz_mem_pb_free(&pb);
     free(wav);
 }
 
@@ -163,7 +125,7 @@ static void test_opens_nothing_else(void **state)
 {
     static const char script[] = "ffconcat version 1.0\nfile seg.wav\n";
     char dir[] = "/tmp/avfuse-source-pb-XXXXXX", list[64], wav_path[64];
-    mem_input in = {(const uint8_t *)script, sizeof(script) - 1, 0};
+    fuzz_mem_input in = {(const uint8_t *)script, sizeof(script) - 1, 0};
     size_t size;
     uint8_t *wav = make_wav(0.5, &size);
     avf_pipeline_config cfg;
@@ -188,7 +150,7 @@ static void test_opens_nothing_else(void **state)
     cfg.pb = pb;
     assert_true(avf_sched_open(&s, list, &cfg) < 0);
     assert_null(s);
-    free_pb(&pb);
+    fuzz_mem_pb_free(&pb);
 
     unlink(wav_path);
     unlink(list);
