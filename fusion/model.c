@@ -11,7 +11,8 @@
  *
  * A head is linear or has one tanh hidden layer; the hidden layer is an optional
  * key of the head, absent for a linear head, so that files of linear heads are the
- * same bytes as before hidden layers existed.
+ * same bytes as before hidden layers existed. Smoothing over segments is another
+ * optional key, absent when a head has none, for the same reason.
  *
  * Loading parses into a fresh model, checks the structure while parsing (where
  * the JSON path of a bad value is known), then runs the same semantic checks that
@@ -88,6 +89,7 @@ static void free_head(avf_head *hd)
     free(hd->bias);
     free(hd->hidden_weights);
     free(hd->hidden_bias);
+    free(hd->smoothing);
 }
 
 /* The length of a row of hd->weights: what the output layer is applied to. */
@@ -177,6 +179,35 @@ int avf_model_add_mlp_head(avf_model *m, const char *name, int type, int nb_outp
     }
     m->heads[m->nb_heads] = hd;
     return m->nb_heads++;
+}
+
+/* A smoothing weight: the previous segment's share of a logit, below 1 so that
+ * the segment itself always counts. */
+static int smoothing_valid(double w)
+{
+    return w >= 0 && w < 1;
+}
+
+int avf_model_set_smoothing(avf_model *m, int h, const double *w)
+{
+    avf_head *hd;
+    double *copy = NULL;
+
+    if (!m || h < 0 || h >= m->nb_heads)
+        return -EINVAL;
+    hd = &m->heads[h];
+    if (w) {
+        for (int o = 0; o < hd->nb_outputs; o++)
+            if (!smoothing_valid(w[o]))
+                return -EINVAL;
+        copy = malloc((size_t)hd->nb_outputs * sizeof(*copy));
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, w, (size_t)hd->nb_outputs * sizeof(*copy));
+    }
+    free(hd->smoothing);
+    hd->smoothing = copy;
+    return 0;
 }
 
 int avf_model_find_head(const avf_model *m, const char *name)
@@ -319,6 +350,11 @@ static int check_head(const avf_head *hd, int h, int dim, char *why, size_t why_
         if ((ret = check_finite(hd->hidden_bias, (size_t)hd->hidden, what, why, why_size)) < 0)
             return ret;
     }
+    for (int o = 0; hd->smoothing && o < hd->nb_outputs; o++)
+        if (!smoothing_valid(hd->smoothing[o]))
+            return reason(why, why_size, -EINVAL,
+                          "head '%s': smoothing[%d] is %.17g, must be from 0 to below 1", hd->name,
+                          o, hd->smoothing[o]);
     snprintf(what, sizeof(what), "head '%s' weights", hd->name);
     if ((ret = check_finite(hd->weights, (size_t)hd->nb_outputs * (size_t)output_inputs(hd, dim),
                             what, why, why_size)) < 0)
@@ -463,6 +499,9 @@ static json_t *head_to_json(const avf_head *hd, int dim)
     /* absent for a linear head: its bytes stay those of a file from before hidden layers */
     if (ok && hd->hidden > 0)
         ok = json_object_set_new(o, "hidden", hidden_to_json(hd, dim)) == 0;
+    /* absent without smoothing, for the same reason */
+    if (ok && hd->smoothing)
+        ok = json_object_set_new(o, "smoothing", real_array(hd->smoothing, hd->nb_outputs)) == 0;
     ok = ok && json_object_set_new(o, "bias", real_array(hd->bias, hd->nb_outputs)) == 0;
     if (ok) {
         ok = json_object_set_new(o, "weights", rows) == 0;
@@ -824,9 +863,9 @@ static int hidden_from_json(json_t *o, const char *where, int dim, avf_head *hd,
 
 static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why, size_t why_size)
 {
-    static const char *const keys[] = {"name", "type",    "outputs", "hidden",
-                                       "bias", "weights", NULL};
-    json_t *name, *type, *outputs, *hidden = NULL, *bias, *weights;
+    static const char *const keys[] = {"name",      "type", "outputs", "hidden",
+                                       "smoothing", "bias", "weights", NULL};
+    json_t *name, *type, *outputs, *hidden = NULL, *smoothing = NULL, *bias, *weights;
     char where[32], what[64];
     size_t n;
     int in = dim, ret;
@@ -844,6 +883,9 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
         return ret;
     if (json_object_get(o, "hidden") &&
         (ret = get(o, "hidden", JSON_OBJECT, where, &hidden, why, why_size)) < 0)
+        return ret;
+    if (json_object_get(o, "smoothing") &&
+        (ret = get(o, "smoothing", JSON_ARRAY, where, &smoothing, why, why_size)) < 0)
         return ret;
     if (!strcmp(json_string_value(type), "logistic"))
         hd->type = AVF_HEAD_LOGISTIC;
@@ -869,6 +911,15 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
         if ((ret = hidden_from_json(hidden, where, dim, hd, why, why_size)) < 0)
             return ret;
         in = hd->hidden;
+    }
+    if (smoothing) {
+        /* the range is check_head()'s, after parsing */
+        if (!(hd->smoothing = malloc(n * sizeof(*hd->smoothing))))
+            return reason(why, why_size, -ENOMEM, "out of memory");
+        snprintf(what, sizeof(what), "%s.smoothing", where);
+        if ((ret = read_reals(smoothing, (int)n, what, "outputs has", hd->smoothing, why,
+                              why_size)) < 0)
+            return ret;
     }
     hd->bias = malloc(n * sizeof(*hd->bias));
     hd->weights = malloc(n * (size_t)in * sizeof(*hd->weights));
@@ -1052,15 +1103,27 @@ static void linear_logits(const avf_model *m, const avf_head *hd, const double *
     }
 }
 
+void avf_model_logits(const avf_model *m, int h, const double *x, double *z)
+{
+    const avf_head *hd = &m->heads[h];
+
+    if (hd->hidden > 0)
+        mlp_logits(m, hd, x, z);
+    else
+        linear_logits(m, hd, x, z);
+}
+
 void avf_model_apply(const avf_model *m, int h, const double *x, double *out)
+{
+    avf_model_logits(m, h, x, out);
+    avf_model_activate(m, h, out);
+}
+
+void avf_model_activate(const avf_model *m, int h, double *out)
 {
     const avf_head *hd = &m->heads[h];
     double max = -INFINITY, sum = 0;
 
-    if (hd->hidden > 0)
-        mlp_logits(m, hd, x, out);
-    else
-        linear_logits(m, hd, x, out);
     for (int o = 0; o < hd->nb_outputs; o++)
         if (out[o] > max)
             max = out[o];

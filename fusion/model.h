@@ -27,6 +27,11 @@ enum avf_head_type {
  * vector x'. A head with a hidden layer first computes a = tanh(hidden_weights x' +
  * hidden_bias), hidden values, and then z = weights a + bias. The output
  * activation (enum avf_head_type) is applied to z either way.
+ *
+ * A head with smoothing is applied to a source's segments in order: output o's
+ * logit becomes s_t = (1 - smoothing[o]) z_t + smoothing[o] s_(t-1), where s_(t-1)
+ * is the previous segment's smoothed logit (none at a source's first segment:
+ * s = z). The model only stores the weights; the caller keeps s (fusion/heads.c).
  */
 typedef struct avf_head {
     char *name;             /* "content", "valence", "arousal" */
@@ -38,6 +43,7 @@ typedef struct avf_head {
     int hidden;             /* 0: linear; else the number of tanh units of the hidden layer */
     double *hidden_weights; /* hidden x dim, row-major, applied to normalized inputs; or NULL */
     double *hidden_bias;    /* hidden; or NULL */
+    double *smoothing;      /* nb_outputs weights in [0, 1) over segments; or NULL: none */
 } avf_head;
 
 /*
@@ -78,6 +84,12 @@ int avf_model_add_head(avf_model *m, const char *name, int type, int nb_outputs,
 int avf_model_add_mlp_head(avf_model *m, const char *name, int type, int nb_outputs,
                            const char *const *outputs, int hidden);
 
+/*
+ * Gives head h the smoothing weights w[0..nb_outputs) (copied), each in [0, 1);
+ * w == NULL removes them. Returns 0, -EINVAL (bad head or weight) or -ENOMEM.
+ */
+int avf_model_set_smoothing(avf_model *m, int h, const double *w);
+
 /* Frees the model and sets *pm to NULL; accepts NULL and *pm == NULL. */
 void avf_model_free(avf_model **pm);
 
@@ -114,6 +126,14 @@ int avf_model_check_features(const avf_model *m, const char *const *names, int d
  * allocates.
  */
 void avf_model_apply(const avf_model *m, int h, const double *x, double *out);
+
+/*
+ * The two halves of avf_model_apply(): the logits z of head h for x, and the
+ * output activation turning z (nb_outputs values) into probabilities in place.
+ * Between them a caller may smooth the logits over segments.
+ */
+void avf_model_logits(const avf_model *m, int h, const double *x, double *z);
+void avf_model_activate(const avf_model *m, int h, double *z);
 
 /* The index of the head called name, or -1. */
 int avf_model_find_head(const avf_model *m, const char *name);

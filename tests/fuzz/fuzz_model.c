@@ -116,6 +116,7 @@ static void check_round_trip(const avf_model *m)
         FUZZ_ASSERT(same_reals(a->bias, b->bias, (size_t)a->nb_outputs));
         FUZZ_ASSERT(same_reals(a->weights, b->weights, (size_t)a->nb_outputs * in));
         FUZZ_ASSERT(same_reals(a->hidden_bias, b->hidden_bias, (size_t)a->hidden));
+        FUZZ_ASSERT(same_reals(a->smoothing, b->smoothing, (size_t)a->nb_outputs));
         FUZZ_ASSERT(
             same_reals(a->hidden_weights, b->hidden_weights, (size_t)a->hidden * (size_t)m->dim));
     }

@@ -117,8 +117,9 @@ static avf_model *make_model(void)
 }
 
 /*
- * A model with heads of both kinds: content with a hidden layer of 32 units, a
- * linear valence head between, and a softmax arousal head with 2 hidden units.
+ * A model with heads of both kinds: content with a hidden layer of 32 units and
+ * smoothing weights, a linear valence head between, and a softmax arousal head
+ * with 2 hidden units.
  */
 static avf_model *make_mlp_model(void)
 {
@@ -148,6 +149,7 @@ static avf_model *make_mlp_model(void)
         for (int o = 0; o < hd->nb_outputs; o++)
             hd->bias[o] = next_double(&seed);
     }
+    assert_int_equal(avf_model_set_smoothing(m, 0, (double[]){0.5, 0.25, 0.5, 0}), 0);
     return m;
 }
 
@@ -222,6 +224,10 @@ static void assert_models_equal(const avf_model *a, const avf_model *b)
                             (size_t)x->nb_outputs * (size_t)(x->hidden ? x->hidden : a->dim) *
                                 sizeof(double));
         assert_memory_equal(x->bias, y->bias, (size_t)x->nb_outputs * sizeof(double));
+        if (x->smoothing)
+            assert_memory_equal(x->smoothing, y->smoothing, (size_t)x->nb_outputs * sizeof(double));
+        else
+            assert_null(y->smoothing);
         if (x->hidden == 0) {
             assert_null(y->hidden_weights);
             assert_null(y->hidden_bias);
@@ -299,7 +305,7 @@ static void test_mlp_round_trip_exact(void **state)
     fixture *f = *state;
     avf_model *m = make_mlp_model(), *back = NULL;
     char path2[192];
-    char *bytes1, *bytes2, *content, *valence, *arousal;
+    char *bytes1, *bytes2, *content, *valence, *arousal, *smoothing;
     size_t len1, len2;
 
     assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), 0);
@@ -320,6 +326,12 @@ static void test_mlp_round_trip_exact(void **state)
     assert_true(strstr(content, "\"outputs\"") < strstr(content, "\"hidden\""));
     assert_true(strstr(content, "\"hidden\"") < strstr(content, "\"size\": 32,"));
     assert_true(strstr(content, "\"size\": 32,") < strstr(content, "\"bias\""));
+    /* "smoothing" after "hidden" and before "bias", in the head that has it only */
+    assert_true(strstr(content, "\"hidden\"") < strstr(content, "\"smoothing\""));
+    smoothing = strstr(content, "\"smoothing\"");
+    assert_true(strstr(smoothing, "\"bias\"") < strstr(smoothing, "\"weights\""));
+    assert_true(strstr(content, "\"smoothing\"") < valence);
+    assert_null(strstr(valence, "\"smoothing\""));
     assert_true(strstr(valence, "\"hidden\"") > arousal); /* the next one is arousal's */
     assert_true(strstr(arousal, "\"hidden\"") < strstr(arousal, "\"size\": 2,"));
     free(bytes1);
@@ -683,6 +695,28 @@ static void test_refuses_bad_hidden_layers(void **state)
     assert_body_refused(f, root, "head 'content': hidden.weights[7][2] is a string");
 }
 
+static void test_refuses_bad_smoothing(void **state)
+{
+    fixture *f = *state;
+    json_t *root;
+
+    root = good_mlp_body(f);
+    json_array_remove(json_object_get(head0(root), "smoothing"), 3);
+    assert_body_refused(f, root, "heads[0].smoothing has 3 values, outputs has 4");
+    root = good_mlp_body(f);
+    json_array_set_new(json_object_get(head0(root), "smoothing"), 1, json_real(1.0));
+    assert_body_refused(f, root, "head 'content': smoothing[1] is 1, must be from 0 to below 1");
+    root = good_mlp_body(f);
+    json_array_set_new(json_object_get(head0(root), "smoothing"), 2, json_real(-0.5));
+    assert_body_refused(f, root, "head 'content': smoothing[2] is -0.5, must be from 0");
+    root = good_mlp_body(f);
+    json_array_set_new(json_object_get(head0(root), "smoothing"), 0, json_string("0.5"));
+    assert_body_refused(f, root, "heads[0].smoothing[0] is a string, expected a number");
+    root = good_mlp_body(f);
+    json_object_set_new(head0(root), "smoothing", json_real(0.5));
+    assert_body_refused(f, root, "'heads[0].smoothing' is a number, expected an array");
+}
+
 static void test_save_refuses_what_load_would(void **state)
 {
     fixture *f = *state;
@@ -733,6 +767,10 @@ static void test_save_refuses_what_load_would(void **state)
     assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
     assert_non_null(strstr(f->why, "head 'arousal' weights[5] is not a finite number"));
     m->heads[2].weights[5] = 0;
+    m->heads[0].smoothing[3] = NAN; /* the range check also catches NaN */
+    assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
+    assert_non_null(strstr(f->why, "head 'content': smoothing[3] is nan, must be from 0"));
+    m->heads[0].smoothing[3] = 0;
     m->heads[2].hidden = -1;
     assert_int_equal(avf_model_save(m, f->path, f->why, sizeof(f->why)), -EINVAL);
     assert_non_null(strstr(f->why, "head 'arousal' has -1 hidden units"));
@@ -967,6 +1005,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_mismatched_lengths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_bad_hidden_layers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_bad_smoothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_refuses_what_load_would, setup, teardown),
         cmocka_unit_test(test_new_and_add_head),
         cmocka_unit_test_setup_teardown(test_check_features, setup, teardown),
