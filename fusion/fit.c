@@ -156,6 +156,15 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
     ret = fit_content(m, x, d, opt, w, y);
     if (ret < 0)
         goto fail;
+    if (opt->smoothing > 0) {
+        double s[AVF_CONTENT_COUNT];
+
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            s[c] = c == AVF_SILENCE ? 0 : opt->smoothing;
+        ret = avf_model_set_smoothing(m, avf_model_find_head(m, "content"), s);
+        if (ret < 0)
+            goto fail;
+    }
     ret = fit_softmax(m, "valence", avf_valence_names, 3, x, d->valence, d->n, opt, w);
     if (ret < 0)
         goto fail;

@@ -14,6 +14,10 @@ typedef struct avf_fit_options {
     double l2;    /* L2 penalty of every head */
     int max_iter; /* optimizer iterations per head */
     int hidden;   /* tanh units of the content head's hidden layer; 0: linear */
+    /* the content head's smoothing weight over segments (fusion/model.h) for speech,
+     * music and noise, in [0, 1); 0: none. Silence is never smoothed: it is a rule
+     * on the segment's own level (AVF_TAG_SILENCE_DBFS). */
+    double smoothing;
 } avf_fit_options;
 
 /*

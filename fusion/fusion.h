@@ -1,10 +1,11 @@
 /*
  * fusion.h - the per-segment fusion stage: pooled features, the audio-video
- * offset and the tags of each segment.
+ * offset, the tags, the early-fusion vector and the heads' labels and sentiment
+ * of each segment.
  *
- * It runs on the segments in order, after the segmenter, and keeps the state
- * that spans segments (the offset estimator's history). Later the early-fusion
- * vector and the classifier heads join here.
+ * It runs on one source's segments in order, after the segmenter, and keeps the
+ * state that spans segments: the offset estimator's history and the heads'
+ * smoothing (fusion/heads.h).
  */
 #ifndef AVF_FUSION_H
 #define AVF_FUSION_H

@@ -16,6 +16,10 @@
  * video, else the mean of the voice head and the video model: each contributes
  * half. Valence comes from the voice head alone: Hanjalic and Xu's valence needs
  * colour and music cues calibrated on labelled film, which we do not have.
+ *
+ * A head that carries smoothing weights (fusion/model.h) has its logits smoothed
+ * here over the source's segments; the default model's content head does, for
+ * speech, music and noise (docs/models.md).
  */
 #include "heads.h"
 
@@ -42,6 +46,9 @@ struct avf_heads {
     int cut_pos;
     double smoothed;
     int have_smoothed;
+    /* the content head's smoothed logits of the previous segment */
+    double content_logits[AVF_CONTENT_COUNT];
+    int have_content_logits;
 };
 
 /* The head named name, if its outputs are exactly names[0..n). */
@@ -131,7 +138,31 @@ static double segment_cuts(const avf_heads *h, const double *raw)
     return h->cuts >= 0 && isfinite(raw[h->cuts]) ? raw[h->cuts] : 0;
 }
 
-static void apply(const avf_heads *h, double *x, avf_head_result *r, double video_arousal)
+/*
+ * The content probabilities into out, through the head's smoothing if it has one.
+ * A silent segment (silence probability >= 0.5, i.e. a logit >= 0) breaks the
+ * smoothing: it is not smoothed itself, so speech does not linger into a pause,
+ * and the segment after it starts afresh, so a pause does not hold back what
+ * follows it.
+ */
+static void apply_content(avf_heads *h, const double *x, double *out)
+{
+    const avf_model *m = h->model;
+    const double *w = m->heads[h->content].smoothing;
+
+    avf_model_logits(m, h->content, x, out);
+    if (w && out[AVF_SILENCE] >= 0) {
+        h->have_content_logits = 0;
+    } else if (w) {
+        for (int o = 0; h->have_content_logits && o < AVF_CONTENT_COUNT; o++)
+            out[o] = (1 - w[o]) * out[o] + w[o] * h->content_logits[o];
+        memcpy(h->content_logits, out, sizeof(h->content_logits));
+        h->have_content_logits = 1;
+    }
+    avf_model_activate(m, h->content, out);
+}
+
+static void apply(avf_heads *h, double *x, avf_head_result *r, double video_arousal)
 {
     const avf_model *m = h->model;
     double p[4];
@@ -141,7 +172,7 @@ static void apply(const avf_heads *h, double *x, avf_head_result *r, double vide
         if (!isfinite(x[i]))
             x[i] = m->mean[i];
     if (h->content >= 0) {
-        avf_model_apply(m, h->content, x, r->content);
+        apply_content(h, x, r->content);
         r->content_valid = 1;
     }
     r->video_arousal = video_arousal;
@@ -178,9 +209,10 @@ void avf_heads_apply(avf_heads *h, double *x, avf_head_result *r)
     apply(h, x, r, a);
 }
 
-void avf_heads_apply_static(const avf_heads *h, double *x, avf_head_result *r)
+void avf_heads_reset(avf_heads *h)
 {
-    double a = video_arousal_raw(h, x, segment_cuts(h, x));
-
-    apply(h, x, r, isnan(a) ? a : 2 * a - 1);
+    memset(h->cut_history, 0, sizeof(h->cut_history));
+    h->cut_pos = 0;
+    h->have_smoothed = 0;
+    h->have_content_logits = 0;
 }

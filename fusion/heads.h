@@ -48,12 +48,13 @@ void avf_heads_free(avf_heads **ph);
 
 /*
  * Imputes x in place (NaN becomes the training mean, so that it normalizes to 0)
- * and applies the heads. Segments must come in order: the video arousal is
- * smoothed over time. Never writes a non-finite value into r.
+ * and applies the heads. Segments must come in order, those of one source: the
+ * video arousal and the logits of a head with smoothing weights are smoothed
+ * over time. Never writes a non-finite value into r.
  */
 void avf_heads_apply(avf_heads *h, double *x, avf_head_result *r);
 
-/* As avf_heads_apply() without the video arousal state: for evaluation. */
-void avf_heads_apply_static(const avf_heads *h, double *x, avf_head_result *r);
+/* Forgets the segments seen so far: the next one is treated as a source's first. */
+void avf_heads_reset(avf_heads *h);
 
 #endif

@@ -31,6 +31,8 @@
 #define DEFAULT_L2       1e-3
 #define DEFAULT_MAX_ITER 400
 #define DEFAULT_HIDDEN   16
+/* grouped cross-validation on the training data chose it (docs/models.md) */
+#define DEFAULT_SMOOTHING 0.5
 
 typedef struct common_opts {
     const char *manifest;
@@ -204,11 +206,13 @@ static void train_usage(FILE *f)
             "  --max-iter N         optimizer iterations per head (default %d)\n"
             "  --hidden N           tanh units of a hidden layer in the content head\n"
             "                       (default %d; 0: a linear head)\n"
+            "  --smoothing W        weight of the previous segment in the speech, music\n"
+            "                       and noise logits, 0 to below 1 (default %g; 0: none)\n"
             "  -j, --jobs N         rows analyzed at a time (default 2)\n"
             "  --plugin-dir DIR     also use the feature plugins in DIR\n"
             "  -v, --verbose        more log lines\n"
             "  -h, --help           show this help\n",
-            DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN);
+            DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING);
 }
 
 int avf_cmd_train(int argc, char **argv)
@@ -221,6 +225,7 @@ int avf_cmd_train(int argc, char **argv)
         {"l2", required_argument, NULL, 'l'},
         {"hidden", required_argument, NULL, 'H'},
         {"max-iter", required_argument, NULL, 'I'},
+        {"smoothing", required_argument, NULL, 'S'},
         {"jobs", required_argument, NULL, 'j'},
         {"plugin-dir", required_argument, NULL, 'P'},
         {"verbose", no_argument, NULL, 'v'},
@@ -228,7 +233,7 @@ int avf_cmd_train(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     common_opts c = {.jobs = 2};
-    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN};
+    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING};
     const char *output = NULL, *name = "default-1", *summary = NULL;
     avf_model *model = NULL;
     prepared p = {0};
@@ -269,6 +274,16 @@ int avf_cmd_train(int argc, char **argv)
                 goto done;
             }
             break;
+        case 'S': {
+            char *end;
+
+            fopt.smoothing = strtod(optarg, &end);
+            if (end == optarg || *end || !(fopt.smoothing >= 0 && fopt.smoothing < 1)) {
+                fprintf(stderr, "avfuse: --smoothing: a number from 0 to below 1\n");
+                goto done;
+            }
+            break;
+        }
         case 'h':
             train_usage(stdout);
             status = 0;
@@ -333,23 +348,32 @@ static void ablate(const avf_fused_layout *l, double *x, enum ablation a)
     }
 }
 
-static void evaluate(const prepared *p, const avf_heads *heads, eval_result res[NB_ABLATIONS])
+/*
+ * Scores every segment as the pipeline would have labelled it: the heads see each
+ * manifest row's segments in order, from a fresh start at the row's first, so
+ * what they smooth over segments (fusion/heads.h) spans one row only.
+ */
+static int evaluate(const prepared *p, avf_heads *heads, eval_result res[NB_ABLATIONS])
 {
     double *x = malloc((size_t)p->layout->dim * sizeof(*x));
 
+    if (!x)
+        return AVERROR(ENOMEM);
     for (int a = 0; a < NB_ABLATIONS; a++) {
         avf_confusion_init(&res[a].content, AVF_CONTENT_COUNT);
         avf_confusion_init(&res[a].valence, 3);
         avf_confusion_init(&res[a].arousal, 2);
     }
-    for (int i = 0; x && i < p->data.n; i++)
-        for (int a = 0; a < NB_ABLATIONS; a++) {
+    for (int a = 0; a < NB_ABLATIONS; a++)
+        for (int i = 0; i < p->data.n; i++) {
             avf_head_result r;
             int best = 0;
 
+            if (i == 0 || p->data.row[i] != p->data.row[i - 1])
+                avf_heads_reset(heads);
             memcpy(x, p->data.x + (size_t)i * p->layout->dim, (size_t)p->layout->dim * sizeof(*x));
             ablate(p->layout, x, (enum ablation)a);
-            avf_heads_apply_static(heads, x, &r);
+            avf_heads_apply(heads, x, &r);
             if (r.content_valid && p->data.content[i] >= 0) {
                 for (int c = 1; c < AVF_CONTENT_COUNT; c++)
                     if (r.content[c] > r.content[best])
@@ -363,6 +387,7 @@ static void evaluate(const prepared *p, const avf_heads *heads, eval_result res[
                 avf_confusion_add(&res[a].arousal, p->data.arousal[i] == 2, r.arousal > 0);
         }
     free(x);
+    return 0;
 }
 
 static void print_text(const eval_result res[NB_ABLATIONS], const char *model_name)
@@ -520,7 +545,11 @@ int avf_cmd_eval(int argc, char **argv)
         fprintf(stderr, "avfuse: eval: %s\n", why);
         goto done;
     }
-    evaluate(&p, heads, res);
+    ret = evaluate(&p, heads, res);
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: eval: out of memory\n");
+        goto done;
+    }
     if (json)
         print_json(res, model->name);
     else

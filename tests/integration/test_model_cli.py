@@ -110,6 +110,13 @@ class TestAnalyzeWithModel(unittest.TestCase):
         self.assertIn("bad.model", proc.stderr)
         self.assertIn("checksum", proc.stderr)
 
+    @staticmethod
+    def content_head(path):
+        with open(path) as f:
+            f.readline()  # the checksum line
+            body = json.load(f)
+        return next(h for h in body["heads"] if h["name"] == "content")
+
     def test_train_and_eval(self):
         # a tiny manifest: the speech part as speech, the chord as music
         manifest = os.path.join(TMP, "m.csv")
@@ -129,6 +136,15 @@ class TestAnalyzeWithModel(unittest.TestCase):
         self.assertEqual(content["classes"]["music"]["support"], 4)
         for ablation in ("audio_only", "video_only"):
             self.assertIn(ablation, scores)
+        # the content head keeps the default smoothing, silence excepted; 0 writes none
+        self.assertEqual(self.content_head(model).get("smoothing"), [0.5, 0.5, 0.5, 0.0])
+        plain = os.path.join(TMP, "plain.model")
+        avfuse("train", "--manifest", manifest, "-o", plain, "-j", "1", "--smoothing", "0")
+        self.assertNotIn("smoothing", self.content_head(plain))
+        for bad in ("1", "-0.1", "0.5x", "nan"):
+            proc = avfuse("train", "--manifest", manifest, "-o", plain, "--smoothing", bad, ok=False)
+            self.assertEqual(proc.returncode, 2, bad)
+            self.assertIn("--smoothing: a number from 0 to below 1", proc.stderr)
         # the same manifest row with a label typo is refused with file:line
         with open(manifest, "a") as f:
             f.write("mix.wav,8,12,quiet,,\n")

@@ -1,8 +1,10 @@
 /*
  * test_heads.c - early fusion and the heads: the fused layout's order and names,
  * an absent modality imputed and masked into finite outputs, the sentiment
- * mapping, and the video arousal model's response to motion.
+ * mapping, the video arousal model's response to motion, and the smoothing of a
+ * head's logits over segments.
  */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -180,14 +182,89 @@ static void test_video_arousal_follows_motion(void **state)
     double action[9] = {0.08, 1, -10, NAN, 0, NAN, NAN, 1, 1};
 
     (void)state;
-    avf_heads_apply_static(h, still, &calm);
-    avf_heads_apply_static(h, action, &busy);
+    avf_heads_apply(h, still, &calm);
+    avf_heads_reset(h); /* action is judged alone, not smoothed with still */
+    avf_heads_apply(h, action, &busy);
     assert_finite_result(&calm);
     assert_finite_result(&busy);
     assert_true(calm.video_arousal < -0.9);
     assert_true(busy.video_arousal > 0.2);
     /* with video, each model contributes half */
     assert_float_equal(busy.arousal, 0.5 * busy.voice_arousal + 0.5 * busy.video_arousal, 1e-12);
+    avf_heads_free(&h);
+    avf_model_free(&m);
+    avf_fused_layout_free(&l);
+}
+
+static double sigmoid(double z)
+{
+    return 1 / (1 + exp(-z));
+}
+
+/* s_t = (1 - w) z_t + w s_(t-1) per output, from a source's first segment, and
+ * again from scratch after a reset. */
+static void test_content_smoothing(void **state)
+{
+    static const double w[4] = {0.5, 0.25, 0.5, 0};
+    avf_fused_layout *l = layout();
+    avf_model *m = model_for(l);
+    const double a[9] = {0.01, 0, -28, 1.5, 0, 0.1, 1, 1, 1};
+    const double b[9] = {0.06, 1, -33, -0.5, 1, 2.5, 0.2, 1, 1};
+    double za[4], zb[4], x[9], s2[4];
+    avf_head_result r;
+    char why[128];
+    avf_heads *h;
+
+    (void)state;
+    assert_int_equal(avf_model_set_smoothing(m, 0, w), 0);
+    m->heads[0].bias[3] = -50; /* never silent, until said below */
+    h = avf_heads_new(m, l, why, sizeof(why));
+    assert_non_null(h);
+    avf_model_logits(m, 0, a, za);
+    avf_model_logits(m, 0, b, zb);
+    /* the first segment has nothing to be smoothed with */
+    memcpy(x, a, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    for (int o = 0; o < 4; o++)
+        assert_float_equal(r.content[o], sigmoid(za[o]), 1e-12);
+    memcpy(x, b, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    for (int o = 0; o < 4; o++) {
+        s2[o] = (1 - w[o]) * zb[o] + w[o] * za[o];
+        assert_float_equal(r.content[o], sigmoid(s2[o]), 1e-12);
+    }
+    /* silence (weight 0) follows its own segment alone; the others did move */
+    assert_float_equal(r.content[3], sigmoid(zb[3]), 1e-12);
+    assert_true(fabs(r.content[0] - sigmoid(zb[0])) > 1e-3);
+    /* the recursion uses the smoothed value, not the previous raw logit */
+    memcpy(x, b, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    for (int o = 0; o < 4; o++)
+        assert_float_equal(r.content[o], sigmoid((1 - w[o]) * zb[o] + w[o] * s2[o]), 1e-12);
+    avf_heads_reset(h);
+    memcpy(x, b, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    for (int o = 0; o < 4; o++)
+        assert_float_equal(r.content[o], sigmoid(zb[o]), 1e-12);
+    /* a silent segment is not smoothed, and the one after it starts afresh */
+    m->heads[0].bias[3] = 50;
+    memcpy(x, a, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    assert_true(r.content[3] > 0.5);
+    for (int o = 0; o < 3; o++)
+        assert_float_equal(r.content[o], sigmoid(za[o]), 1e-12);
+    m->heads[0].bias[3] = -50;
+    memcpy(x, b, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    for (int o = 0; o < 3; o++)
+        assert_float_equal(r.content[o], sigmoid(zb[o]), 1e-12);
+    /* out-of-range weights are refused and leave the head as it was */
+    assert_int_equal(avf_model_set_smoothing(m, 0, (double[]){0.5, 1.0, 0, 0}), -EINVAL);
+    assert_int_equal(avf_model_set_smoothing(m, 0, (double[]){-0.1, 0, 0, 0}), -EINVAL);
+    assert_int_equal(avf_model_set_smoothing(m, 7, w), -EINVAL);
+    assert_float_equal(m->heads[0].smoothing[1], 0.25, 0);
+    assert_int_equal(avf_model_set_smoothing(m, 0, NULL), 0);
+    assert_null(m->heads[0].smoothing);
     avf_heads_free(&h);
     avf_model_free(&m);
     avf_fused_layout_free(&l);
@@ -215,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_vector_absent_video),
         cmocka_unit_test(test_absent_modalities_give_finite_output),
         cmocka_unit_test(test_video_arousal_follows_motion),
+        cmocka_unit_test(test_content_smoothing),
         cmocka_unit_test(test_wrong_head_outputs_refused),
     };
 
