@@ -13,7 +13,7 @@ fi
 python3 models/prepare_data.py "$@"
 
 build/tools/avfuse train --manifest build/models/train.csv \
-    --summary build/models/data_summary.json -o models/default.model
+    --name default-2 --summary build/models/data_summary.json -o models/default.model
 
 # Both evaluations go to the terminal and to build/models/eval.txt; the script
 # fails if either evaluation fails (a plain pipe into tee would hide that).

@@ -189,6 +189,19 @@ static char *training_summary(const prepared *p, const char *summary_path)
     return text;
 }
 
+/* A model's default name: its file's name without the extension ("default"). */
+static const char *default_name(const char *path, char *buf, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    char *dot;
+
+    snprintf(buf, size, "%s", base ? base + 1 : path);
+    dot = strrchr(buf, '.');
+    if (dot && dot != buf)
+        *dot = '\0';
+    return *buf ? buf : "model";
+}
+
 static void train_usage(FILE *f)
 {
     fprintf(f,
@@ -200,7 +213,8 @@ static void train_usage(FILE *f)
             "options:\n"
             "  -m, --manifest FILE  CSV: file,start,end,content,valence,arousal\n"
             "  -o, --output MODEL   the model file to write\n"
-            "  --name NAME          the model's name in messages (default: default-1)\n"
+            "  --name NAME          the model's name in messages (default: MODEL's file\n"
+            "                       name without its extension)\n"
             "  --summary FILE       a JSON description of the data to embed in the model\n"
             "  --l2 VALUE           L2 penalty of the heads (default %g)\n"
             "  --max-iter N         optimizer iterations per head (default %d)\n"
@@ -234,10 +248,10 @@ int avf_cmd_train(int argc, char **argv)
     };
     common_opts c = {.jobs = 2};
     avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING};
-    const char *output = NULL, *name = "default-1", *summary = NULL;
+    const char *output = NULL, *name = NULL, *summary = NULL;
     avf_model *model = NULL;
     prepared p = {0};
-    char why[512], *training = NULL;
+    char why[512], derived[256], *training = NULL;
     int opt, ret, status = EXIT_USAGE;
 
     while ((opt = getopt_long(argc, argv, "m:o:j:vh", options, NULL)) != -1) {
@@ -257,9 +271,16 @@ int avf_cmd_train(int argc, char **argv)
         case 's':
             summary = optarg;
             break;
-        case 'l':
-            fopt.l2 = strtod(optarg, NULL);
+        case 'l': {
+            char *end;
+
+            fopt.l2 = strtod(optarg, &end);
+            if (end == optarg || *end || !(fopt.l2 >= 0 && fopt.l2 < INFINITY)) {
+                fprintf(stderr, "avfuse: --l2: a number of 0 or more\n");
+                goto done;
+            }
             break;
+        }
         case 'I':
             fopt.max_iter = atoi(optarg);
             if (fopt.max_iter < 1 || fopt.max_iter > 100000) {
@@ -302,7 +323,9 @@ int avf_cmd_train(int argc, char **argv)
     if (ret < 0)
         goto done;
     training = training_summary(&p, summary);
-    ret = avf_fit(&model, p.layout, &p.data, name, training, &fopt, why, sizeof(why));
+    ret = avf_fit(&model, p.layout, &p.data,
+                  name ? name : default_name(output, derived, sizeof(derived)), training, &fopt,
+                  why, sizeof(why));
     if (ret < 0) {
         fprintf(stderr, "avfuse: train: %s\n", why);
         goto done;

@@ -14,8 +14,9 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 python3 "$root/models/prepare_data.py" --data "$data" --out "$out" > "$out/prepare.log"
-timeout 900 "$avfuse" train --manifest "$out/train.csv" --summary "$out/data_summary.json" \
-  -o "$out/default.model"
+# the options of models/train_default.sh
+timeout 900 "$avfuse" train --manifest "$out/train.csv" --name default-2 \
+  --summary "$out/data_summary.json" -o "$out/default.model"
 if cmp "$out/default.model" "$root/models/default.model"; then
   echo "OK: the trained model is identical to models/default.model"
 else

@@ -69,7 +69,7 @@ def segment(source, seq, t0, labels=None, tags=(), sentiment=None, partial=False
     }
     if labels is not None:
         msg["labels"] = labels
-        msg["model"] = "default-1"
+        msg["model"] = "default-2"
     if sentiment is not None:
         valence, arousal = sentiment
         msg["sentiment"] = {"valence": valence, "arousal": arousal,

@@ -74,7 +74,7 @@ class TestAnalyzeWithModel(unittest.TestCase):
             self.assertTrue(-1.0 <= sent["arousal"] <= 1.0)
             self.assertIn(sent["label"], ("negative", "neutral", "positive"))
             self.assertTrue(0.0 < sent["confidence"] <= 1.0)
-            self.assertEqual(seg["model"], "default-1")
+            self.assertEqual(seg["model"], "default-2")
         # the digital silence at the end is silence, by the head and the detector
         for seg in segments[9:]:
             self.assertIn("silence", seg["tags"], seg)
@@ -136,6 +136,8 @@ class TestAnalyzeWithModel(unittest.TestCase):
         self.assertEqual(content["classes"]["music"]["support"], 4)
         for ablation in ("audio_only", "video_only"):
             self.assertIn(ablation, scores)
+        # named after its file unless --name says otherwise
+        self.assertEqual(scores["model"], "tiny")
         # the content head keeps the default smoothing, silence excepted; 0 writes none
         self.assertEqual(self.content_head(model).get("smoothing"), [0.5, 0.5, 0.5, 0.0])
         plain = os.path.join(TMP, "plain.model")
@@ -145,6 +147,10 @@ class TestAnalyzeWithModel(unittest.TestCase):
             proc = avfuse("train", "--manifest", manifest, "-o", plain, "--smoothing", bad, ok=False)
             self.assertEqual(proc.returncode, 2, bad)
             self.assertIn("--smoothing: a number from 0 to below 1", proc.stderr)
+        for bad in ("-1", "x", "inf"):
+            proc = avfuse("train", "--manifest", manifest, "-o", plain, "--l2", bad, ok=False)
+            self.assertEqual(proc.returncode, 2, bad)
+            self.assertIn("--l2: a number of 0 or more", proc.stderr)
         # the same manifest row with a label typo is refused with file:line
         with open(manifest, "a") as f:
             f.write("mix.wav,8,12,quiet,,\n")

@@ -128,7 +128,7 @@ def segment(t0, t1, **kw):
            "video": {"present": True, "frames": 10, "features": {"motion": 0.01, "cuts": 0}},
            "audio": {"present": True, "samples": 16000,
                      "features": {"rms_dbfs": -30.0, "loudness_lufs": -28.0}},
-           "tags": [], "model": "default-1"}
+           "tags": [], "model": "default-2"}
     msg.update(kw)
     return msg
 
