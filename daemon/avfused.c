@@ -72,7 +72,8 @@ static void usage(FILE *f)
                "\n"
                "Runs in the foreground and logs to stderr (systemd: Type=notify). Signals:\n"
                "SIGHUP reloads the configuration (an invalid file is refused and the running\n"
-               "configuration stays); SIGTERM or SIGINT publish each source's partial segment\n"
+               "configuration stays) and opens the sources' output files again (log\n"
+               "rotation); SIGTERM or SIGINT publish each source's partial segment\n"
                "and final status, then exit 0. Control socket: `avfuse ctl`.\n");
 }
 
@@ -156,6 +157,9 @@ static int reload(void *opaque, json_t *report, char *why, size_t why_size)
     int ret;
 
     avf_notify_reloading();
+    /* first, whatever the new file holds: log rotation renamed the output files
+     * and sends SIGHUP; a configuration that is refused must not keep them old */
+    avf_sources_reopen_outputs(d->sources);
     ret = avf_config_load(&fresh, d->config_path, why, why_size);
     if (ret < 0) {
         avf_log(AVF_LOG_ERROR, "reload", "refused, the running configuration stays: %s", why);

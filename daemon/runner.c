@@ -51,6 +51,7 @@ struct avf_runner {
     unsigned seed;          /* backoff jitter; thread only */
     avf_events *events;     /* thread only */
     FILE *output;           /* thread only: the JSON-lines sink, or NULL */
+    atomic_int reopen;      /* close output before the next line (log rotation) */
     int output_failing;     /* thread only: the last write failed (reported once) */
 
     pthread_mutex_t lock; /* guards everything below */
@@ -160,6 +161,10 @@ static void write_output(avf_runner *r, const char *json)
 
     if (!r->conf.output || !json)
         return;
+    if (atomic_exchange(&r->reopen, 0) && r->output) {
+        fclose(r->output); /* the rotated file; the path names a new one now */
+        r->output = NULL;
+    }
     if (!r->output) {
         r->output = fopen(r->conf.output, "ae");
         if (!r->output)
@@ -442,6 +447,7 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
         r->timeline_us = resume->timeline_us;
     }
     atomic_init(&r->stop, 0);
+    atomic_init(&r->reopen, 0);
     beat(r);
     if (!r->events || pthread_mutex_init(&r->lock, NULL)) {
         avf_events_free(&r->events);
@@ -569,6 +575,11 @@ char *avf_runner_status(avf_runner *r)
 void avf_runner_publish_status(avf_runner *r)
 {
     avf_publisher_send(r->env.pub, r->topic_status, avf_runner_status(r));
+}
+
+void avf_runner_reopen_output(avf_runner *r)
+{
+    atomic_store(&r->reopen, 1);
 }
 
 int avf_runner_alive(avf_runner *r, int64_t now_us)

@@ -71,6 +71,13 @@ char *avf_runner_status(avf_runner *r);
 void avf_runner_publish_status(avf_runner *r);
 
 /*
+ * Makes the runner close its output file before its next line, which opens the
+ * file by its name again: after log rotation renamed it, lines go to a new file
+ * instead of following the old one. Any thread.
+ */
+void avf_runner_reopen_output(avf_runner *r);
+
+/*
  * 1 while the runner makes progress: it has ended, or it did something (a
  * segment, a state change, a backoff step) recently enough for its settings.
  * The systemd watchdog is fed only while every runner says 1.

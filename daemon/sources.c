@@ -207,6 +207,12 @@ void avf_sources_publish_status(avf_sources *set)
         avf_runner_publish_status(set->runners[i]);
 }
 
+void avf_sources_reopen_outputs(avf_sources *set)
+{
+    for (int i = 0; i < set->nb_runners; i++)
+        avf_runner_reopen_output(set->runners[i]);
+}
+
 int avf_sources_alive(avf_sources *set)
 {
     int64_t now = av_gettime_relative();

@@ -43,6 +43,9 @@ int avf_sources_active(avf_sources *set);
 /* Publishes every source's status message. */
 void avf_sources_publish_status(avf_sources *set);
 
+/* Every source's output file is opened again by name (avf_runner_reopen_output()). */
+void avf_sources_reopen_outputs(avf_sources *set);
+
 /* 1 when every runner makes progress (see avf_runner_alive()). */
 int avf_sources_alive(avf_sources *set);
 

@@ -532,6 +532,32 @@ class TestOutput(DaemonTestCase):
         self.assertIn("output /dev/full: No space left on device", d.stderr())
         self.assertEqual(d.terminate()[0], 0)
 
+    def test_output_reopened_on_sighup_for_log_rotation(self):
+        out = os.path.join(tempfile.mkdtemp(dir=WORKDIR), "a.jsonl")
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"], output=out)})
+        sub = self.subscribe(d)
+
+        def lines(path):
+            with open(path) as fh:
+                return [json.dumps(json.loads(line), sort_keys=True) for line in fh]
+
+        sub.wait(lambda: os.path.exists(out) and len(lines(out)) >= 2, 20, "two lines in a.jsonl")
+        # logrotate: rename, then SIGHUP; a configuration that is refused changes nothing
+        os.rename(out, out + ".1")
+        with open(d.conf, "a") as fh:
+            fh.write("width = wide\n")
+        d.proc.send_signal(signal.SIGHUP)
+        sub.wait(lambda: "ended" in sub.states("a"), 20, "a to end")
+        self.assertIn("width must be a whole number", d.stderr())
+        rotated, fresh = lines(out + ".1"), lines(out)
+        self.assertGreaterEqual(len(rotated), 2)
+        self.assertGreaterEqual(len(fresh), 2)  # about 4 s of the 6 s came after the rename
+        # nothing lost, nothing twice: the two files are what was published, in order
+        published = [json.dumps(m, sort_keys=True) for _, t, m in sub.snapshot()
+                     if t in ("seg/a/", "evt/a/")]
+        self.assertEqual(rotated + fresh, published)
+        self.assertEqual(d.terminate()[0], 0)
+
 
 class TestCamera(DaemonTestCase):
     def test_camera_through_a_recorded_file(self):
