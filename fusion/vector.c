@@ -85,13 +85,15 @@ avf_fused_layout *avf_fused_layout_new(const avf_plugin_descriptor *const *descs
             }
         }
         if (pass == 1) {
-            for (int i = l->audio_off; i < n; i++)
-                if (!strcmp(l->names[i], "audio.rms_dbfs")) {
-                    l->names[n] = prefixed("", AVF_FUSED_SILENT);
-                    if (!l->names[n++])
-                        goto fail;
-                    break;
-                }
+            /* the plugins' audio entries are in: audio.silent follows if rms_dbfs is one */
+            l->nb_audio = n - l->audio_off;
+            find_derived(l);
+            if (l->rms >= 0) {
+                l->names[n] = prefixed("", AVF_FUSED_SILENT);
+                if (!l->names[n])
+                    goto fail;
+                l->silent = n++;
+            }
         }
         if (pass == 0)
             l->nb_video = n - l->video_off;
@@ -107,7 +109,6 @@ avf_fused_layout *avf_fused_layout_new(const avf_plugin_descriptor *const *descs
     l->dim = n;
     l->mask_video = n - 2;
     l->mask_audio = n - 1;
-    find_derived(l);
     return l;
 fail:
     avf_fused_layout_free(&l);
