@@ -14,8 +14,10 @@ find_package(Python3 REQUIRED COMPONENTS Interpreter)
 set(plugin_header_dir ${PROJECT_SOURCE_DIR}/plugins)
 
 # Plugins that the loader must refuse, built like real ones (module, hidden
-# visibility, the header alone) so that only their one defect differs.
-foreach(name bad_abi no_symbol bad_name)
+# visibility, the header alone) so that only their one defect differs; and `stall`,
+# valid but blocking while a file exists, which wedges a daemon's pipeline on purpose
+# (integration.daemon.ops: the watchdog).
+foreach(name bad_abi no_symbol bad_name stall)
   add_library(test_plugin_${name} MODULE ${CMAKE_CURRENT_LIST_DIR}/plugins/${name}_plugin.c)
   target_include_directories(test_plugin_${name} PRIVATE ${plugin_header_dir})
   target_compile_options(test_plugin_${name} PRIVATE -fvisibility=hidden)
