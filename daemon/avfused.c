@@ -55,6 +55,7 @@ typedef struct daemon_state {
     avf_zap *zap;
     avf_metrics *metrics;
     avf_sources *sources;
+    int starving; /* the watchdog is not fed: a source makes no progress (main thread) */
 } daemon_state;
 
 static void usage(FILE *f)
@@ -215,14 +216,27 @@ static void update_metrics(daemon_state *d)
 static void tick(daemon_state *d)
 {
     int n = avf_sources_count(d->sources), active = avf_sources_active(d->sources);
+    char stuck[AVF_SOURCE_NAME_MAX + 1];
 
     avf_sources_publish_status(d->sources);
     update_metrics(d);
-    if (avf_sources_alive(d->sources))
+    if (avf_sources_alive(d->sources, stuck, sizeof(stuck))) {
         avf_notify_watchdog();
+        if (d->starving)
+            avf_log(AVF_LOG_WARN, "watchdog", "progress again: feeding the watchdog again");
+        d->starving = 0;
+    } else if (!d->starving) {
+        /* once per stall: the next line says when it is over */
+        avf_log(AVF_LOG_WARN, "watchdog",
+                "source %s makes no progress (nothing published within its read_timeout "
+                "and len): not feeding the watchdog",
+                stuck);
+        d->starving = 1;
+    }
+    if (d->starving)
+        avf_notify_status("%d sources, %d active, %s makes no progress", n, active, stuck);
     else
-        avf_log(AVF_LOG_WARN, "watchdog", "a source makes no progress: not feeding the watchdog");
-    avf_notify_status("%d sources, %d active", n, active);
+        avf_notify_status("%d sources, %d active", n, active);
 }
 
 /* Waits for events until SIGTERM or SIGINT. */

@@ -213,13 +213,16 @@ void avf_sources_reopen_outputs(avf_sources *set)
         avf_runner_reopen_output(set->runners[i]);
 }
 
-int avf_sources_alive(avf_sources *set)
+int avf_sources_alive(avf_sources *set, char *stuck, size_t stuck_size)
 {
     int64_t now = av_gettime_relative();
 
     for (int i = 0; i < set->nb_runners; i++)
-        if (!avf_runner_alive(set->runners[i], now))
+        if (!avf_runner_alive(set->runners[i], now)) {
+            if (stuck && stuck_size > 0)
+                snprintf(stuck, stuck_size, "%s", avf_runner_conf(set->runners[i])->name);
             return 0;
+        }
     return 1;
 }
 

@@ -46,8 +46,12 @@ void avf_sources_publish_status(avf_sources *set);
 /* Every source's output file is opened again by name (avf_runner_reopen_output()). */
 void avf_sources_reopen_outputs(avf_sources *set);
 
-/* 1 when every runner makes progress (see avf_runner_alive()). */
-int avf_sources_alive(avf_sources *set);
+/*
+ * 1 when every runner makes progress (see avf_runner_alive()); else 0, and the name
+ * of the first source that does not is copied into stuck (always NUL-terminated
+ * when stuck_size > 0; stuck may be NULL).
+ */
+int avf_sources_alive(avf_sources *set, char *stuck, size_t stuck_size);
 
 /* For the control socket: the "sources" and "status" arrays (new references). */
 json_t *avf_sources_list(avf_sources *set);
