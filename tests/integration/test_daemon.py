@@ -9,6 +9,7 @@ before it has.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -123,7 +124,7 @@ class Subscriber:
 class Daemon:
     """avfused on a config written from sections; stderr goes to a file."""
 
-    def __init__(self, testcase, sources, daemon_extra="", env=None):
+    def __init__(self, testcase, sources, daemon_extra="", env=None, watchdog_pid=False):
         self.port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.dir = tempfile.mkdtemp(dir=WORKDIR)
@@ -132,8 +133,12 @@ class Daemon:
         self.write_config(sources, daemon_extra)
         self.errpath = os.path.join(self.dir, "stderr")
         self.err = open(self.errpath, "w")
-        self.proc = subprocess.Popen([AVFUSED, "-v", "-c", self.conf], stdout=subprocess.DEVNULL,
-                                     stderr=self.err, env=env)
+        argv = [AVFUSED, "-v", "-c", self.conf]
+        if watchdog_pid:
+            # $WATCHDOG_PID names the daemon itself, as systemd sets it: the shell
+            # execs avfused, which keeps the shell's pid
+            argv = ["/bin/sh", "-c", 'export WATCHDOG_PID=$$; exec "$0" "$@"'] + argv
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.err, env=env)
         testcase.addCleanup(self.kill)
 
     def write_config(self, sources, daemon_extra=""):
@@ -909,6 +914,53 @@ class TestCurve(DaemonTestCase):
         self.assertIn("must not be accessible to group or others", d.stderr())
 
 
+class NotifySocket:
+    """A fake $NOTIFY_SOCKET: collects every datagram in a thread, (arrival, text)."""
+
+    def __init__(self, testcase):
+        self.path = os.path.join(tempfile.mkdtemp(dir=WORKDIR), "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.05)
+        self.got = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        testcase.addCleanup(self.close)
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.got.append((time.monotonic(), data.decode()))
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.got)
+
+    def times(self, text):
+        """Arrival times of the datagrams that are exactly text (WATCHDOG=1)."""
+        return [t for t, d in self.snapshot() if d == text]
+
+    def wait(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError("timed out after %.0f s waiting for %s; got %s"
+                             % (timeout, what, self.snapshot()))
+
+
 class TestNotify(DaemonTestCase):
     def test_ready_watchdog_stopping(self):
         path = os.path.join(WORKDIR, "notify-%d" % os.getpid())
@@ -930,6 +982,101 @@ class TestNotify(DaemonTestCase):
         d.proc.send_signal(signal.SIGTERM)
         until("STOPPING=1")
         self.assertEqual(d.proc.wait(5), 0)
+
+    def test_watchdog_withheld_while_a_pipeline_is_stuck(self):
+        """A plugin that blocks wedges the pipeline itself: WATCHDOG=1 stops within the
+        runner's liveness limit, the log says which source, and it comes back."""
+        plugin = os.environ.get("AVFUSE_STALL_PLUGIN")
+        if not plugin:
+            self.skipTest("AVFUSE_STALL_PLUGIN (tests/plugins/stall_plugin.c) not given")
+        # the loader refuses folders and files that group or others may write
+        plugins = tempfile.mkdtemp(dir=WORKDIR)
+        os.chmod(plugins, 0o755)
+        shutil.copy(plugin, os.path.join(plugins, "libstall_plugin.so"))
+        os.chmod(os.path.join(plugins, "libstall_plugin.so"), 0o755)
+        stall = os.path.join(WORKDIR, "stall-%d" % os.getpid())
+        self.addCleanup(lambda: os.path.exists(stall) and os.unlink(stall))
+        notify = NotifySocket(self)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000",
+                   AVFUSE_STALL_FILE=stall)
+        # avf_runner_alive(): 2 * read_timeout + 2 * len + 2 s without progress
+        read_timeout, seg_len = 0.2, 0.5
+        limit = 2 * read_timeout + 2 * seg_len + 2
+        d = Daemon(self, {"a": file_source(MEDIA["ts6"], loop="yes", read_timeout=read_timeout,
+                                           hop=seg_len, len=seg_len)},
+                   "plugin_dirs = %s\n" % plugins, env=env, watchdog_pid=True)
+        sub = self.subscribe(d)
+        notify.wait(lambda: len(notify.times("WATCHDOG=1")) >= 2, 20, "the first keep-alives")
+        sub.wait(lambda: len(sub.segments("a")) >= 2, 20, "a's first segments")
+        self.assertIn("stall_frames", sub.segments("a")[-1]["video"]["features"])
+
+        with open(stall, "w"):
+            pass
+        stuck = time.monotonic()
+        # the half-period ticks (0.5 s) go on; the keep-alives among them stop
+        notify.wait(lambda: time.monotonic() - max(notify.times("WATCHDOG=1")) > 2.5,
+                    limit + 10, "WATCHDOG=1 to stop")
+        last = max(notify.times("WATCHDOG=1"))
+        self.assertLess(last - stuck, limit + 1.0,
+                        "kept feeding %.1f s into the stall (limit %.1f s)" % (last - stuck, limit))
+        self.assertGreater(last - stuck, 0.5, "stopped feeding before the limit")
+        statuses = [t for t, g in notify.snapshot() if g.startswith("STATUS=") and t > last + 1]
+        self.assertTrue(statuses, "the main loop stopped ticking too")
+        # said once, naming the source, not at every tick
+        said = re.findall(r"watchdog: .*source a makes no progress.*not feeding the watchdog",
+                          d.stderr())
+        self.assertEqual(len(said), 1, d.stderr())
+        self.assertTrue(any(g.startswith("STATUS=") and "a makes no progress" in g
+                            for _, g in notify.snapshot()), "systemctl status would not say")
+
+        os.unlink(stall)
+        unstuck = time.monotonic()
+        notify.wait(lambda: any(t > unstuck for t in notify.times("WATCHDOG=1")), 10,
+                    "WATCHDOG=1 to resume")
+        n = len(sub.segments("a"))
+        sub.wait(lambda: len(sub.segments("a")) > n, 10, "a to publish again")
+        self.assertIn("feeding the watchdog again", d.stderr())
+        rc, _ = d.terminate()
+        self.assertEqual(rc, 0)
+
+    def test_sighup_sends_reloading_then_ready(self):
+        """RELOADING=1 then READY=1, for a configuration taken and for one refused."""
+        notify = NotifySocket(self)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+        a = file_source(MEDIA["ts6"], loop="yes")
+        d = Daemon(self, {"a": a}, env=env)
+        sub = self.subscribe(d)
+
+        def reload_messages():
+            return [g.split("\n")[0] for _, g in notify.snapshot()
+                    if g.startswith("READY=") or g.startswith("RELOADING=")]
+
+        notify.wait(lambda: reload_messages() == ["READY=1"], 20, "READY=1")
+        sub.wait(lambda: len(sub.segments("a")) >= 1, 20, "a's first segment")
+
+        # a valid new file: b starts
+        d.write_config({"a": a, "b": file_source(MEDIA["ts6"], loop="yes")})
+        d.proc.send_signal(signal.SIGHUP)
+        notify.wait(lambda: len(reload_messages()) >= 3, 10, "the reload's datagrams")
+        self.assertEqual(reload_messages(), ["READY=1", "RELOADING=1", "READY=1"])
+        reloading = [g for _, g in notify.snapshot() if g.startswith("RELOADING=1")]
+        self.assertRegex(reloading[0], r"^RELOADING=1\nMONOTONIC_USEC=\d+$")
+        sub.wait(lambda: len(sub.segments("b")) >= 1, 20, "b after the reload")
+
+        # a refused file: RELOADING=1 and READY=1 all the same, a and b keep running
+        with open(d.conf, "a") as fh:
+            fh.write("width = wide\n")
+        d.proc.send_signal(signal.SIGHUP)
+        notify.wait(lambda: len(reload_messages()) >= 5, 10, "the refused reload's datagrams")
+        self.assertEqual(reload_messages(),
+                         ["READY=1", "RELOADING=1", "READY=1", "RELOADING=1", "READY=1"])
+        sub.wait(lambda: "refused" in d.stderr(), 5, "the refusal in the log")
+        n = {s: len(sub.segments(s)) for s in "ab"}
+        sub.wait(lambda: all(len(sub.segments(s)) >= n[s] + 2 for s in "ab"), 10,
+                 "a and b to keep publishing")
+        rc, _ = d.terminate()
+        self.assertEqual(rc, 0)
+        self.assertEqual(reload_messages()[-1], "READY=1")
 
 
 if __name__ == "__main__":
