@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -228,6 +229,31 @@ int avf_source_conf_set(avf_source_conf *sc, const char *key, const char *value,
     return fail(why, why_size, "unknown key '%s' in a source", key);
 }
 
+/*
+ * Stray text in a url: libavformat would take `rtsp://cam/stream  extra` whole and
+ * fail at run time with a message about a stream that is not there. A control
+ * character (a tab, an escape) is never part of a URL or a path; whitespace is
+ * never part of a network URL (RFC 3986 spells it %20), while a file name may hold
+ * spaces. The url itself is not repeated in the reason: it may carry a password.
+ */
+static int url_stray_text(const avf_source_conf *sc, char *why, size_t why_size)
+{
+    for (const char *c = sc->url; c && *c; c++) {
+        unsigned char ch = (unsigned char)*c;
+
+        if (ch < 0x20 || ch == 0x7F)
+            return fail(why, why_size,
+                        "source %s: url holds a control character (0x%02X at byte %d)", sc->name,
+                        ch, (int)(c - sc->url) + 1);
+        if (ch == ' ' && sc->type == AVF_TYPE_STREAM)
+            return fail(why, why_size,
+                        "source %s: url has stray text after a space at byte %d (a URL holds "
+                        "no spaces: write one as %%20)",
+                        sc->name, (int)(c - sc->url) + 1);
+    }
+    return 0;
+}
+
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
 {
     if (!avf_source_name_valid(sc->name))
@@ -240,6 +266,8 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
                         source_keys[i].name, type_names[sc->type]);
     if ((sc->type == AVF_TYPE_FILE || sc->type == AVF_TYPE_STREAM) && !sc->url)
         return fail(why, why_size, "source %s: url is missing", sc->name);
+    if (url_stray_text(sc, why, why_size) < 0)
+        return AVF_ERR_CONFIG;
     if (sc->type == AVF_TYPE_FILE && !avf_url_is_local(sc->url))
         return fail(why, why_size, "source %s: '%s' is not a local file (use type = stream)",
                     sc->name, sc->url);
@@ -422,6 +450,8 @@ static int set_daemon_key(parse_ctx *p, const char *key, const char *value)
         }
         if (set_value(p->c, d, value, p->why, sizeof(p->why)) < 0)
             p->error = AVF_ERR_CONFIG;
+        if (d->offset == offsetof(avf_config, control))
+            p->c->control_per_user = 0; /* the folder of a given path is the user's affair */
         return !p->error;
     }
     return parse_error(p, "unknown key '%s' in [daemon]", key);
@@ -450,17 +480,44 @@ static int handle_key(void *user, const char *section, const char *key, const ch
     return 0;
 }
 
+int avf_control_default(char *buf, size_t size)
+{
+    const char *runtime = getenv("RUNTIME_DIRECTORY"), *xdg = getenv("XDG_RUNTIME_DIR");
+    int n, kind = AVF_CONTROL_PER_USER;
+
+    if (runtime && *runtime) {
+        /* systemd joins several RuntimeDirectory= folders with ':' */
+        n = snprintf(buf, size, "ipc://%.*s/control", (int)strcspn(runtime, ":"), runtime);
+        kind = AVF_CONTROL_RUNTIME_DIRECTORY;
+    } else if (xdg && *xdg) {
+        n = snprintf(buf, size, "ipc://%s/avfuse/control", xdg);
+    } else {
+        n = snprintf(buf, size, "ipc:///tmp/avfuse-%u/control", (unsigned)geteuid());
+    }
+    if (n < 0 || (size_t)n >= size) {
+        if (size > 0)
+            buf[0] = 0;
+        return AVERROR(ENAMETOOLONG);
+    }
+    return kind;
+}
+
 static int config_defaults(avf_config *c, const char *path)
 {
+    char control[4096 + 32];
+    int kind = avf_control_default(control, sizeof(control));
+
     *c = (avf_config){
         .status_interval = 1,
         .linger = 1,
         .sndhwm = 1000,
         .log_level = AVF_LOG_WARN,
+        .control_per_user = kind == AVF_CONTROL_PER_USER,
     };
     c->path = strdup(path);
     c->publish = strdup("tcp://127.0.0.1:5560");
-    c->control = strdup("ipc:///run/avfuse/control");
+    /* a default too long to be a path is refused when the daemon checks its folder */
+    c->control = strdup(kind < 0 ? "ipc://" : control);
     return c->path && c->publish && c->control ? 0 : AVERROR(ENOMEM);
 }
 

@@ -43,6 +43,9 @@ typedef struct avf_config {
     char *path; /* the file it came from */
     char *publish;
     char *control; /* NULL: no control socket */
+    /* the key was left out and control is a per-user default (AVF_CONTROL_PER_USER):
+     * the daemon makes its folder mode 0700 and refuses one that is not its own */
+    int control_per_user;
     double status_interval, linger;
     int sndhwm;
     char *model; /* NULL: the installed default; "none": no model */
@@ -54,6 +57,26 @@ typedef struct avf_config {
     avf_source_conf *sources;
     int nb_sources;
 } avf_config;
+
+/* What avf_control_default() chose. */
+enum avf_control_default_kind {
+    AVF_CONTROL_RUNTIME_DIRECTORY = 0, /* $RUNTIME_DIRECTORY/control: systemd made the folder */
+    AVF_CONTROL_PER_USER = 1, /* $XDG_RUNTIME_DIR/avfuse/control or /tmp/avfuse-UID/control */
+};
+
+/*
+ * The control socket when the configuration has no `control` key, for the daemon
+ * and for `avfuse ctl` alike, so that both find the same socket:
+ *   $RUNTIME_DIRECTORY/control       under systemd (RuntimeDirectory=avfuse in the
+ *                                    units: /run/avfuse/control); the first folder
+ *                                    when the variable lists several (':')
+ *   $XDG_RUNTIME_DIR/avfuse/control  else, a user's login session
+ *   /tmp/avfuse-UID/control          else (UID: the effective user id)
+ * An empty variable counts as unset. Writes "ipc://PATH" into buf and returns an
+ * avf_control_default_kind, or AVERROR(ENAMETOOLONG) when it does not fit in size
+ * (buf then holds an empty string).
+ */
+int avf_control_default(char *buf, size_t size);
 
 /* Names of the source types, "file" ... "av". */
 const char *avf_source_type_name(enum avf_source_type type);
@@ -70,7 +93,11 @@ int avf_source_conf_copy(avf_source_conf *dst, const avf_source_conf *src);
  */
 int avf_source_conf_set(avf_source_conf *sc, const char *key, const char *value, char *why,
                         size_t why_size);
-/* Checks what one key cannot: required keys, keys that do not fit the type. */
+/*
+ * Checks what one key cannot: required keys, keys that do not fit the type, and a
+ * url with stray text (a control character anywhere; for a network URL, whitespace:
+ * `url = rtsp://cam/stream  extra`).
+ */
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size);
 /* 1 when a and b configure the same source identically (line numbers aside). */
 int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -144,6 +146,93 @@ char *avf_control_handle(const char *request, size_t size, const avf_control_ops
         out = error_reply("unknown command '%s' (status, sources, add, remove, reload)", cmd);
     json_decref(req);
     return out;
+}
+
+/* Why the per-user folder st may not be trusted, or NULL if it may (as plugins/loader.c). */
+static const char *foreign_folder(const struct stat *st, char *buf, size_t size)
+{
+    if (!S_ISDIR(st->st_mode))
+        return "is not a folder (a link, or a file, is not followed)";
+    if (st->st_uid != geteuid()) {
+        snprintf(buf, size, "is owned by uid %u, not by the daemon's user (uid %u)",
+                 (unsigned)st->st_uid, (unsigned)geteuid());
+        return buf;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(buf, size, "is writable by group or others (mode %04o)",
+                 (unsigned)(st->st_mode & 07777));
+        return buf;
+    }
+    return NULL;
+}
+
+/* The folder part of path: "." for a bare name, "/" for a name in the root. */
+static void folder_of(const char *path, char *out, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        snprintf(out, size, ".");
+    else
+        snprintf(out, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+}
+
+int avf_control_check_dir(const char *endpoint, int per_user, int create, char *why,
+                          size_t why_size)
+{
+    const char *path = endpoint + strlen("ipc://"), *reason;
+    struct sockaddr_un sa;
+    char dir[sizeof(sa.sun_path)], parent[sizeof(sa.sun_path)], buf[160];
+    struct stat st;
+    int ret;
+
+    if (strncmp(endpoint, "ipc://", strlen("ipc://")) || *path == '@')
+        return 0;
+    if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(why, why_size,
+                 "control socket path '%s' is empty or longer than a unix socket allows "
+                 "(%zu bytes)",
+                 path, sizeof(sa.sun_path) - 1);
+        return AVERROR(ENAMETOOLONG);
+    }
+    folder_of(path, dir, sizeof(dir));
+    if (per_user && lstat(dir, &st) < 0 && errno == ENOENT) {
+        folder_of(dir, parent, sizeof(parent));
+        if (!create) /* -n creates nothing: mkdir() would need a parent to write in */
+            ret = access(parent, W_OK | X_OK) < 0 ? AVERROR(errno) : 0;
+        else
+            ret = mkdir(dir, 0700) < 0 && errno != EEXIST ? AVERROR(errno) : 0;
+        if (ret < 0) {
+            snprintf(why, why_size, "control socket folder %s: cannot be created in %s: %s", dir,
+                     parent, strerror(AVUNERROR(ret)));
+            return ret;
+        }
+        if (!create)
+            return 0;
+    }
+    if ((per_user ? lstat(dir, &st) : stat(dir, &st)) < 0) {
+        ret = AVERROR(errno);
+        snprintf(why, why_size, "control socket folder %s: %s", dir,
+                 ret == AVERROR(ENOENT)
+                     ? "does not exist (create it, or leave control out for the default)"
+                     : strerror(AVUNERROR(ret)));
+        return ret;
+    }
+    reason = per_user              ? foreign_folder(&st, buf, sizeof(buf))
+             : S_ISDIR(st.st_mode) ? NULL
+                                   : "is not a folder";
+    if (reason) {
+        snprintf(why, why_size, "control socket folder %s: %s; refusing to put the socket there",
+                 dir, reason);
+        return AVERROR(EPERM);
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        ret = AVERROR(errno);
+        snprintf(why, why_size, "control socket folder %s: cannot create the socket in it: %s", dir,
+                 strerror(AVUNERROR(ret)));
+        return ret;
+    }
+    return 0;
 }
 
 void *avf_control_open(void *ctx, const char *endpoint, const avf_curve_keypair *curve, char *why,

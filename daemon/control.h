@@ -30,6 +30,21 @@ typedef struct avf_control_ops {
 /* Answers one request; returns the reply (malloc'ed JSON), NULL only when out of memory. */
 char *avf_control_handle(const char *request, size_t size, const avf_control_ops *ops);
 
+/*
+ * Checks the folder the socket file of endpoint (ipc://PATH) goes into, before a
+ * bind, so that a run fails early and `avfused -n` fails where a run would; other
+ * transports and abstract names (ipc://@NAME) pass. Refused: a path too long for a
+ * unix socket; a folder that does not exist or that the daemon cannot create
+ * files in. With per_user (the per-user default, see avf_control_default()), a
+ * missing folder is made mode 0700 when create is set, or must be creatable when
+ * it is not (-n creates nothing), and an existing one must be a folder of the
+ * effective user that group and others cannot write (else another user could
+ * have put a socket of theirs there). Returns 0, or a negative errno with
+ * "control socket folder DIR: reason" in why.
+ */
+int avf_control_check_dir(const char *endpoint, int per_user, int create, char *why,
+                          size_t why_size);
+
 struct avf_curve_keypair;
 
 /*

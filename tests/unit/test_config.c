@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
@@ -88,6 +89,7 @@ static void test_defaults_and_values(void **state)
     const avf_source_conf *a, *b;
 
     (void)state;
+    setenv("RUNTIME_DIRECTORY", "/run/avfuse", 1); /* as avfused.service runs it */
     c = load("; comment\n"
              "[daemon]\n"
              "publish = tcp://127.0.0.1:6000,ipc:///tmp/x\n"
@@ -109,6 +111,7 @@ static void test_defaults_and_values(void **state)
         fail_msg("refused: %s", why);
     assert_string_equal(c->publish, "tcp://127.0.0.1:6000,ipc:///tmp/x");
     assert_string_equal(c->control, "ipc:///run/avfuse/control");
+    assert_false(c->control_per_user);
     assert_int_equal(c->sndhwm, 50);
     assert_int_equal(c->log_level, 3);
     assert_true(c->status_interval == 1.0 && c->linger == 1.0);
@@ -178,6 +181,130 @@ static void test_control_must_be_ipc(void **state)
     snprintf(expected, sizeof(expected),
              "%s: control must be an ipc:// path or none, not 'tcp://127.0.0.1:1'", path);
     assert_string_equal(why, expected);
+}
+
+static void test_control_default(void **state)
+{
+    char buf[128], expected[64];
+    avf_config *c;
+
+    (void)state;
+    /* systemd's RuntimeDirectory=, the first of several */
+    setenv("RUNTIME_DIRECTORY", "/run/avfuse/studio:/run/other", 1);
+    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+    assert_int_equal(avf_control_default(buf, sizeof(buf)), AVF_CONTROL_RUNTIME_DIRECTORY);
+    assert_string_equal(buf, "ipc:///run/avfuse/studio/control");
+    /* a login session; an empty variable is no variable */
+    setenv("RUNTIME_DIRECTORY", "", 1);
+    assert_int_equal(avf_control_default(buf, sizeof(buf)), AVF_CONTROL_PER_USER);
+    assert_string_equal(buf, "ipc:///run/user/1000/avfuse/control");
+    /* neither */
+    unsetenv("RUNTIME_DIRECTORY");
+    unsetenv("XDG_RUNTIME_DIR");
+    snprintf(expected, sizeof(expected), "ipc:///tmp/avfuse-%u/control", (unsigned)geteuid());
+    assert_int_equal(avf_control_default(buf, sizeof(buf)), AVF_CONTROL_PER_USER);
+    assert_string_equal(buf, expected);
+    assert_int_equal(avf_control_default(buf, 10), AVERROR(ENAMETOOLONG));
+    assert_string_equal(buf, "");
+
+    /* the configuration takes it when the key is left out, and only then */
+    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+    c = load("[daemon]\n", buf, sizeof(buf));
+    assert_non_null(c);
+    assert_string_equal(c->control, "ipc:///run/user/1000/avfuse/control");
+    assert_true(c->control_per_user);
+    avf_config_free(&c);
+    c = load("[daemon]\ncontrol = ipc:///run/user/1000/avfuse/control\n", buf, sizeof(buf));
+    assert_non_null(c);
+    assert_false(c->control_per_user);
+    avf_config_free(&c);
+    unsetenv("XDG_RUNTIME_DIR");
+}
+
+static void test_control_check_dir(void **state)
+{
+    char top[] = "/tmp/avfuse-ctldir-XXXXXX", endpoint[200], dir[100], why[400], expected[400];
+    struct stat st;
+
+    (void)state;
+    assert_non_null(mkdtemp(top));
+    snprintf(dir, sizeof(dir), "%s/avfuse", top);
+    snprintf(endpoint, sizeof(endpoint), "ipc://%s/control", dir);
+    /* per-user, missing: -n only looks, a run makes it 0700 */
+    assert_int_equal(avf_control_check_dir(endpoint, 1, 0, why, sizeof(why)), 0);
+    assert_int_equal(stat(dir, &st), -1);
+    assert_int_equal(avf_control_check_dir(endpoint, 1, 1, why, sizeof(why)), 0);
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    /* one that others could put a socket into is refused */
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(avf_control_check_dir(endpoint, 1, 1, why, sizeof(why)), AVERROR(EPERM));
+    snprintf(expected, sizeof(expected),
+             "control socket folder %s: is writable by group or others (mode 0777); refusing "
+             "to put the socket there",
+             dir);
+    assert_string_equal(why, expected);
+    /* a given path: its folder must be there, nobody makes it */
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(avf_control_check_dir(endpoint, 0, 1, why, sizeof(why)), AVERROR(ENOENT));
+    snprintf(expected, sizeof(expected),
+             "control socket folder %s: does not exist (create it, or leave control out for "
+             "the default)",
+             dir);
+    assert_string_equal(why, expected);
+    assert_int_equal(stat(dir, &st), -1);
+    /* per-user below a folder that is not there either: cannot be created */
+    snprintf(endpoint, sizeof(endpoint), "ipc://%s/gone/avfuse/control", top);
+    assert_int_equal(avf_control_check_dir(endpoint, 1, 0, why, sizeof(why)), AVERROR(ENOENT));
+    assert_non_null(strstr(why, "cannot be created in"));
+    /* longer than sun_path; abstract names and other transports have no folder */
+    memset(endpoint, 'x', sizeof(endpoint));
+    memcpy(endpoint, "ipc:///", 7);
+    endpoint[sizeof(endpoint) - 1] = 0;
+    assert_int_equal(avf_control_check_dir(endpoint, 0, 0, why, sizeof(why)),
+                     AVERROR(ENAMETOOLONG));
+    assert_int_equal(avf_control_check_dir("ipc://@avfuse", 1, 1, why, sizeof(why)), 0);
+    assert_int_equal(avf_control_check_dir("tcp://127.0.0.1:1", 0, 0, why, sizeof(why)), 0);
+    rmdir(top);
+}
+
+static void test_url_stray_text(void **state)
+{
+    avf_source_conf sc;
+    char why[400];
+
+    (void)state;
+    /* text after a network URL: refused without repeating the URL (a password) */
+    avf_source_conf_init(&sc, "cam");
+    assert_int_equal(avf_source_conf_set(&sc, "type", "stream", why, sizeof(why)), 0);
+    assert_int_equal(
+        avf_source_conf_set(&sc, "url", "rtsp://u:pw@cam/stream  extra", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_check(&sc, why, sizeof(why)), AVF_ERR_CONFIG);
+    assert_string_equal(why, "source cam: url has stray text after a space at byte 23 (a URL "
+                             "holds no spaces: write one as %20)");
+    avf_source_conf_clear(&sc);
+    /* a control character, in a file path too; a space in a file name is fine */
+    avf_source_conf_init(&sc, "f");
+    assert_int_equal(avf_source_conf_set(&sc, "type", "file", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_set(&sc, "url", "/srv/a\tb.mp4", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_check(&sc, why, sizeof(why)), AVF_ERR_CONFIG);
+    assert_string_equal(why, "source f: url holds a control character (0x09 at byte 7)");
+    avf_source_conf_clear(&sc);
+    avf_source_conf_init(&sc, "f");
+    assert_int_equal(avf_source_conf_set(&sc, "type", "file", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_set(&sc, "url", "/srv/my clip.mp4", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_check(&sc, why, sizeof(why)), 0);
+    avf_source_conf_clear(&sc);
+}
+
+static void test_url_stray_text_in_a_file(void **state)
+{
+    (void)state;
+    expect_error("[daemon]\n[source cam]\ntype = stream\nurl = rtsp://cam/stream  extra\n", 2,
+                 "source cam: url has stray text after a space at byte 18 (a URL holds no "
+                 "spaces: write one as %20)");
+    expect_error("[source cam]\ntype = stream\nurl = rtsp://cam/stream\x1b[2J\n", 1,
+                 "source cam: url holds a control character (0x1B at byte 18)");
 }
 
 static void test_missing_file_and_long_line(void **state)
@@ -282,6 +409,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults_and_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_name_the_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_must_be_ipc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_default, setup, teardown),
+        cmocka_unit_test(test_control_check_dir),
+        cmocka_unit_test(test_url_stray_text),
+        cmocka_unit_test_setup_teardown(test_url_stray_text_in_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_long_line, setup, teardown),
         cmocka_unit_test(test_set_and_check_one_key_at_a_time),
         cmocka_unit_test(test_control_refusals),
