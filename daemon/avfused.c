@@ -95,6 +95,18 @@ static int load_analysis(daemon_state *d)
     for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir && nb_dirs < 64;
          dir = strtok_r(NULL, ":", &save))
         dirs[nb_dirs++] = dir;
+    /* a folder the loader would refuse is a configuration error, for -n and a run
+     * alike: the plugins it was named for would be missing from every segment */
+    for (int i = 0; i < nb_dirs; i++) {
+        char why[300];
+
+        if (avf_plugin_dir_check(dirs[i], why, sizeof(why)) < 0) {
+            avf_log(AVF_LOG_ERROR, "avfused", "%s: plugin_dirs: %s: %s", d->config_path, dirs[i],
+                    why);
+            free(copy);
+            return AVF_ERR_CONFIG;
+        }
+    }
     n = avf_load_plugins(&d->registry, dirs, nb_dirs, &d->plugins);
     free(copy);
     if (n < 0)
@@ -413,6 +425,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
+        if (d.config->control &&
+            avf_control_check_dir(d.config->control, d.config->control_per_user, 0, why,
+                                  sizeof(why)) < 0) {
+            fprintf(stderr, "avfused: %s: %s\n", d.config_path, why);
+            shut_down(&d);
+            return 1;
+        }
         if (open_security(&d, why, sizeof(why)) < 0) {
             fprintf(stderr, "avfused: %s\n", why);
             shut_down(&d);
@@ -452,6 +471,11 @@ int main(int argc, char **argv)
     }
     d.env.pub = d.pub;
     if (d.config->control) {
+        if (avf_control_check_dir(d.config->control, d.config->control_per_user, 1, why,
+                                  sizeof(why)) < 0) {
+            avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
+            goto fail;
+        }
         d.control = avf_control_open(d.zctx, d.config->control, curve, why, sizeof(why));
         if (!d.control) {
             avf_log(AVF_LOG_ERROR, "avfused", "%s", why);

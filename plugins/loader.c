@@ -427,37 +427,66 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * Opens dir and checks it through the descriptor. Returns the descriptor, or a
+ * negative errno with the reason (without the path) in why.
+ */
+static int open_plugin_dir(const char *dir, char *why, size_t why_size)
+{
+    char buf[WHY_SIZE];
+    const char *reason;
+    struct stat st;
+    int dfd, ret;
+
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        ret = -errno;
+        if (ret == -ENOTDIR)
+            return refuse(why, why_size, ret, "plugin folder is not a directory");
+        return refuse(why, why_size, ret, "cannot open plugin folder: %s", strerror(-ret));
+    }
+    if (fstat(dfd, &st) < 0) {
+        ret = -errno;
+        close(dfd);
+        return refuse(why, why_size, ret, "cannot stat plugin folder: %s", strerror(-ret));
+    }
+    reason = unsafe_reason(&st, buf, sizeof(buf));
+    if (reason) {
+        close(dfd);
+        return refuse(why, why_size, -EPERM, "plugin folder %s; refusing to load plugins from it",
+                      reason);
+    }
+    return dfd;
+}
+
+int avf_plugin_dir_check(const char *dir, char *why, size_t why_size)
+{
+    int dfd;
+
+    if (!dir)
+        return refuse(why, why_size, -EINVAL, "no plugin folder (NULL)");
+    dfd = open_plugin_dir(dir, why, why_size);
+    if (dfd < 0)
+        return dfd;
+    close(dfd);
+    return 0;
+}
+
 int avf_plugin_registry_load_dir(avf_plugin_registry *r, const char *dir)
 {
     char buf[WHY_SIZE], *path = NULL;
     char **names = NULL;
     int nb_names = 0, max_names = 0, added = 0, ret, dfd = -1;
-    const char *reason;
     size_t dir_len;
     struct dirent *de;
-    struct stat st;
     DIR *dp = NULL;
 
     if (!r || !dir)
         return -EINVAL;
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dfd = open_plugin_dir(dir, buf, sizeof(buf));
     if (dfd < 0) {
-        ret = -errno;
-        if (ret == -ENOTDIR)
-            log_refusal(dir, "plugin folder is not a directory");
-        else
-            log_refusal(dir, "cannot open plugin folder: %s", strerror(-ret));
-        goto done;
-    }
-    if (fstat(dfd, &st) < 0) {
-        ret = -errno;
-        log_refusal(dir, "cannot stat plugin folder: %s", strerror(-ret));
-        goto done;
-    }
-    reason = unsafe_reason(&st, buf, sizeof(buf));
-    if (reason) {
-        log_refusal(dir, "plugin folder %s; refusing to load plugins from it", reason);
-        ret = -EPERM;
+        ret = dfd;
+        log_refusal(dir, "%s", buf);
         goto done;
     }
     dp = fdopendir(dfd);

@@ -91,6 +91,14 @@ int avf_plugin_registry_add(avf_plugin_registry *r, const avf_plugin_descriptor 
  */
 int avf_plugin_registry_load_dir(avf_plugin_registry *r, const char *dir);
 
+/*
+ * The folder checks of avf_plugin_registry_load_dir() alone, loading nothing, so
+ * that `avfused -n` refuses what a run would: 0 when dir would be read, else the
+ * negative errno it would be refused with (-ENOTDIR, -EPERM, as open) and the
+ * reason, without the path, in why (as avf_plugin_descriptor_check()).
+ */
+int avf_plugin_dir_check(const char *dir, char *why, size_t why_size);
+
 /* The number of registered descriptors. */
 int avf_plugin_registry_count(const avf_plugin_registry *r);
 
