@@ -22,10 +22,12 @@
 #include <zmq.h>
 
 #include "commands.h"
+#include "daemon/config.h"
 #include "fusion/message.h"
 
-#define CTL_DEFAULT_SOCKET  "ipc:///run/avfuse/control"
 #define CTL_DEFAULT_TIMEOUT 5.0
+/* The system service's socket (avfused.service: RuntimeDirectory=avfuse), for hints. */
+#define CTL_SERVICE_SOCKET "ipc:///run/avfuse/control"
 
 static void ctl_usage(FILE *f)
 {
@@ -47,7 +49,11 @@ static void ctl_usage(FILE *f)
                "  reload                  re-read the configuration file, as SIGHUP does\n"
                "\n"
                "options:\n"
-               "  -s, --socket ENDPOINT   the control socket (default " CTL_DEFAULT_SOCKET ")\n"
+               "  -s, --socket ENDPOINT   the control socket; default as avfused's without a\n"
+               "                          `control` key: $RUNTIME_DIRECTORY/control, else\n"
+               "                          $XDG_RUNTIME_DIR/avfuse/control, else\n"
+               "                          /tmp/avfuse-UID/control (the system service's is\n"
+               "                          " CTL_SERVICE_SOCKET ")\n"
                "  -t, --timeout SECONDS   how long to wait for the reply (default 5)\n"
                "  --json                  print the reply on one line instead of indented\n"
                "  --key FILE              CURVE: this client's key pair (avfuse keygen)\n"
@@ -207,15 +213,22 @@ static json_t *build_request(int argc, char **argv)
     return add_request(argv[1], argv + 2, argc - 2);
 }
 
-/* For ipc:// endpoints: 0 when the socket file is there to talk to, else -errno, reported. */
-static int check_ipc_path(const char *endpoint)
+/*
+ * For ipc:// endpoints: 0 when the socket file is there to talk to, else -errno,
+ * reported. is_default: no --socket was given, so a daemon of the system service
+ * (whose socket is elsewhere) is worth a hint.
+ */
+static int check_ipc_path(const char *endpoint, int is_default)
 {
     const char *path = endpoint + strlen("ipc://");
 
     if (strncmp(endpoint, "ipc://", strlen("ipc://")) || *path == '@' || !*path)
         return 0; /* another transport, or Linux's abstract namespace: no file */
     if (access(path, F_OK) < 0 && errno == ENOENT) {
-        fprintf(stderr, "avfuse ctl: %s: no such socket (is avfused running?)\n", endpoint);
+        fprintf(stderr, "avfuse ctl: %s: no such socket (is avfused running?%s)\n", endpoint,
+                is_default && strcmp(endpoint, CTL_SERVICE_SOCKET)
+                    ? " The system service's is --socket " CTL_SERVICE_SOCKET
+                    : "");
         return -ENOENT;
     }
     if (access(path, R_OK | W_OK) < 0 && errno == EACCES) {
@@ -287,7 +300,8 @@ int avf_cmd_ctl(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = CTL_DEFAULT_SOCKET, *key = NULL, *server_key = NULL;
+    const char *endpoint = NULL, *key = NULL, *server_key = NULL;
+    char default_socket[4096 + 32];
     double timeout = CTL_DEFAULT_TIMEOUT;
     json_t *req = NULL;
     char *text = NULL;
@@ -347,8 +361,15 @@ int avf_cmd_ctl(int argc, char **argv)
         fprintf(stderr, "avfuse ctl: out of memory\n");
         goto done;
     }
-    if (check_ipc_path(endpoint) < 0)
+    if (!endpoint && avf_control_default(default_socket, sizeof(default_socket)) < 0) {
+        fprintf(stderr, "avfuse ctl: the default control socket's path is too long: use "
+                        "--socket\n");
         goto done;
+    }
+    if (check_ipc_path(endpoint ? endpoint : default_socket, !endpoint) < 0)
+        goto done;
+    if (!endpoint)
+        endpoint = default_socket;
     ctx = zmq_ctx_new();
     sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
     if (!sock) {

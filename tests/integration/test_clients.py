@@ -611,6 +611,21 @@ class CtlTest(ClientTestCase):
         self.assertEqual(p.stderr, "avfuse ctl: %s: no such socket (is avfused running?)\n"
                          % endpoint)
 
+    def test_default_socket_without_daemon(self):
+        """Without --socket, the daemon's own default (docs/configuration.md, control)."""
+        tmp = tempfile.mkdtemp(prefix="avfuse_ctl_")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        env = {k: v for k, v in os.environ.items() if k != "RUNTIME_DIRECTORY"}
+        for extra, endpoint in (({"XDG_RUNTIME_DIR": tmp}, "ipc://%s/avfuse/control" % tmp),
+                                ({"XDG_RUNTIME_DIR": tmp, "RUNTIME_DIRECTORY": tmp},
+                                 "ipc://%s/control" % tmp)):
+            p = subprocess.run([AVFUSE, "ctl", "status"], env=dict(env, **extra), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=WAIT)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.stderr, "avfuse ctl: %s: no such socket (is avfused running? The "
+                             "system service's is --socket ipc:///run/avfuse/control)\n"
+                             % endpoint)
+
     def test_usage(self):
         p = run("ctl", "--help")
         self.assertEqual(p.returncode, 0)
