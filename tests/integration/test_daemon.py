@@ -914,6 +914,127 @@ class TestCurve(DaemonTestCase):
         self.assertIn("must not be accessible to group or others", d.stderr())
 
 
+class TestByHand(DaemonTestCase):
+    """avfused run from a shell, as docs/getting-started.md does: no `control` key, so
+    the default socket applies, and `avfuse ctl` finds it without --socket."""
+
+    def config(self, daemon_extra="", sources=""):
+        folder = tempfile.mkdtemp(dir=WORKDIR)
+        path = os.path.join(folder, "my.conf")
+        with open(path, "w") as fh:
+            fh.write("[daemon]\npublish = tcp://127.0.0.1:%d\n%s\n%s"
+                     % (free_port(), daemon_extra, sources))
+        return path
+
+    def env(self, **extra):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR", "NOTIFY_SOCKET")}
+        env.update(extra)
+        return env
+
+    def start(self, conf, env):
+        err = open(os.path.join(os.path.dirname(conf), "stderr"), "w+")
+        proc = subprocess.Popen([AVFUSED, "-v", "-c", conf], stdout=subprocess.DEVNULL,
+                                stderr=err, env=env)
+
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            err.close()
+        self.addCleanup(stop)
+        return proc, err
+
+    def ctl_status(self, env):
+        return subprocess.run([AVFUSE, "ctl", "--json", "status"], env=env, timeout=20,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for(self, path, proc, err, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err.seek(0)
+                self.fail("no socket at %s (exit %s): %s" % (path, proc.poll(), err.read()))
+            time.sleep(0.05)
+
+    def test_default_control_per_user(self):
+        runtime = tempfile.mkdtemp(dir=WORKDIR)
+        env = self.env(XDG_RUNTIME_DIR=runtime)
+        conf = self.config(sources="[source a]\ntype = file\nurl = %s\n" % MEDIA["ts6"])
+        check = subprocess.run([AVFUSED, "-n", "-c", conf], env=env, timeout=30,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout)
+        proc, err = self.start(conf, env)
+        socket_path = os.path.join(runtime, "avfuse", "control")
+        self.wait_for(socket_path, proc, err)
+        # the daemon made the per-user folder, for its user alone
+        st = os.stat(os.path.dirname(socket_path))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        self.assertEqual(st.st_uid, os.geteuid())
+        out = self.ctl_status(env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        reply = json.loads(out.stdout)
+        self.assertTrue(reply["ok"])
+        self.assertEqual(reply["daemon"]["config"], conf)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(10), 0)
+
+    def test_default_control_in_runtime_directory(self):
+        runtime = tempfile.mkdtemp(dir=WORKDIR)  # what systemd's RuntimeDirectory= makes
+        other = tempfile.mkdtemp(dir=WORKDIR)
+        env = self.env(RUNTIME_DIRECTORY=runtime, XDG_RUNTIME_DIR=other)
+        conf = self.config()
+        proc, err = self.start(conf, env)
+        self.wait_for(os.path.join(runtime, "control"), proc, err)
+        self.assertFalse(os.path.exists(os.path.join(other, "avfuse")))
+        out = self.ctl_status(env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(10), 0)
+
+    def test_per_user_folder_of_others_refused(self):
+        runtime = tempfile.mkdtemp(dir=WORKDIR)
+        folder = os.path.join(runtime, "avfuse")
+        os.mkdir(folder)
+        os.chmod(folder, 0o777)  # anyone could put a socket of theirs there
+        env = self.env(XDG_RUNTIME_DIR=runtime)
+        conf = self.config()
+        for argv in ([AVFUSED, "-n", "-c", conf], [AVFUSED, "-c", conf]):
+            out = subprocess.run(argv, env=env, timeout=30, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+            self.assertEqual(out.returncode, 1, out.stdout)
+            self.assertIn("%s: " % folder, out.stdout)
+            self.assertIn("writable by group or others", out.stdout)
+
+    def check_refused(self, conf, env, *reasons):
+        out = subprocess.run([AVFUSED, "-n", "-c", conf], env=env, timeout=30,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertNotIn("configuration OK", out.stdout)
+        for reason in reasons:
+            self.assertIn(reason, out.stdout)
+        return out.stdout
+
+    def test_check_refuses_what_a_run_would_fail_on(self):
+        env = self.env(XDG_RUNTIME_DIR=tempfile.mkdtemp(dir=WORKDIR))
+        # a control folder that does not exist (nobody creates a configured one)
+        missing = os.path.join(WORKDIR, "no-such-folder", "sub")
+        self.check_refused(self.config("control = ipc://%s/control\n" % missing), env,
+                           missing, "does not exist")
+        # the per-user folder cannot be made when $XDG_RUNTIME_DIR is not there
+        gone = os.path.join(WORKDIR, "no-such-runtime-dir")
+        self.check_refused(self.config(), self.env(XDG_RUNTIME_DIR=gone), gone)
+        # a plugin folder that others can write to: the loader would refuse it
+        plugins = tempfile.mkdtemp(dir=WORKDIR)
+        os.chmod(plugins, 0o777)
+        self.check_refused(self.config("plugin_dirs = %s\n" % plugins), env, plugins,
+                           "writable by group or others")
+        # a URL with stray text after it
+        conf = self.config(sources="[source cam]\ntype = stream\n"
+                                   "url = rtsp://cam/stream  extra\n")
+        self.check_refused(conf, env, "my.conf:", "cam", "url")
+
+
 class NotifySocket:
     """A fake $NOTIFY_SOCKET: collects every datagram in a thread, (arrival, text)."""
 
