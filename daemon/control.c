@@ -214,7 +214,7 @@ int avf_control_check_dir(const char *endpoint, int per_user, int create, char *
         ret = AVERROR(errno);
         snprintf(why, why_size, "control socket folder %s: %s", dir,
                  ret == AVERROR(ENOENT)
-                     ? "does not exist (create it, or leave control out for the default)"
+                     ? "does not exist (avfused creates only the per-user default folder)"
                      : strerror(AVUNERROR(ret)));
         return ret;
     }

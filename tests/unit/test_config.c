@@ -248,8 +248,8 @@ static void test_control_check_dir(void **state)
     assert_int_equal(rmdir(dir), 0);
     assert_int_equal(avf_control_check_dir(endpoint, 0, 1, why, sizeof(why)), AVERROR(ENOENT));
     snprintf(expected, sizeof(expected),
-             "control socket folder %s: does not exist (create it, or leave control out for "
-             "the default)",
+             "control socket folder %s: does not exist (avfused creates only the per-user "
+             "default folder)",
              dir);
     assert_string_equal(why, expected);
     assert_int_equal(stat(dir, &st), -1);
