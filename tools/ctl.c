@@ -307,7 +307,7 @@ int avf_cmd_ctl(int argc, char **argv)
     char *text = NULL;
     void *ctx = NULL, *sock = NULL;
     zmq_msg_t reply;
-    int compact = 0, status = EXIT_USAGE, opt, ms, linger = 0, ret;
+    int compact = 0, status = EXIT_USAGE, opt, ms, linger = 0, ret, is_default;
     char *end;
 
     zmq_msg_init(&reply);
@@ -361,15 +361,17 @@ int avf_cmd_ctl(int argc, char **argv)
         fprintf(stderr, "avfuse ctl: out of memory\n");
         goto done;
     }
-    if (!endpoint && avf_control_default(default_socket, sizeof(default_socket)) < 0) {
-        fprintf(stderr, "avfuse ctl: the default control socket's path is too long: use "
-                        "--socket\n");
-        goto done;
-    }
-    if (check_ipc_path(endpoint ? endpoint : default_socket, !endpoint) < 0)
-        goto done;
-    if (!endpoint)
+    is_default = !endpoint;
+    if (is_default) {
+        if (avf_control_default(default_socket, sizeof(default_socket)) < 0) {
+            fprintf(stderr, "avfuse ctl: the default control socket's path is too long: use "
+                            "--socket\n");
+            goto done;
+        }
         endpoint = default_socket;
+    }
+    if (check_ipc_path(endpoint, is_default) < 0)
+        goto done;
     ctx = zmq_ctx_new();
     sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
     if (!sock) {
