@@ -6,6 +6,8 @@
 #   pointed at the built avfused (verify wants an executable there);
 # - `systemd-analyze security --offline=true` scores each at most 2.0, and the two
 #   units carry the same sandbox;
+# - the units' runtime folders hold the default control socket (avfuse.conf sets
+#   no `control`), /run/avfuse/control and /run/avfuse/NAME/control;
 # - the sysusers and tmpfiles snippets create the avfuse account and /run/avfuse in
 #   a scratch root;
 # - the default configuration documents every key of docs/configuration.md, and
@@ -85,6 +87,17 @@ if diff <(sed -n '/^# --- sandbox/,$p' "$src/avfused.service.in") \
 else
     fail "the sandboxes of the two units differ:"
     cat "$tmp/sandbox.diff" >&2
+fi
+
+# The control socket: avfuse.conf leaves `control` to its default,
+# $RUNTIME_DIRECTORY/control, which RuntimeDirectory= makes /run/avfuse/control
+# (and /run/avfuse/NAME/control for an instance)
+if grep -q '^RuntimeDirectory=avfuse$' "$src/avfused.service.in" &&
+    grep -q '^RuntimeDirectory=avfuse/%i$' "$src/avfused@.service.in" &&
+    ! grep -q '^control[[:space:]]*=' "$src/avfuse.conf"; then
+    ok "the units' RuntimeDirectory= holds the default control socket"
+else
+    fail "the units need RuntimeDirectory=avfuse (avfuse/%i) and avfuse.conf no control key"
 fi
 
 if command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/dev/null 2>&1; then
