@@ -109,6 +109,7 @@ static const char *pipeline_input(const avf_source_conf *c, avf_pipeline_config 
         break;
     case AVF_TYPE_STREAM:
         cfg->kind = AVF_SOURCE_NETWORK;
+        cfg->rtsp_transport = avf_rtsp_transport_name(c->rtsp_transport);
         url = c->url;
         break;
     case AVF_TYPE_MICROPHONE:

@@ -310,6 +310,9 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->fmt->io_open = guarded_io_open;
     }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
+    if (opt && opt->rtsp_transport &&
+        (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8)))
+        av_dict_set(&dict, "rtsp_transport", opt->rtsp_transport, 0);
     arm_deadline(src);
     ret = avformat_open_input(&src->fmt, url, ifmt, &dict);
     av_dict_free(&dict);
