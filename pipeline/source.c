@@ -264,7 +264,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     const AVInputFormat *ifmt = NULL;
     AVDictionary *dict = NULL;
     avf_source *src;
-    int ret;
+    int rtsp, ret;
 
     if (!allowed)
         return AVF_ERR_CONFIG;
@@ -310,16 +310,25 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->fmt->io_open = guarded_io_open;
     }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
-    if (opt && opt->rtsp_transport &&
-        (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8)))
+    rtsp = !strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8);
+    if (rtsp && opt && opt->rtsp_transport)
         av_dict_set(&dict, "rtsp_transport", opt->rtsp_transport, 0);
     arm_deadline(src);
     ret = avformat_open_input(&src->fmt, url, ifmt, &dict);
     av_dict_free(&dict);
     if (ret < 0)
         goto fail; /* avformat_open_input() freed the context */
+    /* A camera that answers PLAY and then sends nothing leaves the stream analysis
+     * waiting until the deadline, and it returns what the SDP said: the first read
+     * would then wait a whole deadline more. A camera that sends is analysed in half
+     * the deadline (RTSP runs on the wall clock), so one that reaches the deadline is
+     * stalled. */
+    if (rtsp)
+        src->fmt->max_analyze_duration = src->io_timeout_us / 2;
     arm_deadline(src);
     ret = find_stream_info(src->fmt);
+    if (ret >= 0 && rtsp && !stopped(src) && av_gettime_relative() > atomic_load(&src->deadline))
+        ret = AVERROR(ETIMEDOUT);
     if (ret < 0)
         goto fail;
 
