@@ -4,7 +4,8 @@
  * libavformat has no read timeout of its own: a stalled network peer blocks
  * av_read_frame() indefinitely. The interrupt callback here is the one place that
  * bounds every blocking call, by a deadline set before each call and by the abort
- * flag a stop sets from another thread.
+ * flag a stop sets from another thread. (RTSP's stream analysis gets half a
+ * deadline of media, so that reaching the whole deadline means the camera is silent.)
  *
  * What an input may open is bounded twice. The protocol whitelist keeps a local
  * file from reaching the network and a network source from reaching local files.
