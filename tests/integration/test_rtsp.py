@@ -248,9 +248,15 @@ class TestCameras(RtspTestCase):
     def test_digest_auth(self):
         server = RtspServer(self, "--audio", "pcmu", "--user", USER, "--password", PASSWORD,
                             "--auth", "digest")
-        d = Daemon(self, {"cam": camera(server.url(PASSWORD))})
+        d = Daemon(self, {"cam": camera(server.url(PASSWORD)),
+                          "bad": camera(server.url(WRONG_PASSWORD))})
         sub = self.subscribe(d)
         self.check_camera(sub, "cam", 3)
+        sub.wait(lambda: any(m["error"] for m in sub.of("status", "bad")), 20,
+                 "a status error for the wrong password")
+        self.assertIn("authentication failed",
+                      [m["error"] for m in sub.of("status", "bad") if m["error"]][0])
+        self.assertEqual(sub.segments("bad"), [])
         self.stop_daemon(d)
 
     def test_wrong_password_fails_and_backs_off(self):
