@@ -2,7 +2,7 @@
 """A real RTSP camera on loopback for the tests: GStreamer's RTSP server (GstRtspServer).
 
 Usage:
-    python3 rtsp_server.py --port P [--path /cam] [--audio pcmu|aac|none]
+    python3 rtsp_server.py --port P [--path /cam] [--video h264] [--audio pcmu|aac|none]
         [--user U --password PW [--auth basic|digest]] [--no-media]
         [--switch-resolution SECONDS] [--count-file PATH]
 
@@ -168,6 +168,14 @@ def main():
         parser.error("--user and --password go together")
 
     Gst.init(None)
+    try:
+        # the server would build the pipeline at the first DESCRIBE and answer 503:
+        # a missing plugin is said here instead
+        Gst.parse_launch(launch_line(args)).set_state(Gst.State.NULL)
+    except GLib.Error as e:
+        sys.stderr.write("rtsp_server: cannot build the camera's pipeline: %s (tools/setup-deps.sh "
+                         "--test installs the GStreamer plugins)\n" % e.message)
+        return 1
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
