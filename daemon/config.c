@@ -277,6 +277,10 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
         return fail(why, why_size,
                     "source %s: rtsp_transport applies to rtsp:// and rtsps:// URLs only",
                     sc->name);
+    /* libavformat carries rtsps:// over TLS on TCP whatever it is told */
+    if (sc->rtsp_transport == AVF_RTSP_UDP && sc->url && !strncasecmp(sc->url, "rtsps://", 8))
+        return fail(why, why_size, "source %s: rtsp_transport = udp is not possible with rtsps://",
+                    sc->name);
     if (sc->len < sc->hop)
         return fail(why, why_size, "source %s: len (%g) must be at least hop (%g)", sc->name,
                     sc->len, sc->hop);

@@ -180,8 +180,8 @@ static void test_rtsp_transport(void **state)
 
     (void)state;
     c = load("[source a]\ntype = stream\nurl = rtsp://192.0.2.10/s1\n"
-             "[source b]\ntype = stream\nurl = RTSPS://192.0.2.11/s1\nrtsp_transport = udp\n"
-             "[source d]\ntype = stream\nurl = rtsp://192.0.2.10/s1\nrtsp_transport = tcp\n",
+             "[source b]\ntype = stream\nurl = RTSP://192.0.2.11/s1\nrtsp_transport = udp\n"
+             "[source d]\ntype = stream\nurl = rtsps://192.0.2.10/s1\nrtsp_transport = tcp\n",
              why, sizeof(why));
     if (!c)
         fail_msg("refused: %s", why);
@@ -209,6 +209,8 @@ static void test_rtsp_transport(void **state)
                  5, "rtsp_transport is set twice");
     expect_error("[source a]\ntype = stream\nurl = udp://127.0.0.1:5000\nrtsp_transport = udp\n", 1,
                  "source a: rtsp_transport applies to rtsp:// and rtsps:// URLs only");
+    expect_error("[source a]\ntype = stream\nurl = rtsps://h/s\nrtsp_transport = udp\n", 1,
+                 "source a: rtsp_transport = udp is not possible with rtsps://");
     expect_error("[source a]\ntype = file\nurl = /a.mp4\nrtsp_transport = tcp\n", 1,
                  "source a: rtsp_transport does not apply to a file source");
     expect_error("[source a]\ntype = camera\nrtsp_transport = tcp\n", 1,
