@@ -39,7 +39,7 @@ static const char *const type_names[] = {"file", "stream", "camera", "microphone
 #define T_ALL    (T_FILE | T_STREAM | T_CAMERA | T_MIC | T_AV)
 #define T_LIVE   (T_STREAM | T_CAMERA | T_MIC | T_AV)
 
-enum value_kind { V_TYPE, V_STRING, V_BOOL, V_DOUBLE, V_INT };
+enum value_kind { V_TYPE, V_STRING, V_BOOL, V_DOUBLE, V_INT, V_TRANSPORT };
 
 typedef struct key_desc {
     const char *name;
@@ -68,6 +68,7 @@ static const key_desc source_keys[] = {
     {"fps", V_DOUBLE, T_ALL, F(fps), 0.1, 1000},
     {"width", V_INT, T_ALL, F(width), 16, 8192},
     {"rate", V_INT, T_ALL, F(rate), 8000, 192000},
+    {"rtsp_transport", V_TRANSPORT, T_STREAM, F(rtsp_transport), 0, 0},
 };
 #undef F
 
@@ -106,6 +107,11 @@ static int fail(char *why, size_t why_size, const char *fmt, ...)
 const char *avf_source_type_name(enum avf_source_type type)
 {
     return type >= 0 && type <= AVF_TYPE_AV ? type_names[type] : "none";
+}
+
+const char *avf_rtsp_transport_name(enum avf_rtsp_transport transport)
+{
+    return transport == AVF_RTSP_UDP ? "udp" : "tcp";
 }
 
 void avf_source_conf_init(avf_source_conf *sc, const char *name)
@@ -211,6 +217,11 @@ static int set_value(void *base, const key_desc *d, const char *value, char *why
         else
             *(double *)(void *)field = x;
         return 0;
+    case V_TRANSPORT:
+        for (int t = AVF_RTSP_TCP; t <= AVF_RTSP_UDP; t++)
+            if (!strcmp(value, avf_rtsp_transport_name(t)))
+                return *(enum avf_rtsp_transport *)(void *)field = t, 0;
+        return fail(why, why_size, "%s must be tcp or udp, not '%s'", d->name, value);
     }
     return AVERROR_BUG;
 }
@@ -254,6 +265,20 @@ static int url_stray_text(const avf_source_conf *sc, char *why, size_t why_size)
     return 0;
 }
 
+/* 1 when the key was set (in the file or by `add`), not left at its default. */
+static int key_given(const avf_source_conf *sc, const char *key)
+{
+    for (int i = 0; i < NB_SOURCE_KEYS; i++)
+        if (!strcmp(source_keys[i].name, key))
+            return sc->given >> i & 1;
+    return 0;
+}
+
+static int is_rtsp_url(const char *url)
+{
+    return url && (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8));
+}
+
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
 {
     if (!avf_source_name_valid(sc->name))
@@ -276,6 +301,14 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
                     "source %s: '%s' is not a network URL (rtsp, http, srt, udp, ...; use "
                     "type = file for files)",
                     sc->name, sc->url);
+    if (key_given(sc, "rtsp_transport") && !is_rtsp_url(sc->url))
+        return fail(why, why_size,
+                    "source %s: rtsp_transport applies to rtsp:// and rtsps:// URLs only",
+                    sc->name);
+    /* libavformat carries rtsps:// over TLS on TCP whatever it is told */
+    if (sc->rtsp_transport == AVF_RTSP_UDP && sc->url && !strncasecmp(sc->url, "rtsps://", 8))
+        return fail(why, why_size, "source %s: rtsp_transport = udp is not possible with rtsps://",
+                    sc->name);
     if (sc->len < sc->hop)
         return fail(why, why_size, "source %s: len (%g) must be at least hop (%g)", sc->name,
                     sc->len, sc->hop);
@@ -299,7 +332,8 @@ int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b)
            a->realtime == b->realtime && a->loop == b->loop && a->live == b->live &&
            a->read_timeout == b->read_timeout && a->backoff_min == b->backoff_min &&
            a->backoff_max == b->backoff_max && a->hop == b->hop && a->len == b->len &&
-           a->fps == b->fps && a->width == b->width && a->rate == b->rate;
+           a->fps == b->fps && a->width == b->width && a->rate == b->rate &&
+           a->rtsp_transport == b->rtsp_transport;
 }
 
 int avf_source_conf_is_live(const avf_source_conf *sc)

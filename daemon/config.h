@@ -23,6 +23,13 @@ enum avf_source_type {
     AVF_TYPE_AV, /* a camera paired with a microphone */
 };
 
+/* How an RTSP stream's media travels: interleaved in the RTSP connection (TCP, which
+ * a camera behind NAT or a firewall needs) or as RTP over UDP. */
+enum avf_rtsp_transport {
+    AVF_RTSP_TCP = 0,
+    AVF_RTSP_UDP,
+};
+
 typedef struct avf_source_conf {
     char name[AVF_SOURCE_NAME_MAX + 1];
     enum avf_source_type type;
@@ -35,6 +42,7 @@ typedef struct avf_source_conf {
     double read_timeout, backoff_min, backoff_max;
     double hop, len, fps;
     int width, rate;
+    enum avf_rtsp_transport rtsp_transport; /* stream, rtsp:// and rtsps:// URLs */
     int line;       /* of the section header in the file, 0 if not from a file */
     unsigned given; /* keys set so far, one bit each: duplicates are errors */
 } avf_source_conf;
@@ -80,6 +88,9 @@ int avf_control_default(char *buf, size_t size);
 
 /* Names of the source types, "file" ... "av". */
 const char *avf_source_type_name(enum avf_source_type type);
+
+/* Names of the RTSP transports: "tcp", "udp", as libavformat's rtsp_transport takes them. */
+const char *avf_rtsp_transport_name(enum avf_rtsp_transport transport);
 
 /* Fills sc with the defaults of docs/configuration.md for a source called name. */
 void avf_source_conf_init(avf_source_conf *sc, const char *name);

@@ -109,6 +109,7 @@ static const char *pipeline_input(const avf_source_conf *c, avf_pipeline_config 
         break;
     case AVF_TYPE_STREAM:
         cfg->kind = AVF_SOURCE_NETWORK;
+        cfg->rtsp_transport = avf_rtsp_transport_name(c->rtsp_transport);
         url = c->url;
         break;
     case AVF_TYPE_MICROPHONE:
@@ -315,11 +316,21 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
         snprintf(why, why_size, "%s: cannot open: %s", input, err);
         return ret;
     }
+    if (ret == AVERROR(ETIMEDOUT)) {
+        snprintf(why, why_size, "%s: cannot open: stalled: no data for %g s", input,
+                 r->conf.read_timeout);
+        return ret;
+    }
     if (ret < 0) {
+        /* an RTSP or HTTP server that refuses the credentials answers 401, which
+         * libavformat returns as AVERROR_HTTP_UNAUTHORIZED (RTSP after one retry with
+         * the URL's user and password) */
         snprintf(why, why_size, "%s: cannot open: %s", input,
-                 ret == AVERROR_INVALIDDATA  ? "not a media file FFmpeg can read"
-                 : ret == AVERROR(ETIMEDOUT) ? "timed out"
-                                             : avf_strerror(ret, err, sizeof(err)));
+                 ret == AVERROR_INVALIDDATA ? "not a media file FFmpeg can read"
+                 : ret == AVERROR_HTTP_UNAUTHORIZED
+                     ? "authentication failed (the server answered 401 Unauthorized: check the "
+                       "user and password)"
+                     : avf_strerror(ret, err, sizeof(err)));
         return ret;
     }
     swap_sched(r, s);

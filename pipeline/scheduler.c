@@ -471,6 +471,7 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .stop = cfg->stop,
         .realtime = cfg->realtime,
         .pb = cfg->pb,
+        .rtsp_transport = cfg->rtsp_transport,
     };
     enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
     avf_segmenter_config seg_cfg;

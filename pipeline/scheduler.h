@@ -40,6 +40,8 @@ typedef struct avf_pipeline_config {
     const char *format;
     const atomic_int *stop;
     int realtime;
+    /* "tcp", "udp" or NULL: an RTSP input's transport (source.h). */
+    const char *rtsp_transport;
     /* Non-NULL: the input's bytes, read instead of opening the url (source.h,
      * avf_source_options.pb; borrowed, freed by the caller after avf_sched_free()). */
     AVIOContext *pb;

@@ -4,7 +4,8 @@
  * libavformat has no read timeout of its own: a stalled network peer blocks
  * av_read_frame() indefinitely. The interrupt callback here is the one place that
  * bounds every blocking call, by a deadline set before each call and by the abort
- * flag a stop sets from another thread.
+ * flag a stop sets from another thread. (RTSP's stream analysis gets half a
+ * deadline of media, so that reaching the whole deadline means the camera is silent.)
  *
  * What an input may open is bounded twice. The protocol whitelist keeps a local
  * file from reaching the network and a network source from reaching local files.
@@ -264,7 +265,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     const AVInputFormat *ifmt = NULL;
     AVDictionary *dict = NULL;
     avf_source *src;
-    int ret;
+    int rtsp, ret;
 
     if (!allowed)
         return AVF_ERR_CONFIG;
@@ -310,13 +311,25 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->fmt->io_open = guarded_io_open;
     }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
+    rtsp = !strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8);
+    if (rtsp && opt && opt->rtsp_transport)
+        av_dict_set(&dict, "rtsp_transport", opt->rtsp_transport, 0);
     arm_deadline(src);
     ret = avformat_open_input(&src->fmt, url, ifmt, &dict);
     av_dict_free(&dict);
     if (ret < 0)
         goto fail; /* avformat_open_input() freed the context */
+    /* A camera that answers PLAY and then sends nothing leaves the stream analysis
+     * waiting until the deadline, and it returns what the SDP said: the first read
+     * would then wait a whole deadline more. A camera that sends is analysed in half
+     * the deadline (RTSP runs on the wall clock), so one that reaches the deadline is
+     * stalled. */
+    if (rtsp)
+        src->fmt->max_analyze_duration = src->io_timeout_us / 2;
     arm_deadline(src);
     ret = find_stream_info(src->fmt);
+    if (ret >= 0 && rtsp && !stopped(src) && av_gettime_relative() > atomic_load(&src->deadline))
+        ret = AVERROR(ETIMEDOUT);
     if (ret < 0)
         goto fail;
 

@@ -54,6 +54,10 @@ typedef struct avf_source_options {
      * segments, concat entries, ... are refused): it has no folder or host they could
      * be relative to. For tests and fuzzing (tests/fuzz/). */
     AVIOContext *pb;
+    /* "tcp" or "udp": how an rtsp:// or rtsps:// URL's media travels (libavformat's
+     * rtsp_transport); NULL: libavformat's choice (UDP, then TCP when nothing comes).
+     * Other URLs ignore it. */
+    const char *rtsp_transport;
 } avf_source_options;
 
 /* Fixed once avf_source_open() returns. */

@@ -19,6 +19,10 @@ if [ "${1:-}" = "--test" ]; then
   # the fuzz targets (tests/fuzz): clang, and libFuzzer, which is in compiler-rt
   # (only recommended by clang, and recommends are not installed)
   packages+=(clang libclang-rt-dev)
+  # a real RTSP camera for integration.rtsp: GStreamer's RTSP server driven from Python
+  packages+=(python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+    gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
 
 missing=()

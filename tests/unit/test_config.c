@@ -172,6 +172,54 @@ static void test_errors_name_the_line(void **state)
                  "source a: len (1) must be at least hop (2)");
 }
 
+/* rtsp_transport: TCP unless told, only for RTSP URLs, only tcp or udp; copied and
+ * compared like every other key. */
+static void test_rtsp_transport(void **state)
+{
+    char why[600];
+    avf_config *c;
+    const avf_source_conf *a, *b, *d;
+    avf_source_conf copy;
+
+    (void)state;
+    c = load("[source a]\ntype = stream\nurl = rtsp://192.0.2.10/s1\n"
+             "[source b]\ntype = stream\nurl = RTSP://192.0.2.11/s1\nrtsp_transport = udp\n"
+             "[source d]\ntype = stream\nurl = rtsps://192.0.2.10/s1\nrtsp_transport = tcp\n",
+             why, sizeof(why));
+    if (!c)
+        fail_msg("refused: %s", why);
+    a = avf_config_find(c, "a");
+    b = avf_config_find(c, "b");
+    d = avf_config_find(c, "d");
+    assert_int_equal(a->rtsp_transport, AVF_RTSP_TCP);
+    assert_int_equal(b->rtsp_transport, AVF_RTSP_UDP);
+    assert_int_equal(d->rtsp_transport, AVF_RTSP_TCP);
+    assert_string_equal(avf_rtsp_transport_name(a->rtsp_transport), "tcp");
+    assert_string_equal(avf_rtsp_transport_name(b->rtsp_transport), "udp");
+    assert_int_equal(avf_source_conf_copy(&copy, b), 0);
+    assert_true(avf_source_conf_equal(&copy, b));
+    copy.rtsp_transport = AVF_RTSP_TCP;
+    assert_false(avf_source_conf_equal(&copy, b));
+    avf_source_conf_clear(&copy);
+    avf_config_free(&c);
+
+    expect_error("[source a]\ntype = stream\nurl = rtsp://192.0.2.10/s1\nrtsp_transport = http\n",
+                 4, "rtsp_transport must be tcp or udp, not 'http'");
+    expect_error("[source a]\ntype = stream\nurl = rtsp://192.0.2.10/s1\nrtsp_transport = TCP\n", 4,
+                 "rtsp_transport must be tcp or udp, not 'TCP'");
+    expect_error("[source a]\ntype = stream\nurl = rtsp://h/s\nrtsp_transport = tcp\n"
+                 "rtsp_transport = udp\n",
+                 5, "rtsp_transport is set twice");
+    expect_error("[source a]\ntype = stream\nurl = udp://127.0.0.1:5000\nrtsp_transport = udp\n", 1,
+                 "source a: rtsp_transport applies to rtsp:// and rtsps:// URLs only");
+    expect_error("[source a]\ntype = stream\nurl = rtsps://h/s\nrtsp_transport = udp\n", 1,
+                 "source a: rtsp_transport = udp is not possible with rtsps://");
+    expect_error("[source a]\ntype = file\nurl = /a.mp4\nrtsp_transport = tcp\n", 1,
+                 "source a: rtsp_transport does not apply to a file source");
+    expect_error("[source a]\ntype = camera\nrtsp_transport = tcp\n", 1,
+                 "source a: rtsp_transport does not apply to a camera source");
+}
+
 static void test_control_must_be_ipc(void **state)
 {
     char why[600], expected[600];
@@ -408,6 +456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_and_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_name_the_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rtsp_transport, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_must_be_ipc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_default, setup, teardown),
         cmocka_unit_test(test_control_check_dir),
