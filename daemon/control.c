@@ -13,14 +13,21 @@
 #include <zmq.h>
 
 #include "daemon/curve.h"
+#include "daemon/redact.h"
 #include "pipeline/error.h"
 
+/* Every reply goes out redacted: error texts echo requests and configurations,
+ * and the sources' list and status show their URLs. */
 static char *reply(json_t *body)
 {
     char *text;
 
     if (!body)
         return NULL;
+    if (avf_redact_json(body) < 0) {
+        json_decref(body);
+        return NULL;
+    }
     text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     return text;
@@ -28,15 +35,25 @@ static char *reply(json_t *body)
 
 static char *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The reason is capped (it may echo a long request) and redacted. */
 static char *error_reply(const char *fmt, ...)
 {
-    char why[1024];
+    char text[2048], why[512];
+    size_t n;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    return reply(json_pack("{s:b, s:s}", "ok", 0, "error", why));
+    n = strlen(text);
+    if (n == sizeof(text) - 1) { /* cut: not inside a UTF-8 character */
+        while (n > 0 && ((unsigned char)text[n - 1] & 0xc0) == 0x80)
+            n--;
+        if (n > 0 && ((unsigned char)text[n - 1] & 0xc0) == 0xc0)
+            n--;
+        text[n] = '\0';
+    }
+    return reply(json_pack("{s:b, s:s}", "ok", 0, "error", avf_redact(why, sizeof(why), text)));
 }
 
 /* A JSON value of an `add` as the text a config file would hold. */
