@@ -172,7 +172,10 @@ static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h
         *h1 = at;
         return 1;
     }
-    /* no '@': a host and port, or a text cut in the middle of a password */
+    /* no '@': a host and port, or a text cut in the middle of a password; the
+     * punctuation after a port ("tcp://host:5560, ...") is no part of it */
+    if (ae > b->end)
+        ae = b->end;
     for (i = a; i < ae; i++) {
         if (t[i] == '[')
             bracket = 1;

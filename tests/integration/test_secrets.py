@@ -156,8 +156,13 @@ def run_for(args, seconds):
         return proc.communicate()
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class SecretsTestCase(unittest.TestCase):
     def assert_clean(self, text, where):
+        for mark in SANITIZER_MARKS:
+            self.assertNotIn(mark, text, where)
         for secret in SECRETS:
             for form in forms(secret):
                 i = text.find(form)
@@ -228,6 +233,8 @@ class TestUrlSecrets(SecretsTestCase):
         log = d.stderr()
         self.assertIn("***", log)
         self.assertIn("127.0.0.1:%d" % dead, log)
+        # what is no secret stays whole: an endpoint's port is no password
+        self.assertIn("publishing on %s," % d.endpoint, log)
         self.assertIn(" status ", watch_out["readable"][0])
         self.assertIn("avfuse.status.v1", watch_out["json"][0])
         for where, text in (("the published messages", self.messages_text(sub)),

@@ -116,6 +116,9 @@ static void test_no_url(void **state)
     expect("plain text: user:pass@host is no URL", "plain text: user:pass@host is no URL");
     expect("a:// b", "a:// b");
     expect("http://host:554", "http://host:554");
+    expect("publishing on tcp://127.0.0.1:5560, 4 sources",
+           "publishing on tcp://127.0.0.1:5560, 4 sources");
+    expect("(udp://239.0.0.1:1234?pkt_size=1316)", "(udp://239.0.0.1:1234?pkt_size=1316)");
     assert_string_equal(avf_redact(out, sizeof(out), NULL), "");
 }
 
@@ -125,6 +128,7 @@ static void test_text_cut_in_a_password(void **state)
     (void)state;
     expect("rtsp://admin:hunt", "rtsp://admin:***");
     expect("open rtsp://admin:p%4", "open rtsp://admin:***");
+    expect("rtsp://admin:hunt: refused", "rtsp://admin:***: refused");
     expect("http://h/x?token=T0k", "http://h/x?token=***");
 }
 
