@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -94,6 +95,16 @@ static char *cmd_add(json_t *req, const avf_control_ops *ops)
             continue;
         if (value_text(v, text, sizeof(text)) < 0) {
             snprintf(why, sizeof(why), "%s must be a string, number or boolean", key);
+            ret = AVF_ERR_CONFIG;
+            break;
+        }
+        /* a path would let a client send any file the daemon can read to a host of
+         * its choosing as a password: a client names a systemd credential only */
+        if (!strcmp(key, "password_file") &&
+            (strchr(text, '/') || !getenv("CREDENTIALS_DIRECTORY"))) {
+            snprintf(why, sizeof(why),
+                     "password_file through the control socket names a credential of "
+                     "$CREDENTIALS_DIRECTORY (no '/'), not a path");
             ret = AVF_ERR_CONFIG;
             break;
         }

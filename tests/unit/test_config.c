@@ -379,6 +379,12 @@ static void test_control_refusals(void **state)
                  "\"http://u:pw@h/x\"}}",
                  "{\"ok\":false,\"error\":\"source a: 'http://u:***@h/x' is not a local file (use "
                  "type = stream)\"}");
+    /* a client names a credential, never a path the daemon would read for it */
+    expect_reply(&ops,
+                 "{\"cmd\":\"add\",\"source\":{\"name\":\"a\",\"type\":\"stream\","
+                 "\"password_file\":\"/etc/shadow\",\"url\":\"http://u@h/\"}}",
+                 "{\"ok\":false,\"error\":\"password_file through the control socket names a "
+                 "credential of $CREDENTIALS_DIRECTORY (no '/'), not a path\"}");
     expect_reply(&ops, "{\"cmd\":\"remove\",\"name\":\"ghost\"}",
                  "{\"ok\":false,\"error\":\"no source called 'ghost'\"}");
     expect_reply(&ops, "{\"cmd\":\"remove\"}",
