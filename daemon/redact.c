@@ -119,9 +119,10 @@ static int is_space(int c)
 
 /* Where the URL whose "://" is at sep ends. */
 typedef struct url_bounds {
-    size_t unquoted; /* white space or the end of the text */
-    size_t raw;      /* that, or the quote or bracket that opened the URL */
-    size_t end;      /* raw, without punctuation at the end */
+    size_t unquoted;     /* white space or the end of the text */
+    size_t raw;          /* that, or the quote or bracket that opened the URL */
+    size_t end;          /* raw, without punctuation at the end */
+    size_t end_unquoted; /* unquoted, without punctuation at the end */
 } url_bounds;
 
 static url_bounds bounds_of(const char *t, size_t n, size_t sep)
@@ -145,6 +146,9 @@ static url_bounds bounds_of(const char *t, size_t n, size_t sep)
         b.raw = b.unquoted;
     for (b.end = b.raw; b.end > sep + 3 && strchr(".,:;!?)", t[b.end - 1]); b.end--)
         ;
+    for (b.end_unquoted = b.unquoted;
+         b.end_unquoted > sep + 3 && strchr(".,:;!?)", t[b.end_unquoted - 1]); b.end_unquoted--)
+        ;
     return b;
 }
 
@@ -164,8 +168,12 @@ static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h
             at = i + 1;
     if (at) {
         at--;
-        for (i = a; i < at && t[i] != ':'; i++)
-            ;
+        /* the first ':' outside brackets (as the host's rule below), else any */
+        for (i = a; i < at && (t[i] != ':' || bracket); i++)
+            bracket = t[i] == '[' ? 1 : t[i] == ']' ? 0 : bracket;
+        if (i >= at)
+            for (i = a; i < at && t[i] != ':'; i++)
+                ;
         if (i + 1 >= at)
             return 0; /* a user alone, or an empty password */
         *h0 = i + 1;
@@ -190,10 +198,14 @@ static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h
         return 0;
     *h0 = colon;
     *h1 = ae;
-    /* a '/' or '?' written raw in a password: hide up to its '@' */
+    /* a '/', '?' or quote written raw in a password: hide up to its '@', the last
+     * one before the host's end */
     for (i = ae; i < b->unquoted; i++)
         if (t[i] == '@') {
             *h1 = i;
+            for (i++; i < b->unquoted && t[i] != '/' && t[i] != '?' && t[i] != '#'; i++)
+                if (t[i] == '@')
+                    *h1 = i;
             break;
         }
     return 1;
@@ -218,6 +230,9 @@ char *avf_redact(char *out, size_t out_size, const char *text)
                 url_end = b.end;
             i += 3;
             if (find_password(text, i, &b, &h0, &h1)) {
+                /* a password that ran past a quote: the URL did too */
+                if (h1 > b.end && b.end_unquoted > url_end)
+                    url_end = b.end_unquoted;
                 put(&o, text + copied, h0 - copied);
                 put(&o, "***", 3);
                 copied = i = h1;
@@ -229,7 +244,8 @@ char *avf_redact(char *out, size_t out_size, const char *text)
             size_t name = ++i, value;
 
             in_query = 1;
-            while (i < url_end && !strchr("=&;#?", text[i]))
+            /* a "://" in a name is no name: the URL it starts is looked at */
+            while (i < url_end && !strchr("=&;#?", text[i]) && strncmp(text + i, "://", 3))
                 i++;
             if (i < url_end && text[i] == '=' && name_is_secret(text + name, i - name)) {
                 for (value = ++i; i < url_end && !strchr("&;#", text[i]); i++)

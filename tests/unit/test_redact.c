@@ -89,6 +89,8 @@ static void test_urls_in_a_line(void **state)
            "{\"url\":\"http://u:***@h/?key=***\",\"q\":1}");
     /* a URL inside a query value that is not secret */
     expect("http://h/?next=http://u:p@x/&token=t", "http://h/?next=http://u:***@x/&token=***");
+    /* a URL where a parameter's name would be (found by fuzzing) */
+    expect("http://h/?x://u:p@y/z_token=v", "http://h/?x://u:***@y/z_token=v");
 }
 
 static void test_ffmpeg_file_prefix(void **state)
