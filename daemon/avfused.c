@@ -432,7 +432,8 @@ int main(int argc, char **argv)
             shut_down(&d);
             return 1;
         }
-        if (open_security(&d, why, sizeof(why)) < 0) {
+        if (avf_config_check_files(d.config, why, sizeof(why)) < 0 ||
+            open_security(&d, why, sizeof(why)) < 0) {
             fprintf(stderr, "avfused: %s\n", why);
             shut_down(&d);
             return 1;

@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <ini.h>
 
 #include "daemon/log.h"
+#include "daemon/redact.h"
 #include "pipeline/error.h"
 #include "pipeline/source.h"
 
@@ -53,6 +55,7 @@ typedef struct key_desc {
 static const key_desc source_keys[] = {
     {"type", V_TYPE, T_ALL, F(type), 0, 0},
     {"url", V_STRING, T_FILE | T_STREAM, F(url), 0, 0},
+    {"password_file", V_STRING, T_STREAM, F(password_file), 0, 0},
     {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, 0},
     {"microphone", V_STRING, T_AV, F(microphone), 0, 0},
     {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, 0},
@@ -94,13 +97,17 @@ static const key_desc daemon_keys[] = {
 static int fail(char *why, size_t why_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Every error goes through here, redacted: it may echo a URL, and it reaches
+ * avfused -n, the log and the control socket's replies. */
 static int fail(char *why, size_t why_size, const char *fmt, ...)
 {
+    char text[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    avf_redact(why, why_size, text);
     return AVF_ERR_CONFIG;
 }
 
@@ -133,6 +140,7 @@ void avf_source_conf_init(avf_source_conf *sc, const char *name)
 void avf_source_conf_clear(avf_source_conf *sc)
 {
     free(sc->url);
+    free(sc->password_file);
     free(sc->device);
     free(sc->microphone);
     free(sc->format);
@@ -151,7 +159,9 @@ static int copy_string(char **dst, const char *src)
 int avf_source_conf_copy(avf_source_conf *dst, const avf_source_conf *src)
 {
     *dst = *src;
-    if (copy_string(&dst->url, src->url) < 0 || copy_string(&dst->device, src->device) < 0 ||
+    if (copy_string(&dst->url, src->url) < 0 ||
+        copy_string(&dst->password_file, src->password_file) < 0 ||
+        copy_string(&dst->device, src->device) < 0 ||
         copy_string(&dst->microphone, src->microphone) < 0 ||
         copy_string(&dst->format, src->format) < 0 || copy_string(&dst->output, src->output) < 0) {
         avf_source_conf_clear(dst);
@@ -279,8 +289,29 @@ static int is_rtsp_url(const char *url)
     return url && (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8));
 }
 
+/* The userinfo of url (what precedes the host's '@'), n bytes; NULL when none. */
+static const char *url_userinfo(const char *url, size_t *n)
+{
+    const char *a = strstr(url, "://"), *end, *at = NULL;
+
+    if (!a)
+        return NULL;
+    a += 3;
+    end = a + strcspn(a, "/?#");
+    for (const char *p = a; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return NULL;
+    *n = (size_t)(at - a);
+    return a;
+}
+
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
 {
+    char shown[AVF_URL_SHOWN];
+    size_t n = 0;
+
     if (!avf_source_name_valid(sc->name))
         return fail(why, why_size, "source name '%s' must match [A-Za-z0-9_-]{1,64}", sc->name);
     if (sc->type == AVF_TYPE_NONE)
@@ -295,12 +326,12 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
         return AVF_ERR_CONFIG;
     if (sc->type == AVF_TYPE_FILE && !avf_url_is_local(sc->url))
         return fail(why, why_size, "source %s: '%s' is not a local file (use type = stream)",
-                    sc->name, sc->url);
+                    sc->name, avf_redact(shown, sizeof(shown), sc->url));
     if (sc->type == AVF_TYPE_STREAM && avf_url_is_local(sc->url))
         return fail(why, why_size,
                     "source %s: '%s' is not a network URL (rtsp, http, srt, udp, ...; use "
                     "type = file for files)",
-                    sc->name, sc->url);
+                    sc->name, avf_redact(shown, sizeof(shown), sc->url));
     if (key_given(sc, "rtsp_transport") && !is_rtsp_url(sc->url))
         return fail(why, why_size,
                     "source %s: rtsp_transport applies to rtsp:// and rtsps:// URLs only",
@@ -309,6 +340,21 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
     if (sc->rtsp_transport == AVF_RTSP_UDP && sc->url && !strncasecmp(sc->url, "rtsps://", 8))
         return fail(why, why_size, "source %s: rtsp_transport = udp is not possible with rtsps://",
                     sc->name);
+    if (sc->password_file) {
+        const char *user = url_userinfo(sc->url, &n);
+
+        if (!user || !n)
+            return fail(why, why_size,
+                        "source %s: password_file needs a user in the url "
+                        "(rtsp://USER@host/...), to give the password to",
+                        sc->name);
+        if (memchr(user, ':', n))
+            return fail(why, why_size,
+                        "source %s: the url has a password and password_file gives one: "
+                        "remove the password from the url (the configuration file is "
+                        "readable by more than the daemon)",
+                        sc->name);
+    }
     if (sc->len < sc->hop)
         return fail(why, why_size, "source %s: len (%g) must be at least hop (%g)", sc->name,
                     sc->len, sc->hop);
@@ -327,13 +373,123 @@ static int same_string(const char *a, const char *b)
 int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b)
 {
     return !strcmp(a->name, b->name) && a->type == b->type && same_string(a->url, b->url) &&
-           same_string(a->device, b->device) && same_string(a->microphone, b->microphone) &&
-           same_string(a->format, b->format) && same_string(a->output, b->output) &&
-           a->realtime == b->realtime && a->loop == b->loop && a->live == b->live &&
-           a->read_timeout == b->read_timeout && a->backoff_min == b->backoff_min &&
-           a->backoff_max == b->backoff_max && a->hop == b->hop && a->len == b->len &&
-           a->fps == b->fps && a->width == b->width && a->rate == b->rate &&
-           a->rtsp_transport == b->rtsp_transport;
+           same_string(a->password_file, b->password_file) && same_string(a->device, b->device) &&
+           same_string(a->microphone, b->microphone) && same_string(a->format, b->format) &&
+           same_string(a->output, b->output) && a->realtime == b->realtime && a->loop == b->loop &&
+           a->live == b->live && a->read_timeout == b->read_timeout &&
+           a->backoff_min == b->backoff_min && a->backoff_max == b->backoff_max &&
+           a->hop == b->hop && a->len == b->len && a->fps == b->fps && a->width == b->width &&
+           a->rate == b->rate && a->rtsp_transport == b->rtsp_transport;
+}
+
+/* Where password_file is: in $CREDENTIALS_DIRECTORY for a bare name. */
+static int password_path(const char *name, char *path, size_t size)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    int n;
+
+    if (dir && *dir && !strchr(name, '/'))
+        n = snprintf(path, size, "%s/%s", dir, name);
+    else
+        n = snprintf(path, size, "%s", name);
+    return n < 0 || (size_t)n >= size ? AVERROR(ENAMETOOLONG) : 0;
+}
+
+/* Reads the first line of the password file into pw (NUL-terminated). */
+static int read_password(const char *path, char *pw, size_t size, char *why, size_t why_size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), err;
+    ssize_t got;
+    size_t len;
+
+    if (fd < 0) {
+        err = errno;
+        fail(why, why_size, "password_file %s: cannot read: %s", path, strerror(err));
+        return AVERROR(err);
+    }
+    got = read(fd, pw, size - 1);
+    err = errno;
+    close(fd);
+    if (got < 0) {
+        fail(why, why_size, "password_file %s: cannot read: %s", path, strerror(err));
+        return AVERROR(err);
+    }
+    pw[got] = '\0';
+    len = strcspn(pw, "\r\n");
+    if (len == (size_t)got && (size_t)got == size - 1) {
+        explicit_bzero(pw, size);
+        fail(why, why_size, "password_file %s: the first line is longer than %zu bytes", path,
+             size - 2);
+        return AVF_ERR_CONFIG;
+    }
+    pw[len] = '\0';
+    if (!len) {
+        explicit_bzero(pw, size);
+        fail(why, why_size, "password_file %s: the first line is empty", path);
+        return AVF_ERR_CONFIG;
+    }
+    return 0;
+}
+
+int avf_source_conf_url(const avf_source_conf *sc, char **url, char *why, size_t why_size)
+{
+    static const char unreserved[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-._~";
+    char path[4096], pw[1024];
+    const char *user;
+    size_t n = 0, len, at;
+    char *out, *p;
+    int ret;
+
+    *url = NULL;
+    if (!sc->url)
+        return fail(why, why_size, "source %s: no url", sc->name), AVERROR(EINVAL);
+    if (!sc->password_file) {
+        *url = strdup(sc->url);
+        return *url ? 0 : AVERROR(ENOMEM);
+    }
+    user = url_userinfo(sc->url, &n);
+    if (!user || !n || memchr(user, ':', n))
+        return fail(why, why_size,
+                    "source %s: password_file needs a user and no password in the url", sc->name);
+    if ((ret = password_path(sc->password_file, path, sizeof(path))) < 0)
+        return fail(why, why_size, "password_file %s: the path is too long", sc->password_file),
+               ret;
+    ret = read_password(path, pw, sizeof(pw), why, why_size);
+    if (ret < 0)
+        return ret;
+    len = strlen(sc->url);
+    at = (size_t)(user - sc->url) + n;
+    out = malloc(len + 1 + 3 * strlen(pw) + 1);
+    if (!out) {
+        explicit_bzero(pw, sizeof(pw));
+        return AVERROR(ENOMEM);
+    }
+    memcpy(out, sc->url, at);
+    p = out + at;
+    *p++ = ':';
+    for (const unsigned char *c = (const unsigned char *)pw; *c; c++) {
+        if (strchr(unreserved, *c)) {
+            *p++ = (char)*c;
+        } else {
+            *p++ = '%';
+            *p++ = "0123456789ABCDEF"[*c >> 4];
+            *p++ = "0123456789ABCDEF"[*c & 15];
+        }
+    }
+    memcpy(p, sc->url + at, len - at + 1);
+    explicit_bzero(pw, sizeof(pw));
+    *url = out;
+    return 0;
+}
+
+void avf_source_conf_url_free(char **url)
+{
+    if (!url || !*url)
+        return;
+    explicit_bzero(*url, strlen(*url));
+    free(*url);
+    *url = NULL;
 }
 
 int avf_source_conf_is_live(const avf_source_conf *sc)
@@ -585,7 +741,7 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
         p.error = fail(p.why, sizeof(p.why), "read error");
     fclose(p.f);
     if (p.error) {
-        snprintf(why, why_size, "%s:%d: %s", path, p.line, p.why);
+        fail(why, why_size, "%s:%d: %s", path, p.line, p.why);
         avf_config_free(&p.c);
         return p.error;
     }
@@ -615,12 +771,27 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
         char reason[400];
 
         if (avf_source_conf_check(&p.c->sources[i], reason, sizeof(reason)) < 0) {
-            snprintf(why, why_size, "%s:%d: %s", path, p.c->sources[i].line, reason);
+            fail(why, why_size, "%s:%d: %s", path, p.c->sources[i].line, reason);
             avf_config_free(&p.c);
             return AVF_ERR_CONFIG;
         }
     }
     *pc = p.c;
+    return 0;
+}
+
+int avf_config_check_files(const avf_config *c, char *why, size_t why_size)
+{
+    for (int i = 0; i < c->nb_sources; i++) {
+        char reason[400], *url = NULL;
+
+        if (!c->sources[i].password_file)
+            continue;
+        if (avf_source_conf_url(&c->sources[i], &url, reason, sizeof(reason)) < 0)
+            return fail(why, why_size, "%s:%d: source %s: %s", c->path, c->sources[i].line,
+                        c->sources[i].name, reason);
+        avf_source_conf_url_free(&url);
+    }
     return 0;
 }
 

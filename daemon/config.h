@@ -33,11 +33,12 @@ enum avf_rtsp_transport {
 typedef struct avf_source_conf {
     char name[AVF_SOURCE_NAME_MAX + 1];
     enum avf_source_type type;
-    char *url;        /* file, stream */
-    char *device;     /* camera, microphone, av */
-    char *microphone; /* av */
-    char *format;     /* camera, av */
-    char *output;     /* a JSON-lines file the segments and events are appended to */
+    char *url;           /* file, stream */
+    char *password_file; /* stream: the URL's password is read from this file */
+    char *device;        /* camera, microphone, av */
+    char *microphone;    /* av */
+    char *format;        /* camera, av */
+    char *output;        /* a JSON-lines file the segments and events are appended to */
     int realtime, loop, live;
     double read_timeout, backoff_min, backoff_max;
     double hop, len, fps;
@@ -112,6 +113,20 @@ int avf_source_conf_set(avf_source_conf *sc, const char *key, const char *value,
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size);
 /* 1 when a and b configure the same source identically (line numbers aside). */
 int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b);
+/*
+ * The URL to open: sc->url, or with password_file the same URL with the file's
+ * first line, percent-encoded, as the password of its user. The file is named
+ * relative to $CREDENTIALS_DIRECTORY (systemd's LoadCredential=) when that is set
+ * and the name has no '/'. It is read at every call, so that a rotated password is
+ * picked up at the next connection. On success stores the URL in *url (the caller
+ * frees it with avf_source_conf_url_free(), which wipes it) and returns 0; on
+ * failure returns a negative error with the reason in why, naming the file, never
+ * the password. *url is for the code that opens the input alone: everything shown
+ * to people uses sc->url, through avf_redact().
+ */
+int avf_source_conf_url(const avf_source_conf *sc, char **url, char *why, size_t why_size);
+/* Wipes and frees a URL of avf_source_conf_url(); accepts NULL; sets *url = NULL. */
+void avf_source_conf_url_free(char **url);
 /* 1 when the source is live: it reconnects, and its queues drop instead of wait. */
 int avf_source_conf_is_live(const avf_source_conf *sc);
 
@@ -122,6 +137,11 @@ int avf_source_conf_is_live(const avf_source_conf *sc);
  */
 int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_size);
 void avf_config_free(avf_config **pc);
+/*
+ * What avfused -n checks beyond the file itself: every password_file can be read
+ * now. Returns 0, or AVF_ERR_CONFIG with "path:line: reason" in why.
+ */
+int avf_config_check_files(const avf_config *c, char *why, size_t why_size);
 /* The source called name, or NULL. */
 const avf_source_conf *avf_config_find(const avf_config *c, const char *name);
 

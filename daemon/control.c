@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,14 +16,21 @@
 #include <zmq.h>
 
 #include "daemon/curve.h"
+#include "daemon/redact.h"
 #include "pipeline/error.h"
 
+/* Every reply goes out redacted: error texts echo requests and configurations,
+ * and the sources' list and status show their URLs. */
 static char *reply(json_t *body)
 {
     char *text;
 
     if (!body)
         return NULL;
+    if (avf_redact_json(body) < 0) {
+        json_decref(body);
+        return NULL;
+    }
     text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     return text;
@@ -30,15 +38,25 @@ static char *reply(json_t *body)
 
 static char *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The reason is capped (it may echo a long request) and redacted. */
 static char *error_reply(const char *fmt, ...)
 {
-    char why[1024];
+    char text[2048], why[512];
+    size_t n;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    return reply(json_pack("{s:b, s:s}", "ok", 0, "error", why));
+    n = strlen(text);
+    if (n == sizeof(text) - 1) { /* cut: not inside a UTF-8 character */
+        while (n > 0 && ((unsigned char)text[n - 1] & 0xc0) == 0x80)
+            n--;
+        if (n > 0 && ((unsigned char)text[n - 1] & 0xc0) == 0xc0)
+            n--;
+        text[n] = '\0';
+    }
+    return reply(json_pack("{s:b, s:s}", "ok", 0, "error", avf_redact(why, sizeof(why), text)));
 }
 
 /* A JSON value of an `add` as the text a config file would hold. */
@@ -79,6 +97,16 @@ static char *cmd_add(json_t *req, const avf_control_ops *ops)
             continue;
         if (value_text(v, text, sizeof(text)) < 0) {
             snprintf(why, sizeof(why), "%s must be a string, number or boolean", key);
+            ret = AVF_ERR_CONFIG;
+            break;
+        }
+        /* a path would let a client send any file the daemon can read to a host of
+         * its choosing as a password: a client names a systemd credential only */
+        if (!strcmp(key, "password_file") &&
+            (strchr(text, '/') || !getenv("CREDENTIALS_DIRECTORY"))) {
+            snprintf(why, sizeof(why),
+                     "password_file through the control socket names a credential of "
+                     "$CREDENTIALS_DIRECTORY (no '/'), not a path");
             ret = AVF_ERR_CONFIG;
             break;
         }

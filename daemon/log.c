@@ -7,7 +7,9 @@
  * interleave. FFmpeg's messages keep their class name as the component ("av:h264")
  * and are demoted (errors to info, warnings to debug, the rest dropped): the
  * pipeline reports the failures that matter itself, naming the input, and a
- * corrupt packet should not flood stderr unless the user asked with -v.
+ * corrupt packet should not flood stderr unless the user asked with -v. Every
+ * line, FFmpeg's included, goes through avf_redact(): FFmpeg names its inputs
+ * with their passwords.
  */
 #include "log.h"
 
@@ -18,6 +20,8 @@
 #include <string.h>
 
 #include <libavutil/log.h>
+
+#include "daemon/redact.h"
 
 static const char *log_progname = "avfuse"; /* set once before threads start */
 static atomic_int log_level = AVF_LOG_WARN;
@@ -44,27 +48,26 @@ static void log_write(int level, const char *component, const char *fmt, va_list
 static void log_write(int level, const char *component, const char *fmt, va_list ap,
                       const char *suffix)
 {
-    char line[1024];
+    /* the whole line is formatted, then redacted: the component can be an
+     * input's URL too (avfuse analyze names its jobs so) */
+    char raw[2048], line[1024];
     int n;
 
     if (level > atomic_load(&log_level))
         return;
-    n = snprintf(line, sizeof(line), "%s: %s: %s: ", log_progname, component, level_names[level]);
-    if (n < 0 || (size_t)n >= sizeof(line))
+    n = snprintf(raw, sizeof(raw), "%s: %s: %s: ", log_progname, component, level_names[level]);
+    if (n < 0 || (size_t)n >= sizeof(raw))
         n = 0;
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    n = (int)strlen(line);
-    while (n > 0 && line[n - 1] == '\n')
-        line[--n] = '\0';
+    vsnprintf(raw + n, sizeof(raw) - (size_t)n, fmt, ap);
+    n = (int)strlen(raw);
+    while (n > 0 && raw[n - 1] == '\n')
+        raw[--n] = '\0';
     if (suffix)
-        snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+        snprintf(raw + n, sizeof(raw) - (size_t)n, ": %s", suffix);
+    avf_redact(line, sizeof(line) - 1, raw); /* room for the newline */
     n = (int)strlen(line);
-    if ((size_t)n + 1 < sizeof(line)) {
-        line[n] = '\n';
-        line[n + 1] = '\0';
-    } else {
-        line[sizeof(line) - 2] = '\n';
-    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
     fputs(line, stderr);
 }
 

@@ -29,6 +29,7 @@
 #include <libavutil/time.h>
 
 #include "daemon/log.h"
+#include "daemon/redact.h"
 #include "fusion/events.h"
 #include "fusion/message.h"
 #include "pipeline/error.h"
@@ -81,36 +82,48 @@ static void beat(avf_runner *r)
 
 static void set_state(avf_runner *r, enum avf_runner_state state, const char *error)
 {
+    char shown[sizeof(r->error)];
+
+    if (error)
+        avf_redact(shown, sizeof(shown), error);
     pthread_mutex_lock(&r->lock);
     r->state = state;
     if (error)
-        snprintf(r->error, sizeof(r->error), "%s", error);
+        snprintf(r->error, sizeof(r->error), "%s", shown);
     pthread_mutex_unlock(&r->lock);
     beat(r);
     if (error && state != AVF_STATE_RUNNING)
         avf_log(state == AVF_STATE_FAILED ? AVF_LOG_ERROR : AVF_LOG_WARN, r->conf.name, "%s: %s",
-                state_names[state], error);
+                state_names[state], shown);
     else
         avf_log(AVF_LOG_INFO, r->conf.name, "%s", state_names[state]);
     avf_runner_publish_status(r);
 }
 
-/* The input of the pipeline: its URL (NULL: a microphone alone), kind, format and
- * microphone. *label receives what to call the input in messages. */
-static const char *pipeline_input(const avf_source_conf *c, avf_pipeline_config *cfg,
-                                  const char **label)
+/*
+ * The input of the pipeline: its URL in *url (NULL: a microphone alone), kind,
+ * format and microphone; label receives what to call the input in messages,
+ * redacted and at most label_size bytes. A password_file is read here, at every
+ * connection, so that a rotated password is used at the next one: *url then points
+ * to *secret, which the caller frees with avf_source_conf_url_free() (else *secret
+ * stays NULL). Returns 0, or a negative error with the reason in why.
+ */
+static int pipeline_input(const avf_source_conf *c, avf_pipeline_config *cfg, const char **url,
+                          char **secret, char *label, size_t label_size, char *why, size_t why_size)
 {
-    const char *url = NULL;
+    int ret;
 
+    *url = NULL;
+    *secret = NULL;
     switch (c->type) {
     case AVF_TYPE_FILE:
         cfg->kind = AVF_SOURCE_FILE;
-        url = c->url;
+        *url = c->url;
         break;
     case AVF_TYPE_STREAM:
         cfg->kind = AVF_SOURCE_NETWORK;
         cfg->rtsp_transport = avf_rtsp_transport_name(c->rtsp_transport);
-        url = c->url;
+        *url = c->url;
         break;
     case AVF_TYPE_MICROPHONE:
         cfg->microphone = c->device ? c->device : "default";
@@ -121,13 +134,19 @@ static const char *pipeline_input(const avf_source_conf *c, avf_pipeline_config 
             cfg->microphone = c->microphone ? c->microphone : "default";
         cfg->kind = AVF_SOURCE_DEVICE;
         cfg->format = c->format ? c->format : "video4linux2";
-        url = c->device ? c->device : "/dev/video0";
+        *url = c->device ? c->device : "/dev/video0";
         break;
     case AVF_TYPE_NONE:
         break;
     }
-    *label = url ? url : cfg->microphone;
-    return url;
+    avf_redact(label, label_size, *url ? *url : cfg->microphone);
+    if (*url && c->password_file) {
+        ret = avf_source_conf_url(c, secret, why, why_size);
+        if (ret < 0)
+            return ret;
+        *url = *secret;
+    }
+    return 0;
 }
 
 static void pipeline_config(avf_runner *r, avf_pipeline_config *cfg)
@@ -178,13 +197,14 @@ static void write_output(avf_runner *r, const char *json)
         r->output = NULL;
     }
     if (err && !r->output_failing) {
-        char why[400];
+        char why[400], shown[sizeof(r->error)];
 
         snprintf(why, sizeof(why), "output %s: %s (segments are still published)", r->conf.output,
                  strerror(err));
-        avf_log(AVF_LOG_ERROR, r->conf.name, "%s", why);
+        avf_redact(shown, sizeof(shown), why);
+        avf_log(AVF_LOG_ERROR, r->conf.name, "%s", shown);
         pthread_mutex_lock(&r->lock);
-        snprintf(r->error, sizeof(r->error), "%s", why);
+        snprintf(r->error, sizeof(r->error), "%s", shown);
         pthread_mutex_unlock(&r->lock);
         avf_runner_publish_status(r);
     } else if (!err && r->output_failing) {
@@ -302,16 +322,21 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     avf_sched *s = NULL;
     avf_segment *seg;
     avf_event ev[AVF_EVENTS_MAX];
-    const char *url, *input;
-    char err[256];
+    const char *url;
+    char *secret = NULL, input[AVF_URL_SHOWN], err[256];
     int ret;
 
     pipeline_config(r, &cfg);
-    url = pipeline_input(&r->conf, &cfg, &input);
+    ret = pipeline_input(&r->conf, &cfg, &url, &secret, input, sizeof(input), err, sizeof(err));
+    if (ret < 0) {
+        snprintf(why, why_size, "%s: cannot open: %s", input, err);
+        return ret;
+    }
     cfg.why = err;
     cfg.why_size = sizeof(err);
     err[0] = 0;
     ret = avf_sched_open(&s, url, &cfg);
+    avf_source_conf_url_free(&secret);
     if (ret < 0 && err[0]) {
         snprintf(why, why_size, "%s: cannot open: %s", input, err);
         return ret;
@@ -388,7 +413,7 @@ static void *runner_main(void *arg)
     int live = avf_source_conf_is_live(&r->conf) && r->conf.type != AVF_TYPE_FILE;
     double delay = r->conf.backoff_min;
     epoch_state e = {0};
-    char why[400];
+    char why[512]; /* as r->error */
 
     pthread_mutex_lock(&r->lock);
     e.epoch = r->epoch;

@@ -9,6 +9,7 @@
 
 #include <libavutil/time.h>
 
+#include "daemon/redact.h"
 #include "pipeline/error.h"
 
 typedef struct resume_entry {
@@ -121,7 +122,7 @@ int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why
     int i = find(set, name);
 
     if (i < 0) {
-        snprintf(why, why_size, "no source called '%s'", name);
+        snprintf(why, why_size, "no source called '%.*s'", AVF_SOURCE_NAME_MAX, name);
         return AVF_ERR_CONFIG;
     }
     stop_runners(set, &i, 1);
@@ -234,7 +235,9 @@ json_t *avf_sources_list(avf_sources *set)
         const avf_source_conf *c = avf_runner_conf(set->runners[i]);
         char *text = avf_runner_status(set->runners[i]);
         json_t *status = text ? json_loads(text, 0, NULL) : NULL;
-        const char *where = c->url ? c->url : c->device ? c->device : "default";
+        char where[AVF_URL_SHOWN];
+
+        avf_redact(where, sizeof(where), c->url ? c->url : c->device ? c->device : "default");
 
         json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:O, s:O, s:O}", "name", c->name,
                                               "type", avf_source_type_name(c->type), "url", where,

@@ -40,6 +40,16 @@ void avf_source_name_from_path(const char *path, char *out)
     const char *dot;
 
     base = base ? base + 1 : path;
+    if (base >= path + 3 && !strncmp(base - 3, "://", 3)) {
+        /* a URL without a path: its host, never its user and password */
+        const char *at = NULL;
+
+        for (const char *p = base; *p && *p != '?' && *p != '#'; p++)
+            if (*p == '@')
+                at = p;
+        if (at)
+            base = at + 1;
+    }
     len = strcspn(base, "?#");
     dot = memchr(base, '.', len);
     if (dot && dot != base) {

@@ -19,6 +19,7 @@
 #include <libavutil/time.h>
 
 #include "daemon/log.h"
+#include "daemon/redact.h"
 #include "error.h"
 #include "extract.h"
 #include "fusion/fusion.h"
@@ -50,15 +51,16 @@ typedef struct extract_thread {
 } extract_thread;
 
 struct avf_sched {
-    avf_pipeline_config cfg;  /* immutable */
-    avf_source *src;          /* demux thread only while running; NULL: a microphone alone */
-    avf_mic *mic;             /* capture thread only while running; NULL: none */
-    atomic_llong mic_origin;  /* CLOCK_MONOTONIC of timeline 0 for the microphone */
-    avf_vdec *vdec;           /* video thread only while running */
-    avf_adec *adec;           /* audio thread only while running */
-    avf_segmenter *segmenter; /* segment thread only while running */
-    avf_extractor *vx, *ax;   /* extract threads only while running; NULL: no features */
-    avf_fusion *fusion;       /* segment thread only while running */
+    avf_pipeline_config cfg;         /* immutable */
+    char input_shown[AVF_URL_SHOWN]; /* immutable: the input for the plugins' log lines */
+    avf_source *src;                 /* demux thread only while running; NULL: a microphone alone */
+    avf_mic *mic;                    /* capture thread only while running; NULL: none */
+    atomic_llong mic_origin;         /* CLOCK_MONOTONIC of timeline 0 for the microphone */
+    avf_vdec *vdec;                  /* video thread only while running */
+    avf_adec *adec;                  /* audio thread only while running */
+    avf_segmenter *segmenter;        /* segment thread only while running */
+    avf_extractor *vx, *ax;          /* extract threads only while running; NULL: no features */
+    avf_fusion *fusion;              /* segment thread only while running */
     avf_queue *video_packets, *audio_packets, *video_items, *audio_items, *items, *out;
     decoder_thread video_thread, audio_thread;
     extract_thread video_extract, audio_extract;
@@ -539,7 +541,8 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
             .window = cfg->rate * AVF_WINDOW_MS / 1000,
             .hop = cfg->rate * AVF_WINDOW_HOP_MS / 1000,
             .frame_rate = av_q2d(cfg->fps),
-            .source = url ? url : cfg->microphone,
+            .source =
+                avf_redact(s->input_shown, sizeof(s->input_shown), url ? url : cfg->microphone),
         };
 
         if (video) {

@@ -23,6 +23,7 @@
 
 #include "commands.h"
 #include "daemon/config.h"
+#include "daemon/redact.h"
 #include "fusion/message.h"
 
 #define CTL_DEFAULT_TIMEOUT 5.0
@@ -142,7 +143,10 @@ static json_t *add_request(const char *name, char **kv, int n)
         int bad = 0;
 
         if (!eq || eq == kv[i]) {
-            fprintf(stderr, "avfuse ctl: add: '%s' is not KEY=VALUE\n", kv[i]);
+            char shown[AVF_URL_SHOWN];
+
+            fprintf(stderr, "avfuse ctl: add: '%s' is not KEY=VALUE\n",
+                    avf_redact(shown, sizeof(shown), kv[i]));
             goto fail;
         }
         key = strndup(kv[i], (size_t)(eq - kv[i]));
@@ -199,8 +203,10 @@ static json_t *build_request(int argc, char **argv)
         return NULL;
     }
     if (!avf_source_name_valid(argv[1])) {
+        char shown[AVF_URL_SHOWN];
+
         fprintf(stderr, "avfuse ctl: %s: '%s' is not a source name ([A-Za-z0-9_-]{1,64})\n", cmd,
-                argv[1]);
+                avf_redact(shown, sizeof(shown), argv[1]));
         return NULL;
     }
     if (!strcmp(cmd, "remove")) {
@@ -246,7 +252,7 @@ static int handle_reply(const char *endpoint, const char *data, size_t len, int 
 {
     json_error_t err;
     json_t *reply = json_loadb(data, len, 0, &err), *ok;
-    int status = EXIT_INPUT_FAILED;
+    int status = EXIT_INPUT_FAILED, redacted;
     char *text = NULL;
 
     if (!reply || !json_is_object(reply)) {
@@ -259,13 +265,19 @@ static int handle_reply(const char *endpoint, const char *data, size_t len, int 
         fprintf(stderr, "avfuse ctl: %s: malformed reply: no \"ok\": true or false\n", endpoint);
         goto done;
     }
+    /* the daemon redacts its replies; one of another version may not have */
+    redacted = avf_redact_json(reply);
+    if (redacted < 0) {
+        fprintf(stderr, "avfuse ctl: out of memory\n");
+        goto done;
+    }
     if (json_is_false(ok)) {
         const char *why = json_string_value(json_object_get(reply, "error"));
 
         fprintf(stderr, "avfuse ctl: %s\n", why ? why : "request refused (no reason given)");
         goto done;
     }
-    if (compact && !memchr(data, '\n', len) && !memchr(data, '\r', len)) {
+    if (compact && !redacted && !memchr(data, '\n', len) && !memchr(data, '\r', len)) {
         /* as received: re-encoding could only change how numbers are spelled */
         if (fwrite(data, 1, len, stdout) != len || putchar('\n') == EOF)
             goto write_failed;

@@ -27,6 +27,7 @@
 #include <zmq.h>
 
 #include "commands.h"
+#include "daemon/redact.h"
 #include "fusion/message.h"
 
 #define WATCH_DEFAULT_ENDPOINT "tcp://127.0.0.1:5560"
@@ -405,12 +406,13 @@ static void print_status(const char *source, const json_t *msg)
     putchar('\n');
 }
 
-/* Prints the JSON on one line as received; only a multi-line body is re-encoded. */
-static void print_json(const char *body, size_t len, const json_t *msg)
+/* Prints the JSON on one line as received; only a multi-line body, or one that
+ * was redacted, is re-encoded. */
+static void print_json(const char *body, size_t len, const json_t *msg, int redacted)
 {
     char *text;
 
-    if (!memchr(body, '\n', len) && !memchr(body, '\r', len)) {
+    if (!redacted && !memchr(body, '\n', len) && !memchr(body, '\r', len)) {
         fwrite(body, 1, len, stdout);
         putchar('\n');
         return;
@@ -443,7 +445,7 @@ static int handle_message(watch *w, const char *topic, size_t topic_len, const c
     json_error_t err;
     watch_source *s;
     json_t *msg;
-    int kind = parse_topic(topic, topic_len, name), ret = 0;
+    int kind = parse_topic(topic, topic_len, name), ret = 0, redacted;
 
     if (kind < 0) {
         char shown[80];
@@ -468,8 +470,11 @@ static int handle_message(watch *w, const char *topic, size_t topic_len, const c
         fprintf(stderr, "watch: %s: %s message skipped: %s\n", name, kinds[kind].what, why);
         goto done;
     }
+    /* the daemon redacts what it publishes; a daemon of another version, or
+     * something else on the endpoint, may not have */
+    redacted = avf_redact_json(msg);
     s = find_source(w, name);
-    if (!s) {
+    if (!s || redacted < 0) {
         ret = -ENOMEM;
         goto done;
     }
@@ -478,7 +483,7 @@ static int handle_message(watch *w, const char *topic, size_t topic_len, const c
         ret = 1;
     }
     if (w->json) {
-        print_json(body, body_len, msg);
+        print_json(body, body_len, msg, redacted);
     } else if (kind == MSG_SEGMENT) {
         print_segment(name, msg);
     } else if (kind == MSG_EVENT) {

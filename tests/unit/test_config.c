@@ -390,6 +390,112 @@ static void test_set_and_check_one_key_at_a_time(void **state)
     avf_source_conf_clear(&sc);
 }
 
+/* Writes text into the file name in dir; returns 0. */
+static int write_secret(const char *dir, const char *name, const char *text)
+{
+    char file[256];
+    FILE *f;
+
+    snprintf(file, sizeof(file), "%s/%s", dir, name);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return 0;
+}
+
+static void test_password_file(void **state)
+{
+    char dir[] = "/tmp/avfuse-creds-XXXXXX", why[600], file[300], *url = NULL;
+    avf_source_conf sc, copy;
+    avf_config *c;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    write_secret(dir, "cam", "p@ss:w/rd %1\nsecond line\n");
+    write_secret(dir, "empty", "\n");
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+
+    /* the key, its copy and comparison */
+    avf_source_conf_init(&sc, "cam");
+    assert_int_equal(avf_source_conf_set(&sc, "type", "stream", why, sizeof(why)), 0);
+    assert_int_equal(
+        avf_source_conf_set(&sc, "url", "rtsp://admin@cam:554/s?x=1", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_set(&sc, "password_file", "cam", why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_check(&sc, why, sizeof(why)), 0);
+    assert_int_equal(avf_source_conf_copy(&copy, &sc), 0);
+    assert_true(avf_source_conf_equal(&sc, &copy));
+    free(copy.password_file);
+    copy.password_file = strdup("other");
+    assert_false(avf_source_conf_equal(&sc, &copy));
+    avf_source_conf_clear(&copy);
+
+    /* the first line, percent-encoded, becomes the user's password */
+    assert_int_equal(avf_source_conf_url(&sc, &url, why, sizeof(why)), 0);
+    assert_string_equal(url, "rtsp://admin:p%40ss%3Aw%2Frd%20%251@cam:554/s?x=1");
+    avf_source_conf_url_free(&url);
+    assert_null(url);
+
+    /* a missing or empty file names the file, a name with '/' is a path */
+    free(sc.password_file);
+    sc.password_file = strdup("missing");
+    assert_true(avf_source_conf_url(&sc, &url, why, sizeof(why)) < 0);
+    assert_null(url);
+    snprintf(file, sizeof(file), "password_file %s/missing: cannot read: No such file or directory",
+             dir);
+    assert_string_equal(why, file);
+    free(sc.password_file);
+    snprintf(file, sizeof(file), "%s/empty", dir);
+    sc.password_file = strdup(file);
+    assert_true(avf_source_conf_url(&sc, &url, why, sizeof(why)) < 0);
+    snprintf(file, sizeof(file), "password_file %s/empty: the first line is empty", dir);
+    assert_string_equal(why, file);
+    avf_source_conf_clear(&sc);
+
+    /* the url must name a user and no password; only a stream has password_file */
+    expect_error("[source a]\ntype = stream\nurl = rtsp://cam/s\npassword_file = cam\n", 1,
+                 "source a: password_file needs a user in the url (rtsp://USER@host/...), to "
+                 "give the password to");
+    expect_error("[source a]\ntype = stream\nurl = rtsp://admin:pw@cam/s\npassword_file = cam\n", 1,
+                 "source a: the url has a password and password_file gives one: remove the "
+                 "password from the url (the configuration file is readable by more than the "
+                 "daemon)");
+    expect_error("[source a]\ntype = file\nurl = /a.mp4\npassword_file = cam\n", 1,
+                 "source a: password_file does not apply to a file source");
+
+    /* avfused -n reads every password_file */
+    c = load("[source a]\ntype = stream\nurl = rtsp://admin@cam/s\npassword_file = cam\n", why,
+             sizeof(why));
+    assert_non_null(c);
+    assert_int_equal(avf_config_check_files(c, why, sizeof(why)), 0);
+    avf_config_free(&c);
+    c = load("[source a]\ntype = stream\nurl = rtsp://admin@cam/s\npassword_file = nope\n", why,
+             sizeof(why));
+    assert_non_null(c);
+    assert_int_equal(avf_config_check_files(c, why, sizeof(why)), AVF_ERR_CONFIG);
+    snprintf(file, sizeof(file),
+             "%s:1: source a: password_file %s/nope: cannot read: No such file or directory", path,
+             dir);
+    assert_string_equal(why, file);
+    avf_config_free(&c);
+
+    unsetenv("CREDENTIALS_DIRECTORY");
+    snprintf(file, sizeof(file), "%s/cam", dir);
+    unlink(file);
+    snprintf(file, sizeof(file), "%s/empty", dir);
+    unlink(file);
+    rmdir(dir);
+}
+
+/* Errors that echo a URL show it redacted. */
+static void test_errors_hide_passwords(void **state)
+{
+    (void)state;
+    expect_error("[source a]\ntype = file\nurl = rtsp://admin:hunter2@cam/s?token=t\n", 1,
+                 "source a: 'rtsp://admin:***@cam/s?token=***' is not a local file (use type "
+                 "= stream)");
+}
+
 static json_t *never_called_info(void *opaque)
 {
     (void)opaque;
@@ -442,6 +548,18 @@ static void test_control_refusals(void **state)
                  "{\"ok\":false,\"error\":\"url must be a string, number or boolean\"}");
     expect_reply(&ops, "{\"cmd\":\"add\",\"source\":{\"name\":\"a\",\"type\":\"file\",\"hop\":-1}}",
                  "{\"ok\":false,\"error\":\"hop must be a number from 0.01 to 3600, not '-1'\"}");
+    /* a refusal that echoes a URL shows it without its password */
+    expect_reply(&ops,
+                 "{\"cmd\":\"add\",\"source\":{\"name\":\"a\",\"type\":\"file\",\"url\":"
+                 "\"http://u:pw@h/x\"}}",
+                 "{\"ok\":false,\"error\":\"source a: 'http://u:***@h/x' is not a local file (use "
+                 "type = stream)\"}");
+    /* a client names a credential, never a path the daemon would read for it */
+    expect_reply(&ops,
+                 "{\"cmd\":\"add\",\"source\":{\"name\":\"a\",\"type\":\"stream\","
+                 "\"password_file\":\"/etc/shadow\",\"url\":\"http://u@h/\"}}",
+                 "{\"ok\":false,\"error\":\"password_file through the control socket names a "
+                 "credential of $CREDENTIALS_DIRECTORY (no '/'), not a path\"}");
     expect_reply(&ops, "{\"cmd\":\"remove\",\"name\":\"ghost\"}",
                  "{\"ok\":false,\"error\":\"no source called 'ghost'\"}");
     expect_reply(&ops, "{\"cmd\":\"remove\"}",
@@ -464,6 +582,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_url_stray_text_in_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_long_line, setup, teardown),
         cmocka_unit_test(test_set_and_check_one_key_at_a_time),
+        cmocka_unit_test_setup_teardown(test_password_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_hide_passwords, setup, teardown),
         cmocka_unit_test(test_control_refusals),
     };
 

@@ -76,6 +76,9 @@ static void test_source_name_from_path(void **state)
     expect_name_from_path("rtsp://cam.local/live?channel=2", "live");
     expect_name_from_path("http://host/hls/cam1?expires=1.5", "cam1");
     expect_name_from_path("my clip (1).mkv", "my_clip__1_");
+    /* a URL without a path is named after its host, not its user and password */
+    expect_name_from_path("rtsp://admin:pw@cam?x=1", "cam");
+    expect_name_from_path("http://u:pw@host", "host");
 }
 
 static void test_source_name_from_long_path(void **state)
