@@ -36,6 +36,13 @@ int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why
  */
 int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report);
 
+/*
+ * Joins the threads of the sources that ended or failed on their own, and when any
+ * source ended or was removed since the last call, gives the freed heap back to
+ * the system (malloc_trim()). Call it now and then (each status tick).
+ */
+void avf_sources_reap(avf_sources *set);
+
 int avf_sources_count(const avf_sources *set);
 /* Number of sources still working (not ended or failed). */
 int avf_sources_active(avf_sources *set);
