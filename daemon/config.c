@@ -83,6 +83,7 @@ static const key_desc daemon_keys[] = {
     {"curve_key", V_STRING, 0, F(curve_key), 0, 0},
     {"curve_allow", V_STRING, 0, F(curve_allow), 0, 0},
     {"log_level", V_INT, 0, F(log_level), 0, 0}, /* parsed by name below */
+    {"max_sources", V_INT, 0, F(max_sources), 1, 4096},
 };
 #undef F
 
@@ -457,6 +458,7 @@ static int config_defaults(avf_config *c, const char *path)
         .linger = 1,
         .sndhwm = 1000,
         .log_level = AVF_LOG_WARN,
+        .max_sources = AVF_MAX_SOURCES_DEFAULT,
     };
     c->path = strdup(path);
     c->publish = strdup("tcp://127.0.0.1:5560");
@@ -517,6 +519,16 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
     if (p.c->control && strncmp(p.c->control, "ipc://", 6)) {
         fail(why, why_size, "%s: control must be an ipc:// path or none, not '%s'", path,
              p.c->control);
+        avf_config_free(&p.c);
+        return AVF_ERR_CONFIG;
+    }
+    if (p.c->nb_sources > p.c->max_sources) {
+        const avf_source_conf *first = &p.c->sources[p.c->max_sources];
+
+        fail(why, why_size,
+             "%s:%d: %d sources, over max_sources = %d from source %s on (raise max_sources "
+             "in [daemon]; each source costs up to eight threads and a few MB)",
+             path, first->line, p.c->nb_sources, p.c->max_sources, first->name);
         avf_config_free(&p.c);
         return AVF_ERR_CONFIG;
     }

@@ -14,6 +14,10 @@
 
 #include "fusion/message.h"
 
+/* How many sources a daemon runs unless max_sources says otherwise: each is up to
+ * eight threads and a few MB (docs/configuration.md has the figures). */
+#define AVF_MAX_SOURCES_DEFAULT 64
+
 enum avf_source_type {
     AVF_TYPE_NONE = -1,
     AVF_TYPE_FILE = 0,
@@ -51,6 +55,7 @@ typedef struct avf_config {
     char *curve_key;   /* the daemon's CURVE key pair file, or NULL: no CURVE */
     char *curve_allow; /* the allow-list of client public keys (with curve_key) */
     int log_level;
+    int max_sources; /* sources running at once, configured and added alike */
     avf_source_conf *sources;
     int nb_sources;
 } avf_config;

@@ -23,15 +23,18 @@ struct avf_sources {
     int nb_runners;
     resume_entry *resumes; /* sources that stopped while the daemon runs */
     int nb_resumes;
-    int freed; /* runners joined or freed since the last malloc_trim() */
+    int max_sources; /* the applied configuration's */
+    int freed;       /* runners joined or freed since the last malloc_trim() */
 };
 
 avf_sources *avf_sources_new(const avf_runner_env *env)
 {
     avf_sources *set = calloc(1, sizeof(*set));
 
-    if (set)
+    if (set) {
         set->env = env;
+        set->max_sources = AVF_MAX_SOURCES_DEFAULT;
+    }
     return set;
 }
 
@@ -78,6 +81,13 @@ int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, si
         return ret;
     if (find(set, conf->name) >= 0) {
         snprintf(why, why_size, "source %s already exists", conf->name);
+        return AVF_ERR_CONFIG;
+    }
+    if (set->nb_runners >= set->max_sources) {
+        snprintf(why, why_size,
+                 "source %s: %d sources run already, max_sources = %d (raise it in [daemon], "
+                 "or remove a source first)",
+                 conf->name, set->nb_runners, set->max_sources);
         return AVF_ERR_CONFIG;
     }
     grown = realloc(set->runners, (set->nb_runners + 1) * sizeof(*grown));
@@ -172,6 +182,7 @@ int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report)
     stop_runners(set, stop, nb_stop);
     set->freed += nb_stop;
     free(stop);
+    set->max_sources = c->max_sources;
     for (int i = 0; i < c->nb_sources; i++) {
         const char *name = c->sources[i].name;
         int err;
