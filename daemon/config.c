@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,17 +46,17 @@ typedef struct key_desc {
     enum value_kind kind;
     unsigned types; /* the source types it applies to */
     size_t offset;
-    double min, max;
+    double min, max; /* a number's range; a string's longest length in bytes (0: the line's) */
 } key_desc;
 
 #define F(field) offsetof(avf_source_conf, field)
 static const key_desc source_keys[] = {
     {"type", V_TYPE, T_ALL, F(type), 0, 0},
-    {"url", V_STRING, T_FILE | T_STREAM, F(url), 0, 0},
-    {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, 0},
-    {"microphone", V_STRING, T_AV, F(microphone), 0, 0},
-    {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, 0},
-    {"output", V_STRING, T_ALL, F(output), 0, 0},
+    {"url", V_STRING, T_FILE | T_STREAM, F(url), 0, AVF_URL_MAX},
+    {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, PATH_MAX - 1},
+    {"microphone", V_STRING, T_AV, F(microphone), 0, PATH_MAX - 1},
+    {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, AVF_FORMAT_MAX},
+    {"output", V_STRING, T_ALL, F(output), 0, PATH_MAX - 1},
     {"realtime", V_BOOL, T_FILE | T_CAMERA | T_AV, F(realtime), 0, 1},
     {"loop", V_BOOL, T_FILE, F(loop), 0, 1},
     {"live", V_BOOL, T_FILE, F(live), 0, 1},
@@ -193,6 +194,10 @@ static int set_value(void *base, const key_desc *d, const char *value, char *why
     case V_STRING:
         if (!*value)
             return fail(why, why_size, "%s is empty", d->name);
+        /* a length, never the value: a long one would flood replies and logs */
+        if (d->max > 0 && strlen(value) > (size_t)d->max)
+            return fail(why, why_size, "%s is %zu bytes long, over the %.0f bytes it may be",
+                        d->name, strlen(value), d->max);
         free(*(char **)(void *)field);
         *(char **)(void *)field = strdup(value);
         return *(char **)(void *)field ? 0 : AVERROR(ENOMEM);
