@@ -249,7 +249,7 @@ class TestSourceLimit(td.DaemonTestCase):
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
         self.assertIn("%s:%d: " % (path, headers[64]), proc.stderr)
         self.assertIn("max_sources", proc.stderr)
-        headers = write_sources(path, 65, "max_sources = 65")
+        write_sources(path, 65, "max_sources = 65")
         proc = check_config(path)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("65 sources", proc.stdout)
@@ -369,7 +369,7 @@ class TestMemoryAfterBurst(td.DaemonTestCase):
                 self.assertLessEqual(row[3], base_threads, text)
                 if len(row) > 4:
                     self.assertLess(row[4] - baseline, RSS_BOUND_KB, text)
-        rc, took = d.terminate(timeout=10)
+        rc, _ = d.terminate(timeout=10)
         self.assertEqual(rc, 0, d.stderr()[-3000:])
         for mark in SANITIZER_MARKS:
             self.assertNotIn(mark, d.stderr())
