@@ -8,7 +8,8 @@ Usage:
 
 Every client runs on 127.0.0.1, bounded in number and time, and every socket it
 opens is closed again. The daemon's memory is VmRSS from /proc/PID/status; under
-AddressSanitizer (freed memory waits in quarantine) it is printed but not judged.
+AddressSanitizer or ThreadSanitizer (their allocators keep freed memory) it is
+printed but not judged.
 The figures are printed at the end (docs/reliability.md quotes them).
 """
 import os
@@ -92,8 +93,9 @@ def threads(pid):
 
 
 def sanitized(pid):
+    """AddressSanitizer or ThreadSanitizer: their allocators keep what is freed."""
     with open("/proc/%d/maps" % pid) as fh:
-        return any("libasan" in line for line in fh)
+        return any("libasan" in line or "libtsan" in line for line in fh)
 
 
 def scrape(port, timeout=SCRAPE_TIMEOUT):
@@ -361,7 +363,7 @@ class TestMemoryAfterBurst(td.DaemonTestCase):
                               % (row[4], row[4] - baseline) if len(row) > 4 else ""))
         self.assertIsNone(d.proc.poll(), "the daemon died:\n%s" % d.stderr()[-3000:])
         if sanitized(pid):
-            FIGURES[-1 - len(rows)] += " [AddressSanitizer build: no bound]"
+            FIGURES[-1 - len(rows)] += " [sanitizer build: no bound]"
         else:
             text = "\n".join(FIGURES[-1 - len(rows):])
             for row in rows:
