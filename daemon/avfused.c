@@ -230,6 +230,7 @@ static void tick(daemon_state *d)
     int n = avf_sources_count(d->sources), active = avf_sources_active(d->sources);
     char stuck[AVF_SOURCE_NAME_MAX + 1];
 
+    avf_sources_reap(d->sources);
     avf_sources_publish_status(d->sources);
     update_metrics(d);
     if (avf_sources_alive(d->sources, stuck, sizeof(stuck))) {

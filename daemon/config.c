@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,18 +49,18 @@ typedef struct key_desc {
     enum value_kind kind;
     unsigned types; /* the source types it applies to */
     size_t offset;
-    double min, max;
+    double min, max; /* a number's range; a string's longest length in bytes (0: the line's) */
 } key_desc;
 
 #define F(field) offsetof(avf_source_conf, field)
 static const key_desc source_keys[] = {
     {"type", V_TYPE, T_ALL, F(type), 0, 0},
-    {"url", V_STRING, T_FILE | T_STREAM, F(url), 0, 0},
-    {"password_file", V_STRING, T_STREAM, F(password_file), 0, 0},
-    {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, 0},
-    {"microphone", V_STRING, T_AV, F(microphone), 0, 0},
-    {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, 0},
-    {"output", V_STRING, T_ALL, F(output), 0, 0},
+    {"url", V_STRING, T_FILE | T_STREAM, F(url), 0, AVF_URL_MAX},
+    {"password_file", V_STRING, T_STREAM, F(password_file), 0, PATH_MAX - 1},
+    {"device", V_STRING, T_CAMERA | T_MIC | T_AV, F(device), 0, PATH_MAX - 1},
+    {"microphone", V_STRING, T_AV, F(microphone), 0, PATH_MAX - 1},
+    {"format", V_STRING, T_CAMERA | T_AV, F(format), 0, AVF_FORMAT_MAX},
+    {"output", V_STRING, T_ALL, F(output), 0, PATH_MAX - 1},
     {"realtime", V_BOOL, T_FILE | T_CAMERA | T_AV, F(realtime), 0, 1},
     {"loop", V_BOOL, T_FILE, F(loop), 0, 1},
     {"live", V_BOOL, T_FILE, F(live), 0, 1},
@@ -88,6 +89,7 @@ static const key_desc daemon_keys[] = {
     {"curve_key", V_STRING, 0, F(curve_key), 0, 0},
     {"curve_allow", V_STRING, 0, F(curve_allow), 0, 0},
     {"log_level", V_INT, 0, F(log_level), 0, 0}, /* parsed by name below */
+    {"max_sources", V_INT, 0, F(max_sources), 1, 4096},
 };
 #undef F
 
@@ -209,6 +211,10 @@ static int set_value(void *base, const key_desc *d, const char *value, char *why
     case V_STRING:
         if (!*value)
             return fail(why, why_size, "%s is empty", d->name);
+        /* a length, never the value: a long one would flood replies and logs */
+        if (d->max > 0 && strlen(value) > (size_t)d->max)
+            return fail(why, why_size, "%s is %zu bytes long, over the %.0f bytes it may be",
+                        d->name, strlen(value), d->max);
         free(*(char **)(void *)field);
         *(char **)(void *)field = strdup(value);
         return *(char **)(void *)field ? 0 : AVERROR(ENOMEM);
@@ -703,6 +709,7 @@ static int config_defaults(avf_config *c, const char *path)
         .sndhwm = 1000,
         .log_level = AVF_LOG_WARN,
         .control_per_user = kind == AVF_CONTROL_PER_USER,
+        .max_sources = AVF_MAX_SOURCES_DEFAULT,
     };
     c->path = strdup(path);
     c->publish = strdup("tcp://127.0.0.1:5560");
@@ -764,6 +771,16 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
     if (p.c->control && strncmp(p.c->control, "ipc://", 6)) {
         fail(why, why_size, "%s: control must be an ipc:// path or none, not '%s'", path,
              p.c->control);
+        avf_config_free(&p.c);
+        return AVF_ERR_CONFIG;
+    }
+    if (p.c->nb_sources > p.c->max_sources) {
+        const avf_source_conf *first = &p.c->sources[p.c->max_sources];
+
+        fail(why, why_size,
+             "%s:%d: %d sources, over max_sources = %d from source %s on (raise max_sources "
+             "in [daemon]; each source costs up to eight threads and a few MB)",
+             path, first->line, p.c->nb_sources, p.c->max_sources, first->name);
         avf_config_free(&p.c);
         return AVF_ERR_CONFIG;
     }

@@ -14,6 +14,14 @@
 
 #include "fusion/message.h"
 
+/* How many sources a daemon runs unless max_sources says otherwise: each is up to
+ * eight threads and a few MB (docs/configuration.md has the figures). */
+#define AVF_MAX_SOURCES_DEFAULT 64
+/* The longest url a source takes, in bytes; device, microphone and output are
+ * paths (PATH_MAX), format a name. Longer values are refused, not echoed. */
+#define AVF_URL_MAX    2048
+#define AVF_FORMAT_MAX 64
+
 enum avf_source_type {
     AVF_TYPE_NONE = -1,
     AVF_TYPE_FILE = 0,
@@ -63,6 +71,7 @@ typedef struct avf_config {
     char *curve_key;   /* the daemon's CURVE key pair file, or NULL: no CURVE */
     char *curve_allow; /* the allow-list of client public keys (with curve_key) */
     int log_level;
+    int max_sources; /* sources running at once, configured and added alike */
     avf_source_conf *sources;
     int nb_sources;
 } avf_config;
@@ -101,7 +110,8 @@ void avf_source_conf_clear(avf_source_conf *sc);
 int avf_source_conf_copy(avf_source_conf *dst, const avf_source_conf *src);
 /*
  * Sets one key from its text. Returns 0, or AVF_ERR_CONFIG with the reason in why
- * (an unknown or duplicate key, a value out of range).
+ * (an unknown or duplicate key, a value out of range, a string longer than its
+ * key takes: why then names the key and the length, not the value).
  */
 int avf_source_conf_set(avf_source_conf *sc, const char *key, const char *value, char *why,
                         size_t why_size);

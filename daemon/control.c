@@ -59,12 +59,10 @@ static char *error_reply(const char *fmt, ...)
     return reply(json_pack("{s:b, s:s}", "ok", 0, "error", avf_redact(why, sizeof(why), text)));
 }
 
-/* A JSON value of an `add` as the text a config file would hold. */
+/* A JSON number or boolean of an `add` as the text a config file would hold. */
 static int value_text(json_t *v, char *out, size_t size)
 {
-    if (json_is_string(v))
-        snprintf(out, size, "%s", json_string_value(v));
-    else if (json_is_integer(v))
+    if (json_is_integer(v))
         snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_real(v))
         snprintf(out, size, "%.17g", json_real_value(v));
@@ -79,9 +77,9 @@ static char *cmd_add(json_t *req, const avf_control_ops *ops)
 {
     json_t *src = json_object_get(req, "source"), *v;
     const char *name = json_string_value(json_object_get(src, "name"));
-    const char *key;
+    const char *key, *value;
     avf_source_conf conf;
-    char why[400], text[4096];
+    char why[400], text[64];
     int ret = 0;
 
     if (!json_is_object(src))
@@ -95,7 +93,11 @@ static char *cmd_add(json_t *req, const avf_control_ops *ops)
     {
         if (!strcmp(key, "name"))
             continue;
-        if (value_text(v, text, sizeof(text)) < 0) {
+        if (json_is_string(v)) {
+            value = json_string_value(v); /* whole: the key's own bound judges its length */
+        } else if (value_text(v, text, sizeof(text)) == 0) {
+            value = text;
+        } else {
             snprintf(why, sizeof(why), "%s must be a string, number or boolean", key);
             ret = AVF_ERR_CONFIG;
             break;
@@ -103,14 +105,14 @@ static char *cmd_add(json_t *req, const avf_control_ops *ops)
         /* a path would let a client send any file the daemon can read to a host of
          * its choosing as a password: a client names a systemd credential only */
         if (!strcmp(key, "password_file") &&
-            (strchr(text, '/') || !getenv("CREDENTIALS_DIRECTORY"))) {
+            (strchr(value, '/') || !getenv("CREDENTIALS_DIRECTORY"))) {
             snprintf(why, sizeof(why),
                      "password_file through the control socket names a credential of "
                      "$CREDENTIALS_DIRECTORY (no '/'), not a path");
             ret = AVF_ERR_CONFIG;
             break;
         }
-        ret = avf_source_conf_set(&conf, key, text, why, sizeof(why));
+        ret = avf_source_conf_set(&conf, key, value, why, sizeof(why));
         if (ret < 0)
             break;
     }

@@ -1,5 +1,20 @@
 /*
  * metrics.c - Prometheus text from the status messages, served by libmicrohttpd.
+ *
+ * Clients are whoever can reach the port, so a slow one must not hold a place for
+ * long. libmicrohttpd's only timeout is for idleness, and every byte restarts it:
+ * clients that each sent a byte every few seconds kept all 16 places for good and
+ * no scrape got in. libmicrohttpd has no call that closes a connection from
+ * outside its callbacks, and its access handler runs only once a request is
+ * complete, so the deadline is kept here: every connection is noted when it
+ * opens (MHD_OPTION_NOTIFY_CONNECTION, with its socket), must have sent a whole
+ * request REQUEST_DEADLINE_S later (and again after each response), and is shut
+ * down (shutdown(2) on its socket; libmicrohttpd then reads the end and closes it)
+ * by a sweep when it has not. The sweep must not race libmicrohttpd closing that
+ * socket, so both run in one thread of ours: it drives libmicrohttpd with
+ * MHD_run_wait() (epoll, no descriptor limit) and sweeps between calls, and every
+ * callback runs in it. With the deadline, the cap on connections can be high:
+ * places free up within seconds, whatever the clients do.
  */
 #include "metrics.h"
 
@@ -8,18 +23,37 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <libavutil/error.h>
+#include <libavutil/time.h>
 #include <microhttpd.h>
 
 #include "pipeline/error.h"
 
+#define CONNECTIONS_MAX     256
+#define IDLE_TIMEOUT_S      10
+#define REQUEST_DEADLINE_S  5  /* from the connection (or the last response) to a whole request */
+#define RESPONSE_DEADLINE_S 30 /* from the request to the response's last byte sent */
+#define SWEEP_MS            200
+
+/* One open connection; created and freed by libmicrohttpd's notifications. */
+typedef struct client {
+    int fd;
+    int64_t deadline; /* av_gettime_relative() */
+    int cut;          /* shut down, its close yet to come */
+    struct client *prev, *next;
+} client;
+
 struct avf_metrics {
     struct MHD_Daemon *httpd;
+    pthread_t thread;
+    atomic_int stop;
+    client *clients;      /* metrics thread only */
     pthread_mutex_t lock; /* guards page */
     char *page;
 };
@@ -175,6 +209,64 @@ char *avf_metrics_render(const json_t *statuses, double uptime_s)
     return t.buf;
 }
 
+static client *client_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info ? info->socket_context : NULL;
+}
+
+static void set_deadline(struct MHD_Connection *conn, int seconds)
+{
+    client *c = client_of(conn);
+
+    if (c)
+        c->deadline = av_gettime_relative() + seconds * INT64_C(1000000);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    avf_metrics *m = cls;
+    client *c = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        c = info ? calloc(1, sizeof(*c)) : NULL;
+        if (!c)
+            return; /* no deadline for this one: the idle timeout still applies */
+        c->fd = info->connect_fd;
+        c->deadline = av_gettime_relative() + REQUEST_DEADLINE_S * INT64_C(1000000);
+        c->next = m->clients;
+        if (m->clients)
+            m->clients->prev = c;
+        m->clients = c;
+        *socket_context = c;
+    } else if (c) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            m->clients = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* A response went out: the next request on this connection has its own deadline. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)con_cls;
+    (void)toe;
+    set_deadline(conn, REQUEST_DEADLINE_S);
+}
+
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload,
                              size_t *upload_size, void **con_cls)
@@ -189,6 +281,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
     (void)upload;
     (void)upload_size;
     (void)con_cls;
+    set_deadline(conn, RESPONSE_DEADLINE_S);
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
         page = strdup("only GET\n");
@@ -256,6 +349,29 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, char 
     return AVF_ERR_CONFIG;
 }
 
+/* Shuts down the connections past their deadline; libmicrohttpd closes them. */
+static void sweep(avf_metrics *m)
+{
+    int64_t now = av_gettime_relative();
+
+    for (client *c = m->clients; c; c = c->next)
+        if (!c->cut && now > c->deadline) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->cut = 1;
+        }
+}
+
+static void *metrics_main(void *arg)
+{
+    avf_metrics *m = arg;
+
+    while (!atomic_load(&m->stop)) {
+        MHD_run_wait(m->httpd, SWEEP_MS);
+        sweep(m);
+    }
+    return NULL;
+}
+
 int avf_metrics_start(avf_metrics **pm, const char *listen, char *why, size_t why_size)
 {
     struct sockaddr_storage addr;
@@ -270,16 +386,29 @@ int avf_metrics_start(avf_metrics **pm, const char *listen, char *why, size_t wh
         snprintf(why, why_size, "out of memory");
         return AVERROR(ENOMEM);
     }
+    atomic_init(&m->stop, 0);
+    /* no internal thread: metrics_main() drives it, so that its callbacks and the
+     * sweep share one thread; MHD_USE_AUTO picks epoll on Linux */
     m->httpd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL,
-        NULL, serve, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-        16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+        MHD_USE_AUTO | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, serve, m,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        m, MHD_OPTION_END);
     if (!m->httpd) {
         snprintf(why, why_size, "metrics: cannot listen on %s (in use, or not an address here)",
                  listen);
         pthread_mutex_destroy(&m->lock);
         free(m);
         return AVERROR(EADDRINUSE);
+    }
+    ret = pthread_create(&m->thread, NULL, metrics_main, m);
+    if (ret) {
+        snprintf(why, why_size, "metrics: cannot start its thread: %s", strerror(ret));
+        MHD_stop_daemon(m->httpd);
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return AVERROR(ret);
     }
     *pm = m;
     return 0;
@@ -305,7 +434,15 @@ void avf_metrics_stop(avf_metrics **pm)
     if (!pm || !*pm)
         return;
     m = *pm;
-    MHD_stop_daemon(m->httpd);
+    atomic_store(&m->stop, 1);
+    pthread_join(m->thread, NULL); /* within SWEEP_MS */
+    MHD_stop_daemon(m->httpd);     /* closes the connections: the last notifications */
+    while (m->clients) {           /* none are left; should one be, it is not leaked */
+        client *next = m->clients->next;
+
+        free(m->clients);
+        m->clients = next;
+    }
     pthread_mutex_destroy(&m->lock);
     free(m->page);
     free(m);

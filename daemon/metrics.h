@@ -3,8 +3,11 @@
  *
  * Off by default (`[daemon] metrics`), loopback by default when on. The main thread
  * renders a fresh page from every source's status each status_interval
- * (avf_metrics_update()); libmicrohttpd's own thread only serves the latest page,
- * so it never touches the sources. Format: Prometheus text exposition 0.0.4.
+ * (avf_metrics_update()); the endpoint's own thread only serves the latest page,
+ * so it never touches the sources. Up to 256 clients at once, each closed when
+ * it has not sent a whole request within 5 s of connecting (or of its last
+ * response), so slow clients cannot keep the page from a scraper. Format:
+ * Prometheus text exposition 0.0.4.
  */
 #ifndef AVF_METRICS_H
 #define AVF_METRICS_H

@@ -46,6 +46,7 @@ struct avf_runner {
     char topic_seg[AVF_SOURCE_NAME_MAX + 8], topic_evt[AVF_SOURCE_NAME_MAX + 8],
         topic_status[AVF_SOURCE_NAME_MAX + 12];
     pthread_t thread;
+    int joined; /* main thread only: the thread ended and avf_runner_reap() joined it */
     atomic_int stop;
     atomic_llong heartbeat; /* av_gettime_relative() of the last sign of progress */
     int paced;              /* the input runs on the wall clock: latency is meaningful */
@@ -521,7 +522,8 @@ void avf_runner_free(avf_runner **pr, avf_runner_resume *resume)
         return;
     r = *pr;
     avf_runner_stop(r);
-    pthread_join(r->thread, NULL);
+    if (!r->joined)
+        pthread_join(r->thread, NULL);
     if (resume)
         *resume = (avf_runner_resume){
             .next_seq = r->next_seq,
@@ -536,6 +538,21 @@ void avf_runner_free(avf_runner **pr, avf_runner_resume *resume)
     avf_source_conf_clear(&r->conf);
     free(r);
     *pr = NULL;
+}
+
+int avf_runner_reap(avf_runner *r)
+{
+    /* an exited thread that nobody joined keeps its stack mapped; pthread_tryjoin_np()
+     * is the one call that joins it without waiting for a thread still running */
+    if (r->joined || pthread_tryjoin_np(r->thread, NULL))
+        return 0;
+    r->joined = 1;
+    /* the thread's own resources are the main thread's now */
+    avf_events_free(&r->events);
+    if (r->output)
+        fclose(r->output);
+    r->output = NULL;
+    return 1;
 }
 
 const avf_source_conf *avf_runner_conf(const avf_runner *r)

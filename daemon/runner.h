@@ -60,6 +60,14 @@ void avf_runner_stop(avf_runner *r);
 /* Stops, joins and frees; fills resume (may be NULL); accepts NULL. */
 void avf_runner_free(avf_runner **pr, avf_runner_resume *resume);
 
+/*
+ * Joins the runner's thread if it has returned (a file that ended or failed), so
+ * that its stack and its output file are given back now instead of when the source
+ * is removed. Returns 1 when it joined the thread, 0 when the thread still runs or
+ * was joined before. Main thread only; never blocks.
+ */
+int avf_runner_reap(avf_runner *r);
+
 const avf_source_conf *avf_runner_conf(const avf_runner *r);
 enum avf_runner_state avf_runner_state(avf_runner *r);
 const char *avf_runner_state_name(enum avf_runner_state state);

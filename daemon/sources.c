@@ -3,6 +3,7 @@
  */
 #include "sources.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,18 @@ struct avf_sources {
     int nb_runners;
     resume_entry *resumes; /* sources that stopped while the daemon runs */
     int nb_resumes;
+    int max_sources; /* the applied configuration's */
+    int freed;       /* runners joined or freed since the last malloc_trim() */
 };
 
 avf_sources *avf_sources_new(const avf_runner_env *env)
 {
     avf_sources *set = calloc(1, sizeof(*set));
 
-    if (set)
+    if (set) {
         set->env = env;
+        set->max_sources = AVF_MAX_SOURCES_DEFAULT;
+    }
     return set;
 }
 
@@ -77,6 +82,13 @@ int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, si
         return ret;
     if (find(set, conf->name) >= 0) {
         snprintf(why, why_size, "source %s already exists", conf->name);
+        return AVF_ERR_CONFIG;
+    }
+    if (set->nb_runners >= set->max_sources) {
+        snprintf(why, why_size,
+                 "source %s: %d sources run already, max_sources = %d (raise it in [daemon], "
+                 "or remove a source first)",
+                 conf->name, set->nb_runners, set->max_sources);
         return AVF_ERR_CONFIG;
     }
     grown = realloc(set->runners, (set->nb_runners + 1) * sizeof(*grown));
@@ -126,6 +138,7 @@ int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why
         return AVF_ERR_CONFIG;
     }
     stop_runners(set, &i, 1);
+    set->freed++;
     return 0;
 }
 
@@ -168,7 +181,9 @@ int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report)
         }
     }
     stop_runners(set, stop, nb_stop);
+    set->freed += nb_stop;
     free(stop);
+    set->max_sources = c->max_sources;
     for (int i = 0; i < c->nb_sources; i++) {
         const char *name = c->sources[i].name;
         int err;
@@ -183,6 +198,25 @@ int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report)
     }
     json_decref(rep);
     return ret;
+}
+
+void avf_sources_reap(avf_sources *set)
+{
+    for (int i = 0; i < set->nb_runners; i++) {
+        enum avf_runner_state state = avf_runner_state(set->runners[i]);
+
+        if (state == AVF_STATE_ENDED || state == AVF_STATE_FAILED)
+            set->freed += avf_runner_reap(set->runners[i]);
+    }
+    /* A pipeline's buffers are many blocks under the mmap threshold, and the
+     * daemon's one arena keeps the space they leave wherever something long-lived
+     * sits above it: after 80 files that ran together and ended, RSS stayed 180 MB
+     * up. malloc_trim() gives every free page back, wherever it lies; once per tick
+     * that saw a source end or go, not per source. */
+    if (set->freed) {
+        malloc_trim(0);
+        set->freed = 0;
+    }
 }
 
 int avf_sources_count(const avf_sources *set)

@@ -23,18 +23,29 @@ typedef struct avf_sources avf_sources;
 /* env is borrowed and must outlive the set. Returns NULL when out of memory. */
 avf_sources *avf_sources_new(const avf_runner_env *env);
 
-/* Starts a source. Returns 0, or AVF_ERR_CONFIG with why (a name in use, ...). */
+/*
+ * Starts a source. Returns 0, or AVF_ERR_CONFIG with why (a name in use, as many
+ * sources as the applied configuration's max_sources, ...).
+ */
 int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, size_t why_size);
 
 /* Stops and removes the source called name; AVF_ERR_CONFIG with why if unknown. */
 int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why_size);
 
 /*
- * Makes the running set match c's sources. Fills the arrays of report ("added",
- * "removed", "changed": source names) when report is not NULL. Returns 0 or the
- * first error (the other sources are still applied).
+ * Makes the running set match c's sources, and makes c's max_sources the limit.
+ * Fills the arrays of report ("added", "removed", "changed": source names) when
+ * report is not NULL. Returns 0 or the first error (the other sources are still
+ * applied).
  */
 int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report);
+
+/*
+ * Joins the threads of the sources that ended or failed on their own, and when any
+ * source ended or was removed since the last call, gives the freed heap back to
+ * the system (malloc_trim()). Call it now and then (each status tick).
+ */
+void avf_sources_reap(avf_sources *set);
 
 int avf_sources_count(const avf_sources *set);
 /* Number of sources still working (not ended or failed). */

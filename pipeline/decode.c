@@ -37,6 +37,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/avutil.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/cpu.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
@@ -54,6 +55,10 @@
 
 /* Above this many pixels a second, one core may not decode in real time. */
 #define SINGLE_THREAD_MAX_PIXEL_RATE (1920LL * 1088 * 60)
+/* Frame threads of one such stream at most. libavcodec's automatic count is one per
+ * core and one more, up to 16, for every stream: on a large machine that, times
+ * the sources a daemon runs, would be most of its threads. */
+#define DECODER_THREADS_MAX 4
 
 /* Idle items a decoder keeps: more than its queues hold, so a warm pipeline reuses. */
 #define POOL_IDLE_ITEMS 256
@@ -126,7 +131,7 @@ static void set_threads(AVCodecContext *ctx, const AVStream *st)
 
     if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
         pixel_rate > (double)SINGLE_THREAD_MAX_PIXEL_RATE) {
-        ctx->thread_count = 0;
+        ctx->thread_count = FFMAX(2, FFMIN(av_cpu_count(), DECODER_THREADS_MAX));
         ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     } else {
         ctx->thread_count = 1;

@@ -170,6 +170,112 @@ static void test_errors_name_the_line(void **state)
                  "source a: loop does not apply to a stream source");
     expect_error("[source a]\ntype = file\nurl = /a.mp4\nhop = 2\n", 1,
                  "source a: len (1) must be at least hop (2)");
+    expect_error("[daemon]\nmax_sources = 0\n", 2,
+                 "max_sources must be a whole number from 1 to 4096, not '0'");
+}
+
+/* More sources than max_sources: refused at the first one over, whole. */
+static void test_max_sources(void **state)
+{
+    char why[600];
+    avf_config *c;
+
+    (void)state;
+    c = load("[source a]\ntype = file\nurl = /a.mp4\n", why, sizeof(why));
+    assert_non_null(c);
+    assert_int_equal(c->max_sources, AVF_MAX_SOURCES_DEFAULT);
+    avf_config_free(&c);
+    expect_error("[daemon]\nmax_sources = 2\n"
+                 "[source a]\ntype = file\nurl = /a.mp4\n"
+                 "[source b]\ntype = file\nurl = /b.mp4\n"
+                 "[source c]\ntype = file\nurl = /c.mp4\n"
+                 "[source d]\ntype = file\nurl = /d.mp4\n",
+                 9,
+                 "4 sources, over max_sources = 2 from source c on (raise max_sources in "
+                 "[daemon]; each source costs up to eight threads and a few MB)");
+    c = load("[source a]\ntype = file\nurl = /a.mp4\n"
+             "[source b]\ntype = file\nurl = /b.mp4\n"
+             "[daemon]\nmax_sources = 2\n",
+             why, sizeof(why));
+    if (!c)
+        fail_msg("refused: %s", why);
+    assert_int_equal(c->max_sources, 2);
+    avf_config_free(&c);
+}
+
+/* A string of n bytes: 'x' after prefix. The caller frees it. */
+static char *long_string(const char *prefix, size_t n)
+{
+    char *s = malloc(n + 1);
+
+    assert_non_null(s);
+    memset(s, 'x', n);
+    memcpy(s, prefix, strlen(prefix));
+    s[n] = 0;
+    return s;
+}
+
+/* Over its bound a value is refused by its length, and never echoed. */
+static void test_long_values(void **state)
+{
+    static const struct {
+        const char *type, *key, *prefix;
+        size_t max;
+    } cases[] = {
+        {"stream", "url", "udp://127.0.0.1:9/", AVF_URL_MAX},
+        {"file", "url", "/", AVF_URL_MAX},
+        {"camera", "device", "/dev/", 4095},
+        {"av", "microphone", "hw:", 4095},
+        {"camera", "format", "v", AVF_FORMAT_MAX},
+        {"file", "output", "/", 4095},
+    };
+    char why[400], expected[400];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        avf_source_conf sc;
+        char *at = long_string(cases[i].prefix, cases[i].max);
+        char *over = long_string(cases[i].prefix, cases[i].max + 1);
+        char *huge = long_string(cases[i].prefix, 60000);
+
+        avf_source_conf_init(&sc, "a");
+        assert_int_equal(avf_source_conf_set(&sc, "type", cases[i].type, why, sizeof(why)), 0);
+        assert_int_equal(avf_source_conf_set(&sc, cases[i].key, over, why, sizeof(why)),
+                         AVF_ERR_CONFIG);
+        snprintf(expected, sizeof(expected), "%s is %zu bytes long, over the %zu bytes it may be",
+                 cases[i].key, cases[i].max + 1, cases[i].max);
+        assert_string_equal(why, expected);
+        avf_source_conf_clear(&sc);
+        avf_source_conf_init(&sc, "a");
+        assert_int_equal(avf_source_conf_set(&sc, cases[i].key, huge, why, sizeof(why)),
+                         AVF_ERR_CONFIG);
+        assert_null(strstr(why, "xxxxxxxx"));
+        avf_source_conf_clear(&sc);
+        avf_source_conf_init(&sc, "a");
+        assert_int_equal(avf_source_conf_set(&sc, cases[i].key, at, why, sizeof(why)), 0);
+        assert_string_equal(*(char **)(cases[i].key[0] == 'u'   ? (void *)&sc.url
+                                       : cases[i].key[0] == 'd' ? (void *)&sc.device
+                                       : cases[i].key[0] == 'm' ? (void *)&sc.microphone
+                                       : cases[i].key[0] == 'f' ? (void *)&sc.format
+                                                                : (void *)&sc.output),
+                            at);
+        avf_source_conf_clear(&sc);
+        free(at);
+        free(over);
+        free(huge);
+    }
+}
+
+/* In a file too: the line, the key, the length. */
+static void test_long_value_in_file(void **state)
+{
+    char text[4000];
+    char *url = long_string("udp://127.0.0.1:9/", 3000);
+
+    (void)state;
+    snprintf(text, sizeof(text), "[source a]\ntype = stream\nurl = %s\n", url);
+    expect_error(text, 3, "url is 3000 bytes long, over the 2048 bytes it may be");
+    free(url);
 }
 
 /* rtsp_transport: TCP unless told, only for RTSP URLs, only tcp or udp; copied and
@@ -560,6 +666,21 @@ static void test_control_refusals(void **state)
                  "\"password_file\":\"/etc/shadow\",\"url\":\"http://u@h/\"}}",
                  "{\"ok\":false,\"error\":\"password_file through the control socket names a "
                  "credential of $CREDENTIALS_DIRECTORY (no '/'), not a path\"}");
+    {
+        /* whole: not cut to a buffer's size first, not echoed */
+        char *url = long_string("/", 60000);
+        char *req = malloc(60100);
+
+        assert_non_null(req);
+        snprintf(req, 60100,
+                 "{\"cmd\":\"add\",\"source\":{\"name\":\"a\",\"type\":\"file\",\"url\":\"%s\"}}",
+                 url);
+        expect_reply(&ops, req,
+                     "{\"ok\":false,\"error\":\"url is 60000 bytes long, over the 2048 bytes it "
+                     "may be\"}");
+        free(req);
+        free(url);
+    }
     expect_reply(&ops, "{\"cmd\":\"remove\",\"name\":\"ghost\"}",
                  "{\"ok\":false,\"error\":\"no source called 'ghost'\"}");
     expect_reply(&ops, "{\"cmd\":\"remove\"}",
@@ -581,9 +702,12 @@ int main(void)
         cmocka_unit_test(test_url_stray_text),
         cmocka_unit_test_setup_teardown(test_url_stray_text_in_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_long_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_sources, setup, teardown),
         cmocka_unit_test(test_set_and_check_one_key_at_a_time),
         cmocka_unit_test_setup_teardown(test_password_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_hide_passwords, setup, teardown),
+        cmocka_unit_test(test_long_values),
+        cmocka_unit_test_setup_teardown(test_long_value_in_file, setup, teardown),
         cmocka_unit_test(test_control_refusals),
     };
 
