@@ -46,6 +46,7 @@
 #include "daemon/log.h"
 #include "error.h"
 #include "pool.h"
+#include "source.h"
 
 /* After this many consecutive decoder errors the stream is treated as ended. */
 #define MAX_CONSECUTIVE_ERRORS 100
@@ -149,6 +150,9 @@ static int open_codec(AVCodecContext **pctx, const AVStream *st)
         goto fail;
     /* lets libavcodec shift timestamps when it drops priming samples */
     ctx->pkt_timebase = st->time_base;
+    /* the open refused larger pictures (source.c); a size that grows later in the
+     * stream (a new SPS) is refused here, frame by frame, by the same bound */
+    ctx->max_pixels = AVF_MAX_PIXELS;
     set_threads(ctx, st);
     ret = avcodec_open2(ctx, codec, NULL);
     if (ret < 0)

@@ -647,16 +647,41 @@ class TestAbsurdDimensions(CorruptTestCase):
         self.assertEqual([without_source(s) for s in segs],
                          [without_source(s) for s in intact("wav")], case)
 
-    @unittest.skip("needs AVCodecContext.max_pixels in pipeline/decode.c: a size that "
-                   "changes mid-stream is not seen at open (docs/reliability.md)")
     def test_h264_sps_16000_mid_stream(self):
+        """The size grows to 16000x16000 from the second GOP on, after the input was
+        opened at 320x180: the decoder refuses those pictures as the open refused them
+        (in seconds, not minutes), and the first GOP is analyzed as the intact file's."""
         data = read(MEDIA["h264"])
         first = data.index(b"\x00\x00\x01\x68")  # the first PPS: after the first SPS
         path = write("dims_mid.h264", data[:first] + patch_h264_size(data[first:], 1000, 1000))
         case = "h264 SPS 16000x16000 from the 2nd GOP"
+        start = time.monotonic()
+        rc, segs, err = analyze(case, path)
+        took = time.monotonic() - start
+        self.check_run(case, path, rc, segs, err)
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(len(segs), 1, case)
+        # the first GOP is whole (its end rounds to 0.99999 s: partial)
+        self.assertEqual(segs[0]["video"], intact("h264")[0]["video"], case)
+        self.assertLess(took, 30, "%s: %.1f s: the big pictures were decoded" % (case, took))
+
+
+    def test_h264_size_change_within_limit(self):
+        """A camera that switches from 320x180 to 640x360 mid-stream (two raw H.264
+        streams, one after the other): both halves are decoded and analyzed, each at
+        its own size."""
+        big = ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "10"] +
+                     H264 + ["-bsf:v", "h264_mp4toannexb", "-f", "h264"], "clip640.h264")
+        path = write("size_change.h264", read(MEDIA["h264"]) + read(big))
+        case = "h264 320x180 then 640x360"
         rc, segs, err = analyze(case, path)
         self.check_run(case, path, rc, segs, err)
-        self.assertGreaterEqual(len(segs), 1, case)
+        self.assertEqual(rc, 0, err)
+        self.check_prefix(case, "h264", segs, 10.0)
+        # (the raw stream's timestamps round its end to 19.9998 s: the last is partial)
+        self.assertEqual(len(segs), 20, [(s["t0"], s["t1"]) for s in segs])
+        self.assertAlmostEqual(segs[-1]["t1"], 20.0, delta=0.01)
+        self.assertEqual([s["video"]["frames"] for s in segs], [10] * 20, case)
 
 
 class TestDurations(CorruptTestCase):
