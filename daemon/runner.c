@@ -62,7 +62,7 @@ struct avf_runner {
     int64_t timeline_us;  /* end of the last published segment on the timeline */
     int64_t mono_base_us; /* CLOCK_MONOTONIC at timeline 0, or INT64_MIN */
     uint64_t frames, samples, segments, reconnects;
-    avf_sched_counters past; /* drops of the pipelines that ended */
+    avf_sched_counters past; /* drops and discontinuities of the pipelines that ended */
     avf_sched *sched;        /* the running pipeline, or NULL */
     char error[512];
     double latency[LATENCY_WINDOW];
@@ -140,6 +140,7 @@ static void pipeline_config(avf_runner *r, avf_pipeline_config *cfg)
     cfg->max_width = c->width;
     cfg->rate = c->rate;
     cfg->io_timeout_us = llround(c->read_timeout * AV_TIME_BASE);
+    cfg->label = c->name;
     cfg->stop = &r->stop;
     cfg->realtime = c->realtime;
     cfg->live = avf_source_conf_is_live(c);
@@ -285,6 +286,7 @@ static void swap_sched(avf_runner *r, avf_sched *s)
         r->past.packet_drops += c.packet_drops;
         r->past.frame_drops += c.frame_drops;
         r->past.segment_drops += c.segment_drops;
+        r->past.discontinuities += c.discontinuities;
     }
     r->sched = s;
     pthread_mutex_unlock(&r->lock);
@@ -549,7 +551,7 @@ char *avf_runner_status(avf_runner *r)
     if (r->sched)
         avf_sched_counters_get(r->sched, &now);
     msg = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I}, "
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I}, "
         "s:{s:I, s:I, s:I}, s:o, s:o}",
         "schema", "avfuse.status.v1", "source", r->conf.name, "type",
         avf_source_type_name(r->conf.type), "state", state_names[r->state], "epoch",
@@ -561,9 +563,11 @@ char *avf_runner_status(avf_runner *r)
         (json_int_t)(r->past.frame_drops + now.frame_drops), "segments",
         (json_int_t)(r->past.segment_drops + now.segment_drops), "publish_drops",
         (json_int_t)avf_publisher_drops(r->env.pub, r->conf.name), "reconnects",
-        (json_int_t)r->reconnects, "queues", "packets", (json_int_t)now.packets_queued, "frames",
-        (json_int_t)now.frames_queued, "segments", (json_int_t)now.segments_queued, "latency_ms",
-        latency_json(r), "error", r->error[0] ? json_string(r->error) : json_null());
+        (json_int_t)r->reconnects, "discontinuities",
+        (json_int_t)(r->past.discontinuities + now.discontinuities), "queues", "packets",
+        (json_int_t)now.packets_queued, "frames", (json_int_t)now.frames_queued, "segments",
+        (json_int_t)now.segments_queued, "latency_ms", latency_json(r), "error",
+        r->error[0] ? json_string(r->error) : json_null());
     pthread_mutex_unlock(&r->lock);
     if (!msg)
         return NULL;

@@ -787,6 +787,10 @@ static int audio_frame(avf_adec *d, avf_item **first, avf_item **second)
         avf_audio_clock_jump(&d->place, t_us);
     }
     d->stats.clock = d->clock.stats;
+    /* audio discontinuities are the placement's, not the stream clock's */
+    d->stats.clock.discontinuities = d->place.discontinuities;
+    d->stats.clock.last_jump_us = d->place.last_jump_us;
+    d->stats.clock.last_jump_at_us = d->place.last_jump_at_us;
     d->stats.audio_gaps = d->place.gaps;
     d->stats.audio_overlaps = d->place.overlaps;
     ret = convert(d, (const uint8_t **)frame->extended_data, frame->nb_samples, second);

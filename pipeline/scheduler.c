@@ -38,7 +38,9 @@ typedef struct decoder_thread {
     avf_queue *out; /* items: to the extract thread, or to the segment thread */
     int (*send)(void *dec, const AVPacket *pkt);
     int (*receive)(void *dec, avf_item **item);
+    const avf_decoder_stats *(*stats)(const void *dec);
     void *dec;
+    uint64_t discontinuities; /* this thread only: those already told */
 } decoder_thread;
 
 typedef struct extract_thread {
@@ -66,11 +68,15 @@ struct avf_sched {
     int nb_threads; /* main thread only */
     int joined;     /* main thread only */
     pthread_mutex_t lock;
-    int error;         /* first stage error; protected by lock */
-    int read_error;    /* demux thread only until joined */
-    int mic_error;     /* capture thread only until joined */
-    uint64_t segments; /* segment thread only until joined */
+    int error;                     /* first stage error; protected by lock */
+    int read_error;                /* demux thread only until joined */
+    int mic_error;                 /* capture thread only until joined */
+    uint64_t segments;             /* segment thread only until joined */
+    atomic_ullong discontinuities; /* both decoder threads add to it */
 };
+
+/* Discontinuities a decoder thread logs; more are counted, not logged. */
+#define MAX_LOGGED_DISCONTINUITIES 10
 
 static void free_packet(void *p)
 {
@@ -197,6 +203,31 @@ static void send_end(avf_queue *q, enum avf_item_type type)
         avf_item_free(&end);
 }
 
+/* Counts the timestamp jumps the decoder absorbed since the last call and warns of
+ * them: each one is damage, or recordings joined, that the user should hear of. */
+static void note_discontinuities(decoder_thread *t)
+{
+    const avf_decoder_stats *st = t->stats(t->dec);
+    uint64_t n = st->clock.discontinuities;
+    const char *label = t->s->cfg.label ? t->s->cfg.label : "input";
+
+    if (n == t->discontinuities)
+        return;
+    atomic_fetch_add(&t->s->discontinuities, n - t->discontinuities);
+    if (t->discontinuities < MAX_LOGGED_DISCONTINUITIES) {
+        int64_t jump = st->clock.last_jump_us;
+
+        avf_log(AVF_LOG_WARN, label,
+                "%s timestamps jumped %.1f s %s at %.3f s: a discontinuity, the timeline goes "
+                "on from there%s",
+                t->end_type == AVF_ITEM_VIDEO_END ? "video" : "audio",
+                (jump < 0 ? -jump : jump) / 1e6, jump < 0 ? "back" : "ahead",
+                st->clock.last_jump_at_us / 1e6,
+                n >= MAX_LOGGED_DISCONTINUITIES ? " (further ones are counted, not logged)" : "");
+    }
+    t->discontinuities = n;
+}
+
 static void *decoder_main(void *arg)
 {
     decoder_thread *t = arg;
@@ -222,6 +253,7 @@ static void *decoder_main(void *arg)
                 goto done;
             if (ret < 0)
                 goto done;
+            note_discontinuities(t);
             if (item->type == t->end_type)
                 end_sent = 1;
             if (avf_queue_send(t->out, item) == AVF_EOS) {
@@ -452,6 +484,16 @@ static int vdec_receive(void *dec, avf_item **item)
     return avf_vdec_receive(dec, item);
 }
 
+static const avf_decoder_stats *vdec_stats(const void *dec)
+{
+    return avf_vdec_stats(dec);
+}
+
+static const avf_decoder_stats *adec_stats(const void *dec)
+{
+    return avf_adec_stats(dec);
+}
+
 static int adec_send(void *dec, const AVPacket *pkt)
 {
     return avf_adec_send(dec, pkt);
@@ -491,7 +533,10 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         return AVERROR(ENOMEM);
     }
     s->cfg = *cfg;
+    if (!s->cfg.label)
+        s->cfg.label = url ? url : cfg->microphone;
     atomic_init(&s->mic_origin, INT64_MIN);
+    atomic_init(&s->discontinuities, 0);
     if (url) {
         ret = avf_source_open(&s->src, url, &src_opt);
         if (ret < 0)
@@ -607,6 +652,7 @@ int avf_sched_start(avf_sched *s)
         .out = s->vx ? s->video_items : s->items,
         .send = vdec_send,
         .receive = vdec_receive,
+        .stats = vdec_stats,
         .dec = s->vdec,
     };
     s->audio_thread = (decoder_thread){
@@ -617,6 +663,7 @@ int avf_sched_start(avf_sched *s)
         .out = s->ax ? s->audio_items : s->items,
         .send = adec_send,
         .receive = adec_receive,
+        .stats = adec_stats,
         .dec = s->adec,
     };
     s->video_extract =
@@ -702,6 +749,7 @@ void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c)
     count_queue(s->audio_items, &c->frame_drops, &c->frames_queued);
     count_queue(s->items, &c->frame_drops, &c->frames_queued);
     count_queue(s->out, &c->segment_drops, &c->segments_queued);
+    c->discontinuities = atomic_load(&s->discontinuities);
 }
 
 int avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us)
@@ -762,6 +810,7 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
             stats->audio = *avf_adec_stats(s->adec);
         stats->segmenter = *avf_segmenter_get_stats(s->segmenter);
         stats->segments = s->segments;
+        stats->discontinuities = atomic_load(&s->discontinuities);
         stats->read_error = s->read_error ? s->read_error : s->mic_error;
     }
     pthread_mutex_lock(&s->lock);

@@ -53,6 +53,9 @@ typedef struct avf_pipeline_config {
      * clock: the microphone's capture times are put on the input's timeline through
      * its clock offset, and audio before the input's first packet is left out. */
     const char *microphone;
+    /* What the pipeline's log lines call the input (the daemon's source name,
+     * analyze's path), borrowed: it must outlive the pipeline. NULL: the url. */
+    const char *label;
     /* Where avf_sched_open() explains a failure it has words for (a microphone that
      * does not exist), or NULL. */
     char *why;
@@ -80,15 +83,18 @@ typedef struct avf_pipeline_stats {
     avf_decoder_stats video, audio;
     avf_segmenter_stats segmenter;
     uint64_t segments;
-    int read_error; /* an error that ended the input early, or 0 */
+    uint64_t discontinuities; /* timestamp jumps absorbed, video and audio (clock.h) */
+    int read_error;           /* an error that ended the input early, or 0 */
 } avf_pipeline_stats;
 
 typedef struct avf_sched avf_sched;
 
-/* Work dropped by the bounded queues of a live pipeline, and what they hold now. */
+/* Work dropped by the bounded queues of a live pipeline, and what they hold now;
+ * the timestamp discontinuities its decoders absorbed so far. */
 typedef struct avf_sched_counters {
     uint64_t packet_drops, frame_drops, segment_drops;
     uint64_t packets_queued, frames_queued, segments_queued;
+    uint64_t discontinuities;
 } avf_sched_counters;
 
 /*

@@ -26,6 +26,7 @@ Only the Python standard library, ffmpeg/ffprobe and (for the daemon) python3-zm
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import struct
@@ -431,6 +432,12 @@ def analyze(case, path, *args):
     return proc.returncode, segs, proc.stderr
 
 
+def jump_seconds(line):
+    """The size of the timestamp jump a discontinuity warning states."""
+    m = re.search(r"jumped ([0-9.]+) s ahead", line)
+    return float(m.group(1)) if m else float("nan")
+
+
 def without_source(seg):
     return {k: v for k, v in seg.items() if k != "source"}
 
@@ -588,8 +595,12 @@ class TestFlipped(CorruptTestCase):
         self.check_prefix(case, "ts", segs, 150 / 30.0)
         self.assertLessEqual(len(segs), 11, "%s: %d segments for 10 s of media"
                              % (case, len(segs)))
-
-    test_timestamp_hours_ahead = unittest.expectedFailure(test_timestamp_hours_ahead)
+        self.assertEqual([(s["t0"], s["t1"]) for s in segs],
+                         [(s["t0"], s["t1"]) for s in intact("ts")], case)
+        warnings = [line for line in err.splitlines() if "discontinuity" in line]
+        self.assertTrue(warnings, "%s: no warning of the jump:\n%s" % (case, err))
+        self.assertIn(os.path.basename(path), warnings[0])
+        self.assertAlmostEqual(jump_seconds(warnings[0]), 3600, delta=1, msg=warnings[0])
 
 
 class TestNotMedia(CorruptTestCase):
@@ -715,6 +726,31 @@ class TestDurations(CorruptTestCase):
                 self.check_run(case, path, rc, segs, err)
                 self.assertEqual([without_source(s) for s in segs],
                                  [without_source(s) for s in intact("mp4")], case)
+
+    def test_timestamps_jump_hours_ahead(self):
+        """Two MPEG-TS recordings joined with cat, the second one stamped two hours
+        later (-output_ts_offset): both halves are analyzed one after the other, about
+        20 segments for 20 s of media instead of 7200 empty ones, and a warning says
+        where the timestamps jumped and by how much."""
+        later = ffmpeg(["-i", MEDIA["ts"], "-c", "copy", "-output_ts_offset", "7200"],
+                       "clip_later.ts")
+        path = write("jump_ahead.ts", read(MEDIA["ts"]) + read(later))
+        case = "ts joined with a 2-hour jump"
+        rc, segs, err = analyze(case, path)
+        self.check_run(case, path, rc, segs, err)
+        self.assertEqual(rc, 0, err)
+        self.check_prefix(case, "ts", segs, 10.0)
+        self.assertLessEqual(len(segs), 21, "%s: %d segments for 20 s of media"
+                             % (case, len(segs)))
+        full = [s for s in segs if not s["partial"]]
+        self.assertEqual(len(full), 20, [(s["t0"], s["t1"]) for s in segs])
+        for s in full:
+            self.assertEqual((s["video"]["frames"], s["audio"]["samples"]), (10, 16000),
+                             "%s: segment %d" % (case, s["seq"]))
+        warnings = [line for line in err.splitlines() if "discontinuity" in line]
+        self.assertTrue(warnings, "%s: no warning of the jump:\n%s" % (case, err))
+        self.assertIn(os.path.basename(path), warnings[0])
+        self.assertAlmostEqual(jump_seconds(warnings[0]), 7190, delta=1, msg=warnings[0])
 
     def test_timestamps_go_back(self):
         """Two MPEG-TS recordings joined with cat: half-way the timestamps go back

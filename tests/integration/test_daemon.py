@@ -238,7 +238,8 @@ class DaemonTestCase(unittest.TestCase):
         self.assertEqual(m["schema"], "avfuse.status.v1")
         self.assertEqual(m["source"], source)
         self.assertIn(m["state"], STATES)
-        for key in ("frames", "samples", "segments", "publish_drops", "reconnects"):
+        for key in ("frames", "samples", "segments", "publish_drops", "reconnects",
+                    "discontinuities"):
             self.assertIsInstance(m["counters"][key], int)
         for key in ("packets", "frames", "segments"):
             self.assertIsInstance(m["counters"]["drops"][key], int)
