@@ -64,7 +64,7 @@ struct avf_runner {
     uint64_t frames, samples, segments, reconnects;
     avf_sched_counters past; /* drops and discontinuities of the pipelines that ended */
     avf_sched *sched;        /* the running pipeline, or NULL */
-    char error[512];
+    char error[1280];
     double latency[LATENCY_WINDOW];
     int nb_latency, latency_pos;
 };
@@ -304,17 +304,16 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     avf_segment *seg;
     avf_event ev[AVF_EVENTS_MAX];
     const char *url, *input;
-    char err[256];
+    char err[256], reason[1024] = "";
     int ret;
 
     pipeline_config(r, &cfg);
     url = pipeline_input(&r->conf, &cfg, &input);
-    cfg.why = err;
-    cfg.why_size = sizeof(err);
-    err[0] = 0;
+    cfg.why = reason;
+    cfg.why_size = sizeof(reason);
     ret = avf_sched_open(&s, url, &cfg);
-    if (ret < 0 && err[0]) {
-        snprintf(why, why_size, "%s: cannot open: %s", input, err);
+    if (ret < 0 && reason[0]) {
+        snprintf(why, why_size, "%s: cannot open: %s", input, reason);
         return ret;
     }
     if (ret < 0) {
@@ -343,6 +342,8 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     avf_sched_free(&s);
     if (ret == AVERROR(ETIMEDOUT))
         snprintf(why, why_size, "%s: stalled: no data for %g s", input, r->conf.read_timeout);
+    else if (ret < 0 && reason[0])
+        snprintf(why, why_size, "%s: %s", input, reason);
     else if (ret < 0)
         snprintf(why, why_size, "%s: %s", input, avf_strerror(ret, err, sizeof(err)));
     else
@@ -379,7 +380,7 @@ static void *runner_main(void *arg)
     int live = avf_source_conf_is_live(&r->conf) && r->conf.type != AVF_TYPE_FILE;
     double delay = r->conf.backoff_min;
     epoch_state e = {0};
-    char why[400];
+    char why[1280];
 
     pthread_mutex_lock(&r->lock);
     e.epoch = r->epoch;

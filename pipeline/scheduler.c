@@ -166,6 +166,8 @@ static void *demux_main(void *arg)
         if (ret < 0) {
             /* a damaged or vanished input: keep what was read, report the rest */
             s->read_error = ret;
+            if (s->cfg.why && s->cfg.why_size > 0 && avf_source_why(s->src)[0])
+                snprintf(s->cfg.why, s->cfg.why_size, "%s", avf_source_why(s->src));
             break;
         }
         is_video = info->video && pkt->stream_index == info->video->index;
@@ -513,6 +515,8 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .stop = cfg->stop,
         .realtime = cfg->realtime,
         .pb = cfg->pb,
+        .why = cfg->why,
+        .why_size = cfg->why_size,
     };
     enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
     avf_segmenter_config seg_cfg;

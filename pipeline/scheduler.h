@@ -56,8 +56,10 @@ typedef struct avf_pipeline_config {
     /* What the pipeline's log lines call the input (the daemon's source name,
      * analyze's path), borrowed: it must outlive the pipeline. NULL: the url. */
     const char *label;
-    /* Where avf_sched_open() explains a failure it has words for (a microphone that
-     * does not exist), or NULL. */
+    /* Where the pipeline explains a failure it has words for, or NULL: avf_sched_open()
+     * (a microphone that does not exist, a resource refused) and, once
+     * avf_sched_wait() has returned, the input's read error (stats.read_error: an HLS
+     * segment refused). Left untouched when there are no words; the caller clears it. */
     char *why;
     size_t why_size;
     /* Feature extractors (built-in and loaded), borrowed: they must outlive every

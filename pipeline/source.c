@@ -12,7 +12,10 @@
  * that libavformat opens through AVFormatContext.io_open, that callback is wrapped:
  * a network source may open resources on its own host only, a local file only
  * files inside its own folder (after resolving symlinks), so a playlist cannot
- * make the daemon fetch from arbitrary hosts or read arbitrary local files.
+ * make the daemon fetch from arbitrary hosts or read arbitrary local files. The
+ * concat demuxer opens its entries past io_open, so an ffconcat list is read here
+ * first and each entry checked the same way. A refusal travels as EPERM; its words
+ * are kept for the owner to report (libavformat may turn it into another error).
  */
 #include "source.h"
 
@@ -27,6 +30,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/version.h>
+#include <libavutil/avstring.h>
 #include <libavutil/avutil.h>
 #include <libavutil/dict.h>
 #include <libavutil/mathematics.h>
@@ -60,6 +64,10 @@ struct avf_source {
      * source's own host, or for a local file its own folder; "" = no limit */
     char origin_host[256];
     char origin_dir[PATH_MAX];
+    /* words for the refusal behind the error of the call in progress (open or read):
+     * libavformat only passes the errno on, or swallows it (an HLS segment that
+     * fails is skipped); the thread in that call only */
+    char why[PATH_MAX + 64];
     int (*default_io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options);
 };
@@ -172,6 +180,16 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
     return avf_url_is_local(url) ? local_whitelist : network_whitelist;
 }
 
+/* The path of a local url: without its file: or file:// prefix. */
+static const char *local_path(const char *url)
+{
+    if (!strncmp(url, "file://", 7))
+        return url + 7;
+    if (!strncmp(url, "file:", 5))
+        return url + 5;
+    return url;
+}
+
 /* Sets the origin of url: its host, or the folder of a local file. */
 static void set_origin(avf_source *src, const char *url, int local)
 {
@@ -183,10 +201,7 @@ static void set_origin(avf_source *src, const char *url, int local)
                      sizeof(src->origin_host), &port, path, sizeof(path), url);
         return;
     }
-    if (!strncmp(url, "file:", 5) && strncmp(url, "file://", 7))
-        url += 5;
-    else if (!strncmp(url, "file://", 7))
-        url += 7;
+    url = local_path(url);
     if (realpath(url, src->origin_dir)) {
         char *slash = strrchr(src->origin_dir, '/');
 
@@ -218,17 +233,79 @@ static int within_origin(const avf_source *src, const char *url)
     return !strncmp(real, src->origin_dir, n) && (real[n] == '/' || n == 1);
 }
 
+/* Logs and keeps the reason a resource was refused; returns the error to pass on. */
+static int refuse(avf_source *src, const char *url)
+{
+    snprintf(src->why, sizeof(src->why), "refused to open %s: outside the source's %s", url,
+             src->origin_host[0] ? "host" : "folder");
+    avf_log(AVF_LOG_ERROR, "source", "%s", src->why);
+    return AVERROR(EPERM);
+}
+
+/*
+ * libavformat's concat demuxer opens its entries with avformat_open_input() of its
+ * own, which does not go through io_open: its entries are checked here, before
+ * the input is opened, against the source's folder. path is a local file; a
+ * file that is not an ffconcat list (its probe wants this first line) passes.
+ */
+#define CONCAT_MAX_BYTES (1 << 20)
+
+static int check_concat_list(avf_source *src, const char *path)
+{
+    static const char magic[] = "ffconcat version 1.0";
+    char *text = NULL, *line, *save = NULL, dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    FILE *f = fopen(path, "rb");
+    size_t n;
+    int ret = 0;
+
+    if (!f)
+        return 0; /* the open fails by itself, with its own reason */
+    text = malloc(CONCAT_MAX_BYTES + 1);
+    if (!text) {
+        fclose(f);
+        return AVERROR(ENOMEM);
+    }
+    n = fread(text, 1, CONCAT_MAX_BYTES, f);
+    fclose(f);
+    text[n] = 0;
+    if (n < sizeof(magic) - 1 || memcmp(text, magic, sizeof(magic) - 1))
+        goto done;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    for (line = strtok_r(text, "\r\n", &save); line && !ret; line = strtok_r(NULL, "\r\n", &save)) {
+        const char *p = line + strspn(line, " \t");
+        char *entry, full[PATH_MAX];
+        int n_full;
+
+        if (strncmp(p, "file", 4) || !strchr(" \t", p[4]) || !p[4])
+            continue;
+        p += 4 + strspn(p + 4, " \t");
+        entry = av_get_token(&p, " \t"); /* quoting and escapes as the demuxer reads them */
+        if (!entry) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        if (entry[0] == '/' || !strncmp(entry, "file:", 5))
+            n_full = snprintf(full, sizeof(full), "%s", entry);
+        else
+            n_full = snprintf(full, sizeof(full), "%s/%s", dir, entry);
+        if (n_full < 0 || (size_t)n_full >= sizeof(full) || !within_origin(src, full))
+            ret = refuse(src, n_full >= 0 && (size_t)n_full < sizeof(full) ? full : entry);
+        av_free(entry);
+    }
+done:
+    free(text);
+    return ret;
+}
+
 /* libavformat opens every resource of an input here, the first one included. */
 static int guarded_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options)
 {
     avf_source *src = s->opaque;
 
-    if (!within_origin(src, url)) {
-        avf_log(AVF_LOG_ERROR, "source", "refused to open %s: outside the source's %s", url,
-                src->origin_host[0] ? "host" : "folder");
-        return AVERROR(EPERM);
-    }
+    if (!within_origin(src, url))
+        return refuse(src, url);
     return src->default_io_open(s, pb, url, flags, options);
 }
 
@@ -309,6 +386,11 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->fmt->opaque = src;
         src->fmt->io_open = guarded_io_open;
     }
+    if (src->origin_dir[0] && !(opt && opt->pb) && !ifmt) {
+        ret = check_concat_list(src, local_path(url));
+        if (ret < 0)
+            goto fail;
+    }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
     arm_deadline(src);
     ret = avformat_open_input(&src->fmt, url, ifmt, &dict);
@@ -357,6 +439,8 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
 fail:
     if (ret == AVERROR_EXIT)
         ret = stopped(src) ? AVF_EOS : AVERROR(ETIMEDOUT);
+    if (src->why[0] && opt && opt->why && opt->why_size > 0)
+        snprintf(opt->why, opt->why_size, "%s", src->why);
     avf_source_free(&src);
     return ret;
 }
@@ -438,6 +522,7 @@ int avf_source_read(avf_source *src, AVPacket *pkt)
         if (stopped(src))
             return AVF_EOS;
         arm_deadline(src);
+        src->why[0] = 0;
         ret = av_read_frame(src->fmt, pkt);
         if (ret == AVERROR_EOF || (ret == AVERROR_EXIT && stopped(src)))
             return AVF_EOS;
@@ -453,6 +538,11 @@ int avf_source_read(avf_source *src, AVPacket *pkt)
         }
         av_packet_unref(pkt);
     }
+}
+
+const char *avf_source_why(const avf_source *src)
+{
+    return src->why;
 }
 
 void avf_source_abort(avf_source *src)

@@ -54,6 +54,11 @@ typedef struct avf_source_options {
      * segments, concat entries, ... are refused): it has no folder or host they could
      * be relative to. For tests and fuzzing (tests/fuzz/). */
     AVIOContext *pb;
+    /* Where avf_source_open() puts the words for a failure it has them for (a
+     * resource refused: "refused to open PATH: outside the source's folder"), which
+     * the error code alone would not tell; NULL: nowhere. Left untouched otherwise. */
+    char *why;
+    size_t why_size;
 } avf_source_options;
 
 /* Fixed once avf_source_open() returns. */
@@ -87,6 +92,14 @@ const avf_source_info *avf_source_get_info(const avf_source *src);
  * negative error (AVERROR(ETIMEDOUT) when the deadline passed).
  */
 int avf_source_read(avf_source *src, AVPacket *pkt);
+
+/*
+ * Words for the error the last avf_source_read() returned, when the source has them
+ * (a resource refused: an HLS segment or key outside the source's folder or host),
+ * else "". The returned string belongs to the source and stays valid until the next
+ * read or avf_source_free(). The reading thread.
+ */
+const char *avf_source_why(const avf_source *src);
 
 /* Makes the current and every later blocking call return at once. Any thread. */
 void avf_source_abort(avf_source *src);
