@@ -212,6 +212,7 @@ typedef struct epoch_state {
     int64_t offset_us;
     int placed; /* offset decided (at the first segment) */
     uint64_t segments;
+    int ended_early; /* the input ended well before its declared end */
 } epoch_state;
 
 /*
@@ -299,7 +300,7 @@ static void swap_sched(avf_runner *r, avf_sched *s)
 static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
 {
     avf_pipeline_config cfg;
-    avf_pipeline_stats stats;
+    avf_pipeline_stats stats = {.ended_early_us = INT64_MIN};
     avf_sched *s = NULL;
     avf_segment *seg;
     avf_event ev[AVF_EVENTS_MAX];
@@ -346,8 +347,12 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
         snprintf(why, why_size, "%s: %s", input, reason);
     else if (ret < 0)
         snprintf(why, why_size, "%s: %s", input, avf_strerror(ret, err, sizeof(err)));
+    else if (stats.ended_early_us != INT64_MIN)
+        snprintf(why, why_size, "%s: ended early at %.3f s of %.3f s (cut short or damaged)", input,
+                 stats.ended_early_us / 1e6, stats.declared_end_us / 1e6);
     else
         snprintf(why, why_size, "%s: end of stream", input);
+    e->ended_early = ret == 0 && stats.ended_early_us != INT64_MIN;
     return ret;
 }
 
@@ -393,7 +398,9 @@ static void *runner_main(void *arg)
         if (atomic_load(&r->stop))
             break;
         if (!live && !r->conf.loop) {
-            set_state(r, ret < 0 ? AVF_STATE_FAILED : AVF_STATE_ENDED, ret < 0 ? why : NULL);
+            /* a file cut short still ends: what it held was published */
+            set_state(r, ret < 0 ? AVF_STATE_FAILED : AVF_STATE_ENDED,
+                      ret < 0 || e.ended_early ? why : NULL);
             return NULL;
         }
         if (!live && e.segments == 0) {

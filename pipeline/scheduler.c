@@ -5,7 +5,10 @@
  * analyze command, later the daemon's sinks) pulls finished segments. Queue sizes
  * are small because every stage is fast compared with decoding: they smooth
  * bursts, they do not buffer time. The segmenter itself holds the segments still
- * open, so a decoder that runs ahead of the other never blocks on it.
+ * open, so a decoder that runs ahead of the other never blocks on it. Two things
+ * are told here because only the scheduler sees both ends: a timestamp jump that a
+ * decoder's clock absorbed (a warning, a counter), and an input read to its end
+ * well before its declared end (its last segment says so).
  */
 #include "scheduler.h"
 
@@ -73,7 +76,12 @@ struct avf_sched {
     int mic_error;                 /* capture thread only until joined */
     uint64_t segments;             /* segment thread only until joined */
     atomic_ullong discontinuities; /* both decoder threads add to it */
+    atomic_int input_at_end;       /* the demux thread read to the input's end */
+    int64_t ended_early_us;        /* segment thread only until joined; INT64_MIN: no */
 };
+
+/* Content that ends more than this before the input's declared end was cut short. */
+#define ENDED_EARLY_SLACK_US AV_TIME_BASE
 
 /* Discontinuities a decoder thread logs; more are counted, not logged. */
 #define MAX_LOGGED_DISCONTINUITIES 10
@@ -161,8 +169,10 @@ static void *demux_main(void *arg)
             break;
         }
         ret = avf_source_read(s->src, pkt);
-        if (ret == AVF_EOS)
+        if (ret == AVF_EOS) {
+            atomic_store(&s->input_at_end, avf_source_at_end(s->src));
             break;
+        }
         if (ret < 0) {
             /* a damaged or vanished input: keep what was read, report the rest */
             s->read_error = ret;
@@ -432,9 +442,58 @@ static int segment_item(avf_segmenter *seg, const avf_item *item, int hop)
     return AVERROR_BUG;
 }
 
+/*
+ * The last segment of an input that ended (not stopped, not broken off) well before
+ * its declared end: partial, with the reason, and a warning. The segment thread,
+ * once every modality ended, when no segment follows this one.
+ */
+static void check_ended_early(avf_sched *s, avf_segment *last)
+{
+    const avf_source_info *info = s->src ? avf_source_get_info(s->src) : NULL;
+
+    if (!info || info->declared_end_us == INT64_MAX || !atomic_load(&s->input_at_end) ||
+        info->declared_end_us - last->t1_us <= ENDED_EARLY_SLACK_US)
+        return;
+    last->partial = 1;
+    last->partial_reason = "input ended early";
+    s->ended_early_us = last->t1_us;
+    avf_log(AVF_LOG_WARN, s->cfg.label,
+            "the input ended early, at %.3f s of %.3f s: the file is cut short or damaged",
+            last->t1_us / 1e6, info->declared_end_us / 1e6);
+}
+
+/* 1 when the segments still to come may be the last of an input that ended early:
+ * it has a declared end and the demux thread has read to the end. From then on the
+ * rest is decoded from what the queues hold: holding a segment back until the next
+ * one shows it was not the last costs little. The segment thread. */
+static int may_end_early(avf_sched *s)
+{
+    const avf_source_info *info = s->src ? avf_source_get_info(s->src) : NULL;
+
+    return info && info->declared_end_us != INT64_MAX && atomic_load(&s->input_at_end);
+}
+
+/* Fuses seg and hands it to the consumer; takes ownership of seg. */
+static int deliver(avf_sched *s, avf_segment *seg)
+{
+    int ret = avf_fusion_segment(s->fusion, seg);
+
+    if (ret < 0) {
+        avf_segment_free(&seg);
+        return ret;
+    }
+    if (avf_queue_send(s->out, seg) == AVF_EOS) {
+        avf_segment_free(&seg);
+        return AVF_EOS;
+    }
+    s->segments++;
+    return 0;
+}
+
 static void *segment_main(void *arg)
 {
     avf_sched *s = arg;
+    avf_segment *held = NULL; /* near the input's end: the latest, maybe the last */
     int ret = 0;
 
     for (;;) {
@@ -452,23 +511,40 @@ static void *segment_main(void *arg)
             if (ret < 0)
                 break;
         }
+        /* once the input is read to its end the segments left come quickly: the
+         * latest waits for the next pop to tell whether it is the last */
         while ((ret = avf_segmenter_pop(s->segmenter, &seg)) == 1) {
-            ret = avf_fusion_segment(s->fusion, seg);
-            if (ret < 0) {
-                avf_segment_free(&seg);
-                goto done;
+            if (held) {
+                ret = deliver(s, held);
+                held = NULL;
+                if (ret < 0) {
+                    avf_segment_free(&seg);
+                    goto done;
+                }
             }
-            if (avf_queue_send(s->out, seg) == AVF_EOS) {
-                avf_segment_free(&seg);
-                ret = AVF_EOS;
-                goto done;
+            if (avf_segmenter_ended(s->segmenter) || may_end_early(s)) {
+                held = seg;
+                continue;
             }
-            s->segments++;
+            ret = deliver(s, seg);
+            if (ret < 0)
+                goto done;
+        }
+        if (held && (ret == AVF_EOS || (ret == 0 && input_done))) {
+            int sent;
+
+            if (ret == AVF_EOS)
+                check_ended_early(s, held);
+            sent = deliver(s, held);
+            held = NULL;
+            if (sent < 0)
+                ret = sent;
         }
         if (ret < 0 || input_done)
             break;
     }
 done:
+    avf_segment_free(&held);
     if (ret < 0 && ret != AVF_EOS)
         set_error(s, "segment", ret);
     avf_queue_finish_recv(s->items);
@@ -541,6 +617,8 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         s->cfg.label = url ? url : cfg->microphone;
     atomic_init(&s->mic_origin, INT64_MIN);
     atomic_init(&s->discontinuities, 0);
+    atomic_init(&s->input_at_end, 0);
+    s->ended_early_us = INT64_MIN;
     if (url) {
         ret = avf_source_open(&s->src, url, &src_opt);
         if (ret < 0)
@@ -815,6 +893,8 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
         stats->segmenter = *avf_segmenter_get_stats(s->segmenter);
         stats->segments = s->segments;
         stats->discontinuities = atomic_load(&s->discontinuities);
+        stats->ended_early_us = s->ended_early_us;
+        stats->declared_end_us = s->src ? avf_source_get_info(s->src)->declared_end_us : INT64_MAX;
         stats->read_error = s->read_error ? s->read_error : s->mic_error;
     }
     pthread_mutex_lock(&s->lock);

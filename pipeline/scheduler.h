@@ -86,7 +86,11 @@ typedef struct avf_pipeline_stats {
     avf_segmenter_stats segmenter;
     uint64_t segments;
     uint64_t discontinuities; /* timestamp jumps absorbed, video and audio (clock.h) */
-    int read_error;           /* an error that ended the input early, or 0 */
+    /* The input ended more than a second before its declared end (source.h): where
+     * its content ended on the timeline, else INT64_MIN; and that declared end. The
+     * last segment then says so (partial_reason), and a warning was logged. */
+    int64_t ended_early_us, declared_end_us;
+    int read_error; /* an error that ended the input early, or 0 */
 } avf_pipeline_stats;
 
 typedef struct avf_sched avf_sched;

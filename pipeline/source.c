@@ -68,6 +68,7 @@ struct avf_source {
      * libavformat only passes the errno on, or swallows it (an HLS segment that
      * fails is skipped); the thread in that call only */
     char why[PATH_MAX + 64];
+    int at_end; /* the reading thread only: av_read_frame() reached the end */
     int (*default_io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options);
 };
@@ -163,6 +164,39 @@ static int64_t declared_end_us(const AVFormatContext *fmt, AVStream *st, int64_t
                       (AVRational){1, 1}) > 0)
         return INT64_MAX;
     return av_rescale_q(end, st->time_base, AV_TIME_BASE_Q) - origin;
+}
+
+/*
+ * Where the input's content should end on the timeline, when its container states
+ * it. An MP4's sample tables (read at open) list every sample: the file must hold
+ * the last one of each stream (the headers' durations are not trusted: a track
+ * header may claim 30 s over 10 s of samples). Other containers: the duration their
+ * header gives (libavformat's "from stream", e.g. Matroska's); MPEG-TS, and WAV,
+ * whose length libavformat takes from the file's size, only estimate it. INT64_MAX
+ * when nothing is stated (a fragmented MP4, indexed only as it is read, included).
+ */
+static int64_t declared_input_end_us(const AVFormatContext *fmt, const avf_source_info *info)
+{
+    int64_t end = INT64_MIN;
+
+    if (fmt->duration_estimation_method != AVFMT_DURATION_FROM_STREAM || fmt->duration <= 0)
+        return INT64_MAX;
+    if (strncmp(fmt->iformat->name, "mov,", 4))
+        return fmt->duration + (fmt->start_time != AV_NOPTS_VALUE ? fmt->start_time : 0) -
+               info->origin_us;
+    for (int i = 0; i < 2; i++) {
+        AVStream *st = (AVStream *)(i ? info->audio : info->video);
+        int n = st ? avformat_index_get_entries_count(st) : 0;
+        const AVIndexEntry *last = n > 0 ? avformat_index_get_entry(st, n - 1) : NULL;
+
+        if (!st)
+            continue;
+        if (!last || last->timestamp == AV_NOPTS_VALUE || (fmt->flags & AVFMT_FLAG_IGNIDX))
+            return INT64_MAX;
+        end = FFMAX(end,
+                    av_rescale_q(last->timestamp, st->time_base, AV_TIME_BASE_Q) - info->origin_us);
+    }
+    return end == INT64_MIN ? INT64_MAX : end;
 }
 
 static const char *whitelist(const char *url, enum avf_source_kind kind)
@@ -434,6 +468,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->info.audio_limit_us =
             declared_end_us(src->fmt, src->fmt->streams[src->audio_index], src->info.origin_us);
     src->info.duration_us = src->fmt->duration;
+    src->info.declared_end_us = declared_input_end_us(src->fmt, &src->info);
     *psrc = src;
     return 0;
 fail:
@@ -524,6 +559,8 @@ int avf_source_read(avf_source *src, AVPacket *pkt)
         arm_deadline(src);
         src->why[0] = 0;
         ret = av_read_frame(src->fmt, pkt);
+        if (ret == AVERROR_EOF && !stopped(src))
+            src->at_end = 1;
         if (ret == AVERROR_EOF || (ret == AVERROR_EXIT && stopped(src)))
             return AVF_EOS;
         if (ret == AVERROR_EXIT)
@@ -538,6 +575,11 @@ int avf_source_read(avf_source *src, AVPacket *pkt)
         }
         av_packet_unref(pkt);
     }
+}
+
+int avf_source_at_end(const avf_source *src)
+{
+    return src->at_end;
 }
 
 const char *avf_source_why(const avf_source *src)

@@ -69,6 +69,11 @@ typedef struct avf_source_info {
     int64_t video_limit_us; /* declared end of the video on the timeline, or INT64_MAX */
     int64_t audio_limit_us; /* declared end of the audio on the timeline, or INT64_MAX */
     int64_t duration_us;    /* of the whole input, or AV_NOPTS_VALUE */
+    /* Where the input says its content ends on the timeline, when it says so (a
+     * Matroska header's duration, an MP4 index) rather than FFmpeg estimating it from
+     * what is there (MPEG-TS, WAV, raw streams): INT64_MAX otherwise. Content that
+     * ends well before it was cut short. */
+    int64_t declared_end_us;
 } avf_source_info;
 
 typedef struct avf_source avf_source;
@@ -100,6 +105,10 @@ int avf_source_read(avf_source *src, AVPacket *pkt);
  * read or avf_source_free(). The reading thread.
  */
 const char *avf_source_why(const avf_source *src);
+
+/* 1 when the last avf_source_read() returned AVF_EOS because the input ended, not
+ * because it was stopped. The reading thread. */
+int avf_source_at_end(const avf_source *src);
 
 /* Makes the current and every later blocking call return at once. Any thread. */
 void avf_source_abort(avf_source *src);

@@ -519,6 +519,9 @@ class TestTruncated(CorruptTestCase):
                 self.assertGreaterEqual(segs[-1]["t1"], reach - REACH_MARGIN,
                                         "%s: the packets up to %.3f s were readable, the "
                                         "segments end at %.3f s" % (case, reach, segs[-1]["t1"]))
+                if key in ("mkv", "mp4fast"):  # they declare 10 s: the cut is told
+                    self.assertIn("the input ended early", err, case)
+                    self.assertEqual(segs[-1].get("partial_reason"), "input ended early", case)
 
     def test_matroska(self):
         self._truncate("mkv")
@@ -545,6 +548,54 @@ class TestTruncated(CorruptTestCase):
                 path = write("cut%d_mp4.mp4" % pct, data[:len(data) * pct // 100])
                 line = self.assert_fails_cleanly(case, path)
                 self.assertIn("not a media file FFmpeg can read", line)
+
+
+class TestEndedEarly(CorruptTestCase):
+    """A file cut short whose container declares its length (Matroska's duration, an
+    MP4 index) says so: a warning naming the file, where it ended and what it
+    declared; the last segment is partial with the reason. Exit status 0: what was
+    readable is analyzed (docs/reliability.md). MPEG-TS and WAV declare nothing
+    that survives the cut (FFmpeg estimates their length from what is there)."""
+
+    def test_cut_at_60_percent(self):
+        for key in ("mkv", "mp4fast"):
+            data = read(MEDIA[key])
+            ext = os.path.splitext(MEDIA[key])[1]
+            case = "%s cut at 60%%, ended early" % key
+            with self.subTest(case):
+                path = write("cut60_%s%s" % (key, ext), data[:len(data) * 6 // 10])
+                rc, segs, err = analyze(case, path)
+                self.check_run(case, path, rc, segs, err)
+                self.assertEqual(rc, 0, err)
+                self.assertTrue(segs, case)
+                last = segs[-1]
+                self.assertTrue(last["partial"], last)
+                self.assertEqual(last.get("partial_reason"), "input ended early", case)
+                for s in segs[:-1]:
+                    self.assertNotIn("partial_reason", s, case)
+                warnings = [line for line in err.splitlines() if "ended early" in line]
+                self.assertEqual(len(warnings), 1, "%s:\n%s" % (case, err))
+                self.assertIn(path, warnings[0])
+                self.assertIn("warning", warnings[0])
+                m = re.search(r"at ([0-9.]+) s of ([0-9.]+) s", warnings[0])
+                self.assertTrue(m, warnings[0])
+                self.assertAlmostEqual(float(m.group(1)), last["t1"], delta=0.001)
+                self.assertAlmostEqual(float(m.group(2)), 10.0, delta=0.1)
+
+    def test_whole_files_say_nothing(self):
+        """The intact clips, a cut MPEG-TS (no declared length) and a file whose
+        audio stops long before its video (content to the end): no such word."""
+        data = read(MEDIA["ts"])
+        cut_ts = write("cut60_ts.ts", data[:len(data) * 6 // 10])
+        for key, path in (("mkv", MEDIA["mkv"]), ("mp4fast", MEDIA["mp4fast"]),
+                          ("ts", MEDIA["ts"]), ("cut ts", cut_ts),
+                          ("short_audio_mkv", MEDIA["short_audio_mkv"]),
+                          ("short_audio_mp4", MEDIA["short_audio_mp4"])):
+            with self.subTest(key):
+                rc, segs, err = analyze(key + ", not ended early", path)
+                self.assertEqual(rc, 0, err)
+                self.assertNotIn("ended early", err, key)
+                self.assertEqual([s for s in segs if "partial_reason" in s], [], key)
 
 
 class TestFlipped(CorruptTestCase):
@@ -829,6 +880,14 @@ class TestDaemon(CorruptTestCase):
             self.assertEqual(got, want, name)
             self.assertEqual(final(name)["state"], "ended", final(name))
             self.assertGreater(len(sub.segments(name)), 0, name)
+        # the cut Matroska declares 10 s: its status says it ended early
+        status = final("cut50_mkv")
+        self.assertIn("ended early at", status["error"] or "", status)
+        self.assertIn(files["cut50_mkv"], status["error"])
+        self.assertEqual(sub.segments("cut50_mkv")[-1].get("partial_reason"),
+                         "input ended early")
+        for name in ("intact_mkv", "intact_ts", "cut90_ts", "flip_ts"):
+            self.assertIsNone(final(name)["error"], final(name))
         self.assertEqual(len(sub.segments("flip_ts")), len(sub.segments("intact_ts")))
         # the rest fail, with the file and the reason in the status and the log
         for name, reason in (("flip_header_mkv", "damaged, or uses a feature"),
