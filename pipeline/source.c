@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/version.h>
@@ -280,31 +281,46 @@ static int refuse(avf_source *src, const char *url)
  * libavformat's concat demuxer opens its entries with avformat_open_input() of its
  * own, which does not go through io_open: its entries are checked here, before
  * the input is opened, against the source's folder. path is a local file; a
- * file that is not an ffconcat list (its probe wants this first line) passes.
+ * file that is not an ffconcat list (its probe wants this first line), or not a
+ * regular file, passes.
  */
-#define CONCAT_MAX_BYTES (1 << 20)
+#define CONCAT_MAX_BYTES (16 << 20)
 
 static int check_concat_list(avf_source *src, const char *path)
 {
     static const char magic[] = "ffconcat version 1.0";
-    char *text = NULL, *line, *save = NULL, dir[PATH_MAX];
+    char head[sizeof(magic) - 1], *text = NULL, *line, *save = NULL, dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    FILE *f = fopen(path, "rb");
+    struct stat st;
+    FILE *f;
     size_t n;
     int ret = 0;
 
+    /* a FIFO or a device is read once, by libavformat: its bytes are not ours */
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    f = fopen(path, "rb");
     if (!f)
         return 0; /* the open fails by itself, with its own reason */
-    text = malloc(CONCAT_MAX_BYTES + 1);
+    if (fread(head, 1, sizeof(head), f) != sizeof(head) || memcmp(head, magic, sizeof(head))) {
+        fclose(f);
+        return 0;
+    }
+    if (st.st_size > CONCAT_MAX_BYTES) {
+        fclose(f);
+        snprintf(src->why, sizeof(src->why), "an ffconcat list over %d MB is not read",
+                 CONCAT_MAX_BYTES >> 20);
+        return AVERROR(EFBIG);
+    }
+    text = malloc((size_t)st.st_size + 1);
     if (!text) {
         fclose(f);
         return AVERROR(ENOMEM);
     }
-    n = fread(text, 1, CONCAT_MAX_BYTES, f);
+    rewind(f);
+    n = fread(text, 1, (size_t)st.st_size, f);
     fclose(f);
     text[n] = 0;
-    if (n < sizeof(magic) - 1 || memcmp(text, magic, sizeof(magic) - 1))
-        goto done;
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
     for (line = strtok_r(text, "\r\n", &save); line && !ret; line = strtok_r(NULL, "\r\n", &save)) {
         const char *p = line + strspn(line, " \t");
@@ -327,7 +343,6 @@ static int check_concat_list(avf_source *src, const char *path)
             ret = refuse(src, n_full >= 0 && (size_t)n_full < sizeof(full) ? full : entry);
         av_free(entry);
     }
-done:
     free(text);
     return ret;
 }
