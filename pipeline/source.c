@@ -38,6 +38,7 @@
 #include <libavutil/time.h>
 
 #include "daemon/log.h"
+#include "clock.h"
 #include "error.h"
 
 #define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
@@ -57,9 +58,14 @@ struct avf_source {
     int video_index, audio_index;
     atomic_llong deadline; /* av_gettime_relative() microseconds */
     atomic_int aborted;
-    const atomic_int *stop;    /* the owner's stop flag, or NULL */
-    int realtime;              /* immutable after open */
-    int64_t pace_offset;       /* realtime: monotonic - timeline of the first packet */
+    const atomic_int *stop; /* the owner's stop flag, or NULL */
+    int realtime;           /* immutable after open */
+    int64_t pace_offset;    /* realtime: monotonic - timeline of the first packet */
+    /* per chosen stream (video, audio): the end of its latest packet on the timeline
+     * and the shift its discontinuities added, as the decoders' clocks absorb them
+     * (clock.h), so that one timestamp an hour ahead does not pace an hour; the
+     * demux thread only */
+    int64_t packet_end[2], packet_shift[2];
     atomic_llong clock_offset; /* INT64_MAX until the first timed packet */
     /* where nested resources (HLS playlists, segments, keys) may come from: the
      * source's own host, or for a local file its own folder; "" = no limit */
@@ -414,6 +420,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     src->stop = opt ? opt->stop : NULL;
     src->realtime = opt && opt->realtime;
     src->pace_offset = INT64_MIN;
+    src->packet_end[0] = src->packet_end[1] = INT64_MIN;
     atomic_init(&src->clock_offset, INT64_MAX);
     src->fmt = avformat_alloc_context();
     if (!src->fmt) {
@@ -530,6 +537,7 @@ static int sleep_until(avf_source *src, int64_t t)
 static int clock_packet(avf_source *src, const AVPacket *pkt)
 {
     const AVStream *st = src->fmt->streams[pkt->stream_index];
+    int i = pkt->stream_index == src->video_index ? 0 : 1;
     int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
     int64_t t, offset;
 
@@ -538,7 +546,13 @@ static int clock_packet(avf_source *src, const AVPacket *pkt)
     /* a packet's content is all there once it has arrived: what counts is its end,
      * the moment a live source could have delivered it at the earliest */
     t = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), st->time_base, AV_TIME_BASE_Q) -
-        src->info.origin_us;
+        src->info.origin_us + src->packet_shift[i];
+    if (src->packet_end[i] != INT64_MIN && (t - src->packet_end[i] > AVF_CLOCK_JUMP_US ||
+                                            src->packet_end[i] - t > AVF_CLOCK_DISCONT_US)) {
+        src->packet_shift[i] += src->packet_end[i] - t;
+        t = src->packet_end[i];
+    }
+    src->packet_end[i] = t;
     if (src->realtime) {
         int ret;
 

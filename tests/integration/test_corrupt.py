@@ -909,6 +909,25 @@ class TestDaemon(CorruptTestCase):
             self.assertNotIn(mark, d.stderr())
 
 
+    def test_realtime_file_with_a_pts_an_hour_ahead(self):
+        """A file played in real time whose one video PTS reads an hour later: the
+        pacing goes by the packets' timestamps, and must not wait an hour for that
+        one; the file plays in about its 10 s and ends, as the analysis does."""
+        td.AVFUSED = AVFUSED
+        path = write("rt_pts_hour.ts", ts_shift_pts(read(MEDIA["ts"]), 150, 3600))
+        d = td.Daemon(self, {"rt": {"type": "file", "url": path, "realtime": "yes"}})
+        sub = td.Subscriber(d.endpoint)
+        self.addCleanup(sub.close)
+        sub.wait(lambda: sub.states("rt") and sub.states("rt")[-1] == "ended", 30,
+                 "the file to end")
+        segs = sub.segments("rt")
+        self.assertEqual([(s["t0"], s["t1"]) for s in segs],
+                         [(s["t0"], s["t1"]) for s in intact("ts")])
+        status = sub.of("status", "rt")[-1]
+        self.assertEqual(status["counters"]["discontinuities"], 2, status)
+        self.assertEqual(d.terminate()[0], 0, d.stderr())
+
+
 def tearDownModule():
     if OUTCOMES:
         sys.stderr.write("\n%-44s %5s %5s %7s  %s\n" % ("case", "exit", "segs", "seconds",
