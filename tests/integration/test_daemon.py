@@ -803,6 +803,7 @@ class TestMetrics(DaemonTestCase):
             self.assertGreaterEqual(samples['avfuse_segments_total{source="%s"}' % src], 2)
             self.assertEqual(samples['avfuse_source_state{source="%s",state="running"}' % src], 1)
             self.assertIn('avfuse_drops_total{source="%s",stage="frames"}' % src, samples)
+            self.assertEqual(samples['avfuse_discontinuities_total{source="%s"}' % src], 0)
             self.assertIn('avfuse_latency_ms{source="%s",quantile="0.99"}' % src, samples)
         self.assertEqual(samples["avfuse_sources"], 2)
         missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
