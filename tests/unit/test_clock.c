@@ -132,6 +132,23 @@ static void test_one_timestamp_hours_ahead_costs_nothing(void **state)
     assert_int_equal(c.stats.discontinuities, 2);
 }
 
+static void test_one_mpegts_pts_20_hours_ahead_costs_nothing(void **state)
+{
+    const int64_t wrap = INT64_C(1) << 33;
+    avf_stream_clock c;
+
+    (void)state;
+    avf_clock_init(&c, tb90k, 33, 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(avf_clock_video(&c, i * 3600, 40000), i * 40000);
+    /* a flipped high PTS byte: beyond half the 33-bit period, which the frames after
+     * it then seem to wrap around; the timeline goes on at 25 fps all the same */
+    assert_int_equal(avf_clock_video(&c, (10 * 3600 + 20 * 3600 * INT64_C(90000)) % wrap, 40000),
+                     400000);
+    for (int i = 11; i < 20; i++)
+        assert_int_equal(avf_clock_video(&c, i * 3600, 40000), i * 40000);
+}
+
 static void test_gap_within_bound_kept(void **state)
 {
     avf_stream_clock c;
@@ -353,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_backward_jump_is_discontinuity),
         cmocka_unit_test(test_forward_jump_beyond_bound_is_discontinuity),
         cmocka_unit_test(test_one_timestamp_hours_ahead_costs_nothing),
+        cmocka_unit_test(test_one_mpegts_pts_20_hours_ahead_costs_nothing),
         cmocka_unit_test(test_gap_within_bound_kept),
         cmocka_unit_test(test_mpegts_wrap),
         cmocka_unit_test(test_wrap_with_late_prewrap_timestamp),
