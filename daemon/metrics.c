@@ -151,6 +151,9 @@ char *avf_metrics_render(const json_t *statuses, double uptime_s)
             "Messages a subscriber's full queue refused.", "counters", "publish_drops", NULL);
     counter(&t, statuses, "avfuse_reconnects_total", "Reconnections of a live source.", "counters",
             "reconnects", NULL);
+    counter(&t, statuses, "avfuse_discontinuities_total",
+            "Timestamp jumps of the input that the timeline absorbed.", "counters",
+            "discontinuities", NULL);
     put(&t, "# HELP avfuse_drops_total Work dropped by a live source's bounded queues.\n"
             "# TYPE avfuse_drops_total counter\n");
     json_array_foreach(statuses, i, st)

@@ -64,9 +64,9 @@ struct avf_runner {
     int64_t timeline_us;  /* end of the last published segment on the timeline */
     int64_t mono_base_us; /* CLOCK_MONOTONIC at timeline 0, or INT64_MIN */
     uint64_t frames, samples, segments, reconnects;
-    avf_sched_counters past; /* drops of the pipelines that ended */
+    avf_sched_counters past; /* drops and discontinuities of the pipelines that ended */
     avf_sched *sched;        /* the running pipeline, or NULL */
-    char error[512];
+    char error[1280];
     double latency[LATENCY_WINDOW];
     int nb_latency, latency_pos;
 };
@@ -161,6 +161,7 @@ static void pipeline_config(avf_runner *r, avf_pipeline_config *cfg)
     cfg->max_width = c->width;
     cfg->rate = c->rate;
     cfg->io_timeout_us = llround(c->read_timeout * AV_TIME_BASE);
+    cfg->label = c->name;
     cfg->stop = &r->stop;
     cfg->realtime = c->realtime;
     cfg->live = avf_source_conf_is_live(c);
@@ -233,6 +234,7 @@ typedef struct epoch_state {
     int64_t offset_us;
     int placed; /* offset decided (at the first segment) */
     uint64_t segments;
+    int ended_early; /* the input ended well before its declared end */
 } epoch_state;
 
 /*
@@ -307,6 +309,7 @@ static void swap_sched(avf_runner *r, avf_sched *s)
         r->past.packet_drops += c.packet_drops;
         r->past.frame_drops += c.frame_drops;
         r->past.segment_drops += c.segment_drops;
+        r->past.discontinuities += c.discontinuities;
     }
     r->sched = s;
     pthread_mutex_unlock(&r->lock);
@@ -319,12 +322,12 @@ static void swap_sched(avf_runner *r, avf_sched *s)
 static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
 {
     avf_pipeline_config cfg;
-    avf_pipeline_stats stats;
+    avf_pipeline_stats stats = {.ended_early_us = INT64_MIN};
     avf_sched *s = NULL;
     avf_segment *seg;
     avf_event ev[AVF_EVENTS_MAX];
     const char *url;
-    char *secret = NULL, input[AVF_URL_SHOWN], err[256];
+    char *secret = NULL, input[AVF_URL_SHOWN], err[256], reason[1024] = "";
     int ret;
 
     pipeline_config(r, &cfg);
@@ -333,13 +336,12 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
         snprintf(why, why_size, "%s: cannot open: %s", input, err);
         return ret;
     }
-    cfg.why = err;
-    cfg.why_size = sizeof(err);
-    err[0] = 0;
+    cfg.why = reason;
+    cfg.why_size = sizeof(reason);
     ret = avf_sched_open(&s, url, &cfg);
     avf_source_conf_url_free(&secret);
-    if (ret < 0 && err[0]) {
-        snprintf(why, why_size, "%s: cannot open: %s", input, err);
+    if (ret < 0 && reason[0]) {
+        snprintf(why, why_size, "%s: cannot open: %s", input, reason);
         return ret;
     }
     if (ret == AVERROR(ETIMEDOUT)) {
@@ -378,10 +380,16 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     avf_sched_free(&s);
     if (ret == AVERROR(ETIMEDOUT))
         snprintf(why, why_size, "%s: stalled: no data for %g s", input, r->conf.read_timeout);
+    else if (ret < 0 && reason[0])
+        snprintf(why, why_size, "%s: %s", input, reason);
     else if (ret < 0)
         snprintf(why, why_size, "%s: %s", input, avf_strerror(ret, err, sizeof(err)));
+    else if (stats.ended_early_us != INT64_MIN)
+        snprintf(why, why_size, "%s: ended early at %.3f s of %.3f s (cut short or damaged)", input,
+                 stats.ended_early_us / 1e6, stats.declared_end_us / 1e6);
     else
         snprintf(why, why_size, "%s: end of stream", input);
+    e->ended_early = ret == 0 && stats.ended_early_us != INT64_MIN;
     return ret;
 }
 
@@ -427,7 +435,9 @@ static void *runner_main(void *arg)
         if (atomic_load(&r->stop))
             break;
         if (!live && !r->conf.loop) {
-            set_state(r, ret < 0 ? AVF_STATE_FAILED : AVF_STATE_ENDED, ret < 0 ? why : NULL);
+            /* a file cut short still ends: what it held was published */
+            set_state(r, ret < 0 ? AVF_STATE_FAILED : AVF_STATE_ENDED,
+                      ret < 0 || e.ended_early ? why : NULL);
             return NULL;
         }
         if (!live && e.segments == 0) {
@@ -602,7 +612,7 @@ char *avf_runner_status(avf_runner *r)
     if (r->sched)
         avf_sched_counters_get(r->sched, &now);
     msg = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I}, "
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I}, "
         "s:{s:I, s:I, s:I}, s:o, s:o}",
         "schema", "avfuse.status.v1", "source", r->conf.name, "type",
         avf_source_type_name(r->conf.type), "state", state_names[r->state], "epoch",
@@ -614,9 +624,11 @@ char *avf_runner_status(avf_runner *r)
         (json_int_t)(r->past.frame_drops + now.frame_drops), "segments",
         (json_int_t)(r->past.segment_drops + now.segment_drops), "publish_drops",
         (json_int_t)avf_publisher_drops(r->env.pub, r->conf.name), "reconnects",
-        (json_int_t)r->reconnects, "queues", "packets", (json_int_t)now.packets_queued, "frames",
-        (json_int_t)now.frames_queued, "segments", (json_int_t)now.segments_queued, "latency_ms",
-        latency_json(r), "error", r->error[0] ? json_string(r->error) : json_null());
+        (json_int_t)r->reconnects, "discontinuities",
+        (json_int_t)(r->past.discontinuities + now.discontinuities), "queues", "packets",
+        (json_int_t)now.packets_queued, "frames", (json_int_t)now.frames_queued, "segments",
+        (json_int_t)now.segments_queued, "latency_ms", latency_json(r), "error",
+        r->error[0] ? json_string(r->error) : json_null());
     pthread_mutex_unlock(&r->lock);
     if (!msg)
         return NULL;

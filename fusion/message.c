@@ -204,6 +204,11 @@ char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
             return NULL;
         }
     }
+    if (seg->partial && seg->partial_reason &&
+        json_object_set_new(msg, "partial_reason", json_string(seg->partial_reason))) {
+        json_decref(msg);
+        return NULL;
+    }
     if ((seg->labels_valid || seg->sentiment_valid) && add_model_outputs(msg, seg) < 0) {
         json_decref(msg);
         return NULL;

@@ -63,17 +63,19 @@ int64_t avf_clock_video(avf_stream_clock *c, int64_t raw, int64_t dur_us)
     } else {
         t += c->shift_us;
     }
-    if (c->last_us != AV_NOPTS_VALUE && t <= c->last_us) {
-        if (c->last_us - t > AVF_CLOCK_DISCONT_US) {
-            int64_t want = c->last_us + c->last_dur_us;
+    if (c->last_us != AV_NOPTS_VALUE && (t - (c->last_us + c->last_dur_us) > AVF_CLOCK_JUMP_US ||
+                                         c->last_us - t > AVF_CLOCK_DISCONT_US)) {
+        /* a timestamp fault: the timeline goes on where it was */
+        int64_t want = c->last_us + c->last_dur_us;
 
-            c->shift_us += want - t;
-            t = want;
-            c->stats.discontinuities++;
-        } else {
-            t = c->last_us + 1;
-            c->stats.repaired++;
-        }
+        c->shift_us += want - t;
+        c->stats.discontinuities++;
+        c->stats.last_jump_us = t - want;
+        c->stats.last_jump_at_us = want;
+        t = want;
+    } else if (c->last_us != AV_NOPTS_VALUE && t <= c->last_us) {
+        t = c->last_us + 1;
+        c->stats.repaired++;
     }
     c->last_us = t;
     c->last_dur_us = dur_us;
@@ -105,9 +107,12 @@ int64_t avf_audio_clock_frame(avf_audio_clock *a, int64_t t_us, int64_t pending)
     expected = us_to_samples(t_us, a->rate) + a->shift;
     virtual_pos = a->write_pos + pending - a->discard;
     diff = expected - virtual_pos;
-    if (a->follow_resets && diff < -us_to_samples(AVF_CLOCK_DISCONT_US, a->rate)) {
+    if (a->follow_resets && (diff < -us_to_samples(AVF_CLOCK_DISCONT_US, a->rate) ||
+                             diff > us_to_samples(AVF_CLOCK_JUMP_US, a->rate))) {
         a->shift -= diff;
         a->discontinuities++;
+        a->last_jump_us = av_rescale(diff, AV_TIME_BASE, a->rate);
+        a->last_jump_at_us = av_rescale(virtual_pos, AV_TIME_BASE, a->rate);
         return 0;
     }
     return diff > tolerance || diff < -tolerance ? diff : 0;

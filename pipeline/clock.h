@@ -22,6 +22,16 @@
 
 /* A backward step larger than this is a discontinuity, not a reordering glitch. */
 #define AVF_CLOCK_DISCONT_US 1000000
+/*
+ * A forward step larger than this is a discontinuity too, not a gap. Real gaps
+ * (variable frame rate, a stream that paused, a stretch missing from a recording)
+ * stay on the timeline up to this long; a live source silent longer than its read
+ * timeout (5 s by default) is reconnected, as a new epoch, before its next packet
+ * could make such a step. Beyond a minute it is a timestamp fault (a damaged PTS,
+ * recordings joined end to end, an encoder's clock reset), and kept as a gap it
+ * would publish one empty segment per second of it.
+ */
+#define AVF_CLOCK_JUMP_US (60 * INT64_C(1000000))
 /* Audio timestamps within this distance of the contiguous position are jitter. */
 #define AVF_AUDIO_TOLERANCE_US 20000
 
@@ -29,7 +39,9 @@ typedef struct avf_clock_stats {
     uint64_t missing;         /* timestamps absent, predicted from the previous one */
     uint64_t repaired;        /* duplicated or backward timestamps moved forward */
     uint64_t wraps;           /* timestamp wrap-arounds unwrapped */
-    uint64_t discontinuities; /* large backward jumps absorbed by a shift */
+    uint64_t discontinuities; /* jumps beyond the bounds above absorbed by a shift */
+    int64_t last_jump_us;     /* the latest of them: its size (> 0 ahead, < 0 back) */
+    int64_t last_jump_at_us;  /* and where on the timeline it was absorbed */
 } avf_clock_stats;
 
 /* One stream's clock. All fields belong to the one thread that decodes the stream. */
@@ -57,8 +69,11 @@ int64_t avf_clock_to_timeline(avf_stream_clock *c, int64_t raw);
  * Timeline time of the next video frame: raw is its timestamp (AV_NOPTS_VALUE when
  * unknown), dur_us its duration (or an estimate, > 0). The result is strictly
  * greater than the previous one: a missing timestamp is predicted, a duplicate or
- * small backward step is moved just after the previous frame, and a backward jump
- * beyond AVF_CLOCK_DISCONT_US shifts the rest of the stream forward.
+ * small backward step is moved just after the previous frame, and a jump back
+ * beyond AVF_CLOCK_DISCONT_US or ahead beyond AVF_CLOCK_JUMP_US (past the end of the
+ * previous frame) shifts the rest of the stream so that it goes on where it was.
+ * One timestamp damaged far ahead thus costs two discontinuities (there and back)
+ * and no time on the timeline.
  */
 int64_t avf_clock_video(avf_stream_clock *c, int64_t raw, int64_t dur_us);
 
@@ -73,7 +88,9 @@ typedef struct avf_audio_clock {
     int64_t gap_samples; /* total samples of holes */
     int64_t overlap_samples;
     int64_t shift;            /* samples added to timestamps by discontinuities */
-    uint64_t discontinuities; /* large backward jumps absorbed by a shift */
+    uint64_t discontinuities; /* jumps beyond the bounds absorbed by a shift */
+    int64_t last_jump_us;     /* the latest of them: its size (> 0 ahead, < 0 back) */
+    int64_t last_jump_at_us;  /* and where on the timeline (at write_pos) */
     /* 1 (the default): a step back beyond AVF_CLOCK_DISCONT_US is a discontinuity,
      * as stream timestamps have them. 0 for capture times, which cannot go back: a
      * backlog delivered late is an overlap, dropped to stay on the clock. */
@@ -89,10 +106,11 @@ void avf_audio_clock_init(avf_audio_clock *a, int rate);
  * put it: 0 within AVF_AUDIO_TOLERANCE_US (and for the first frame, which sets
  * the start), positive for a gap, negative for an overlap. On non-zero the caller
  * drains the resampler and calls avf_audio_clock_jump(). With follow_resets, a
- * step back beyond AVF_CLOCK_DISCONT_US is a discontinuity, as for video (a clock
- * reset, recordings joined end to end): it returns 0, the audio goes on where it
- * was and later timestamps count from there, instead of the rest being dropped as
- * overlap.
+ * step back beyond AVF_CLOCK_DISCONT_US or ahead beyond AVF_CLOCK_JUMP_US is a
+ * discontinuity, as for video (a clock reset, recordings joined end to end, a
+ * damaged timestamp): it returns 0, the audio goes on where it was and later
+ * timestamps count from there, instead of the rest being dropped as overlap or
+ * placed after hours of hole.
  */
 int64_t avf_audio_clock_frame(avf_audio_clock *a, int64_t t_us, int64_t pending);
 

@@ -47,6 +47,7 @@
 #include "daemon/log.h"
 #include "error.h"
 #include "pool.h"
+#include "source.h"
 
 /* After this many consecutive decoder errors the stream is treated as ended. */
 #define MAX_CONSECUTIVE_ERRORS 100
@@ -154,6 +155,9 @@ static int open_codec(AVCodecContext **pctx, const AVStream *st)
         goto fail;
     /* lets libavcodec shift timestamps when it drops priming samples */
     ctx->pkt_timebase = st->time_base;
+    /* the open refused larger pictures (source.c); a size that grows later in the
+     * stream (a new SPS) is refused here, frame by frame, by the same bound */
+    ctx->max_pixels = AVF_MAX_PIXELS;
     set_threads(ctx, st);
     ret = avcodec_open2(ctx, codec, NULL);
     if (ret < 0)
@@ -788,6 +792,10 @@ static int audio_frame(avf_adec *d, avf_item **first, avf_item **second)
         avf_audio_clock_jump(&d->place, t_us);
     }
     d->stats.clock = d->clock.stats;
+    /* audio discontinuities are the placement's, not the stream clock's */
+    d->stats.clock.discontinuities = d->place.discontinuities;
+    d->stats.clock.last_jump_us = d->place.last_jump_us;
+    d->stats.clock.last_jump_at_us = d->place.last_jump_at_us;
     d->stats.audio_gaps = d->place.gaps;
     d->stats.audio_overlaps = d->place.overlaps;
     ret = convert(d, (const uint8_t **)frame->extended_data, frame->nb_samples, second);

@@ -5,7 +5,10 @@
  * analyze command, later the daemon's sinks) pulls finished segments. Queue sizes
  * are small because every stage is fast compared with decoding: they smooth
  * bursts, they do not buffer time. The segmenter itself holds the segments still
- * open, so a decoder that runs ahead of the other never blocks on it.
+ * open, so a decoder that runs ahead of the other never blocks on it. Two things
+ * are told here because only the scheduler sees both ends: a timestamp jump that a
+ * decoder's clock absorbed (a warning, a counter), and an input read to its end
+ * well before its declared end (its last segment says so).
  */
 #include "scheduler.h"
 
@@ -39,7 +42,9 @@ typedef struct decoder_thread {
     avf_queue *out; /* items: to the extract thread, or to the segment thread */
     int (*send)(void *dec, const AVPacket *pkt);
     int (*receive)(void *dec, avf_item **item);
+    const avf_decoder_stats *(*stats)(const void *dec);
     void *dec;
+    uint64_t discontinuities; /* this thread only: those already told */
 } decoder_thread;
 
 typedef struct extract_thread {
@@ -68,11 +73,20 @@ struct avf_sched {
     int nb_threads; /* main thread only */
     int joined;     /* main thread only */
     pthread_mutex_t lock;
-    int error;         /* first stage error; protected by lock */
-    int read_error;    /* demux thread only until joined */
-    int mic_error;     /* capture thread only until joined */
-    uint64_t segments; /* segment thread only until joined */
+    int error;                     /* first stage error; protected by lock */
+    int read_error;                /* demux thread only until joined */
+    int mic_error;                 /* capture thread only until joined */
+    uint64_t segments;             /* segment thread only until joined */
+    atomic_ullong discontinuities; /* both decoder threads add to it */
+    atomic_int input_at_end;       /* the demux thread read to the input's end */
+    int64_t ended_early_us;        /* segment thread only until joined; INT64_MIN: no */
 };
+
+/* Content that ends more than this before the input's declared end was cut short. */
+#define ENDED_EARLY_SLACK_US AV_TIME_BASE
+
+/* Discontinuities a decoder thread logs; more are counted, not logged. */
+#define MAX_LOGGED_DISCONTINUITIES 10
 
 static void free_packet(void *p)
 {
@@ -157,11 +171,15 @@ static void *demux_main(void *arg)
             break;
         }
         ret = avf_source_read(s->src, pkt);
-        if (ret == AVF_EOS)
+        if (ret == AVF_EOS) {
+            atomic_store(&s->input_at_end, avf_source_at_end(s->src));
             break;
+        }
         if (ret < 0) {
             /* a damaged or vanished input: keep what was read, report the rest */
             s->read_error = ret;
+            if (s->cfg.why && s->cfg.why_size > 0 && avf_source_why(s->src)[0])
+                snprintf(s->cfg.why, s->cfg.why_size, "%s", avf_source_why(s->src));
             break;
         }
         is_video = info->video && pkt->stream_index == info->video->index;
@@ -199,6 +217,31 @@ static void send_end(avf_queue *q, enum avf_item_type type)
         avf_item_free(&end);
 }
 
+/* Counts the timestamp jumps the decoder absorbed since the last call and warns of
+ * them: each one is damage, or recordings joined, that the user should hear of. */
+static void note_discontinuities(decoder_thread *t)
+{
+    const avf_decoder_stats *st = t->stats(t->dec);
+    uint64_t n = st->clock.discontinuities;
+    const char *label = t->s->cfg.label ? t->s->cfg.label : "input";
+
+    if (n == t->discontinuities)
+        return;
+    atomic_fetch_add(&t->s->discontinuities, n - t->discontinuities);
+    if (t->discontinuities < MAX_LOGGED_DISCONTINUITIES) {
+        int64_t jump = st->clock.last_jump_us;
+
+        avf_log(AVF_LOG_WARN, label,
+                "%s timestamps jumped %.1f s %s at %.3f s: a discontinuity, the timeline goes "
+                "on from there%s",
+                t->end_type == AVF_ITEM_VIDEO_END ? "video" : "audio",
+                (jump < 0 ? -jump : jump) / 1e6, jump < 0 ? "back" : "ahead",
+                st->clock.last_jump_at_us / 1e6,
+                n >= MAX_LOGGED_DISCONTINUITIES ? " (further ones are counted, not logged)" : "");
+    }
+    t->discontinuities = n;
+}
+
 static void *decoder_main(void *arg)
 {
     decoder_thread *t = arg;
@@ -224,6 +267,7 @@ static void *decoder_main(void *arg)
                 goto done;
             if (ret < 0)
                 goto done;
+            note_discontinuities(t);
             if (item->type == t->end_type)
                 end_sent = 1;
             if (avf_queue_send(t->out, item) == AVF_EOS) {
@@ -400,9 +444,58 @@ static int segment_item(avf_segmenter *seg, const avf_item *item, int hop)
     return AVERROR_BUG;
 }
 
+/*
+ * The last segment of an input that ended (not stopped, not broken off) well before
+ * its declared end: partial, with the reason, and a warning. The segment thread,
+ * once every modality ended, when no segment follows this one.
+ */
+static void check_ended_early(avf_sched *s, avf_segment *last)
+{
+    const avf_source_info *info = s->src ? avf_source_get_info(s->src) : NULL;
+
+    if (!info || info->declared_end_us == INT64_MAX || !atomic_load(&s->input_at_end) ||
+        info->declared_end_us - last->t1_us <= ENDED_EARLY_SLACK_US)
+        return;
+    last->partial = 1;
+    last->partial_reason = "input ended early";
+    s->ended_early_us = last->t1_us;
+    avf_log(AVF_LOG_WARN, s->cfg.label,
+            "the input ended early, at %.3f s of %.3f s: the file is cut short or damaged",
+            last->t1_us / 1e6, info->declared_end_us / 1e6);
+}
+
+/* 1 when the segments still to come may be the last of an input that ended early:
+ * it has a declared end and the demux thread has read to the end. From then on the
+ * rest is decoded from what the queues hold: holding a segment back until the next
+ * one shows it was not the last costs little. The segment thread. */
+static int may_end_early(avf_sched *s)
+{
+    const avf_source_info *info = s->src ? avf_source_get_info(s->src) : NULL;
+
+    return info && info->declared_end_us != INT64_MAX && atomic_load(&s->input_at_end);
+}
+
+/* Fuses seg and hands it to the consumer; takes ownership of seg. */
+static int deliver(avf_sched *s, avf_segment *seg)
+{
+    int ret = avf_fusion_segment(s->fusion, seg);
+
+    if (ret < 0) {
+        avf_segment_free(&seg);
+        return ret;
+    }
+    if (avf_queue_send(s->out, seg) == AVF_EOS) {
+        avf_segment_free(&seg);
+        return AVF_EOS;
+    }
+    s->segments++;
+    return 0;
+}
+
 static void *segment_main(void *arg)
 {
     avf_sched *s = arg;
+    avf_segment *held = NULL; /* near the input's end: the latest, maybe the last */
     int ret = 0;
 
     for (;;) {
@@ -420,23 +513,40 @@ static void *segment_main(void *arg)
             if (ret < 0)
                 break;
         }
+        /* once the input is read to its end the segments left come quickly: the
+         * latest waits for the next pop to tell whether it is the last */
         while ((ret = avf_segmenter_pop(s->segmenter, &seg)) == 1) {
-            ret = avf_fusion_segment(s->fusion, seg);
-            if (ret < 0) {
-                avf_segment_free(&seg);
-                goto done;
+            if (held) {
+                ret = deliver(s, held);
+                held = NULL;
+                if (ret < 0) {
+                    avf_segment_free(&seg);
+                    goto done;
+                }
             }
-            if (avf_queue_send(s->out, seg) == AVF_EOS) {
-                avf_segment_free(&seg);
-                ret = AVF_EOS;
-                goto done;
+            if (avf_segmenter_ended(s->segmenter) || may_end_early(s)) {
+                held = seg;
+                continue;
             }
-            s->segments++;
+            ret = deliver(s, seg);
+            if (ret < 0)
+                goto done;
+        }
+        if (held && (ret == AVF_EOS || (ret == 0 && input_done))) {
+            int sent;
+
+            if (ret == AVF_EOS)
+                check_ended_early(s, held);
+            sent = deliver(s, held);
+            held = NULL;
+            if (sent < 0)
+                ret = sent;
         }
         if (ret < 0 || input_done)
             break;
     }
 done:
+    avf_segment_free(&held);
     if (ret < 0 && ret != AVF_EOS)
         set_error(s, "segment", ret);
     avf_queue_finish_recv(s->items);
@@ -452,6 +562,16 @@ static int vdec_send(void *dec, const AVPacket *pkt)
 static int vdec_receive(void *dec, avf_item **item)
 {
     return avf_vdec_receive(dec, item);
+}
+
+static const avf_decoder_stats *vdec_stats(const void *dec)
+{
+    return avf_vdec_stats(dec);
+}
+
+static const avf_decoder_stats *adec_stats(const void *dec)
+{
+    return avf_adec_stats(dec);
 }
 
 static int adec_send(void *dec, const AVPacket *pkt)
@@ -474,6 +594,8 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .realtime = cfg->realtime,
         .pb = cfg->pb,
         .rtsp_transport = cfg->rtsp_transport,
+        .why = cfg->why,
+        .why_size = cfg->why_size,
     };
     enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
     avf_segmenter_config seg_cfg;
@@ -494,7 +616,12 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         return AVERROR(ENOMEM);
     }
     s->cfg = *cfg;
+    if (!s->cfg.label)
+        s->cfg.label = url ? url : cfg->microphone;
     atomic_init(&s->mic_origin, INT64_MIN);
+    atomic_init(&s->discontinuities, 0);
+    atomic_init(&s->input_at_end, 0);
+    s->ended_early_us = INT64_MIN;
     if (url) {
         ret = avf_source_open(&s->src, url, &src_opt);
         if (ret < 0)
@@ -611,6 +738,7 @@ int avf_sched_start(avf_sched *s)
         .out = s->vx ? s->video_items : s->items,
         .send = vdec_send,
         .receive = vdec_receive,
+        .stats = vdec_stats,
         .dec = s->vdec,
     };
     s->audio_thread = (decoder_thread){
@@ -621,6 +749,7 @@ int avf_sched_start(avf_sched *s)
         .out = s->ax ? s->audio_items : s->items,
         .send = adec_send,
         .receive = adec_receive,
+        .stats = adec_stats,
         .dec = s->adec,
     };
     s->video_extract =
@@ -706,6 +835,7 @@ void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c)
     count_queue(s->audio_items, &c->frame_drops, &c->frames_queued);
     count_queue(s->items, &c->frame_drops, &c->frames_queued);
     count_queue(s->out, &c->segment_drops, &c->segments_queued);
+    c->discontinuities = atomic_load(&s->discontinuities);
 }
 
 int avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us)
@@ -766,6 +896,9 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
             stats->audio = *avf_adec_stats(s->adec);
         stats->segmenter = *avf_segmenter_get_stats(s->segmenter);
         stats->segments = s->segments;
+        stats->discontinuities = atomic_load(&s->discontinuities);
+        stats->ended_early_us = s->ended_early_us;
+        stats->declared_end_us = s->src ? avf_source_get_info(s->src)->declared_end_us : INT64_MAX;
         stats->read_error = s->read_error ? s->read_error : s->mic_error;
     }
     pthread_mutex_lock(&s->lock);

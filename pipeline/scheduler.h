@@ -55,8 +55,13 @@ typedef struct avf_pipeline_config {
      * clock: the microphone's capture times are put on the input's timeline through
      * its clock offset, and audio before the input's first packet is left out. */
     const char *microphone;
-    /* Where avf_sched_open() explains a failure it has words for (a microphone that
-     * does not exist), or NULL. */
+    /* What the pipeline's log lines call the input (the daemon's source name,
+     * analyze's path), borrowed: it must outlive the pipeline. NULL: the url. */
+    const char *label;
+    /* Where the pipeline explains a failure it has words for, or NULL: avf_sched_open()
+     * (a microphone that does not exist, a resource refused) and, once
+     * avf_sched_wait() has returned, the input's read error (stats.read_error: an HLS
+     * segment refused). Left untouched when there are no words; the caller clears it. */
     char *why;
     size_t why_size;
     /* Feature extractors (built-in and loaded), borrowed: they must outlive every
@@ -82,15 +87,22 @@ typedef struct avf_pipeline_stats {
     avf_decoder_stats video, audio;
     avf_segmenter_stats segmenter;
     uint64_t segments;
+    uint64_t discontinuities; /* timestamp jumps absorbed, video and audio (clock.h) */
+    /* The input ended more than a second before its declared end (source.h): where
+     * its content ended on the timeline, else INT64_MIN; and that declared end. The
+     * last segment then says so (partial_reason), and a warning was logged. */
+    int64_t ended_early_us, declared_end_us;
     int read_error; /* an error that ended the input early, or 0 */
 } avf_pipeline_stats;
 
 typedef struct avf_sched avf_sched;
 
-/* Work dropped by the bounded queues of a live pipeline, and what they hold now. */
+/* Work dropped by the bounded queues of a live pipeline, and what they hold now;
+ * the timestamp discontinuities its decoders absorbed so far. */
 typedef struct avf_sched_counters {
     uint64_t packet_drops, frame_drops, segment_drops;
     uint64_t packets_queued, frames_queued, segments_queued;
+    uint64_t discontinuities;
 } avf_sched_counters;
 
 /*

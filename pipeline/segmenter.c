@@ -392,6 +392,11 @@ int avf_segmenter_pop(avf_segmenter *s, avf_segment **pseg)
     return 1;
 }
 
+int avf_segmenter_ended(const avf_segmenter *s)
+{
+    return (!s->cfg.has_video || s->video_ended) && (!s->cfg.has_audio || s->audio_ended);
+}
+
 const avf_segmenter_stats *avf_segmenter_get_stats(const avf_segmenter *s)
 {
     return &s->stats;

@@ -17,18 +17,20 @@
 #include <libavutil/frame.h>
 
 typedef struct avf_segment {
-    int64_t index;        /* k */
-    int64_t t0_us, t1_us; /* on the source timeline; t1 is the content end if partial */
-    int partial;          /* cut short by the end of input */
-    int video_present;    /* the source has video and it had not ended before t0 */
-    int nb_frames;        /* analysis frames, in time order */
-    AVFrame **frames;     /* frames[i]->pts is its timeline time in microseconds */
-    int audio_present;    /* the source has audio and it had not ended before t0 */
-    int64_t audio_start;  /* timeline sample index of audio[0] */
-    int audio_len;        /* length of audio[]: the segment length in samples */
-    int nb_samples;       /* samples really received (holes stay 0.0 in audio[]) */
-    float *audio;         /* mono, at the analysis rate */
-    int frames_cap;       /* allocated length of frames[] */
+    int64_t index;              /* k */
+    int64_t t0_us, t1_us;       /* on the source timeline; t1 is the content end if partial */
+    int partial;                /* cut short by the end of input */
+    const char *partial_reason; /* static text when more was expected ("input ended
+                                 * early"), or NULL */
+    int video_present;          /* the source has video and it had not ended before t0 */
+    int nb_frames;              /* analysis frames, in time order */
+    AVFrame **frames;           /* frames[i]->pts is its timeline time in microseconds */
+    int audio_present;          /* the source has audio and it had not ended before t0 */
+    int64_t audio_start;        /* timeline sample index of audio[0] */
+    int audio_len;              /* length of audio[]: the segment length in samples */
+    int nb_samples;             /* samples really received (holes stay 0.0 in audio[]) */
+    float *audio;               /* mono, at the analysis rate */
+    int frames_cap;             /* allocated length of frames[] */
 
     /* Feature rows of the extract stage; dims are the segmenter config's. */
     int video_dim;
@@ -123,6 +125,10 @@ void avf_segmenter_audio_end(avf_segmenter *s, int64_t end_pos);
  * AVF_EOS when every modality ended and all segments were taken.
  */
 int avf_segmenter_pop(avf_segmenter *s, avf_segment **seg);
+
+/* 1 once every modality ended: the segments left are complete, and once they are
+ * taken avf_segmenter_pop() returns AVF_EOS. */
+int avf_segmenter_ended(const avf_segmenter *s);
 
 const avf_segmenter_stats *avf_segmenter_get_stats(const avf_segmenter *s);
 

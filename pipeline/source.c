@@ -13,7 +13,10 @@
  * that libavformat opens through AVFormatContext.io_open, that callback is wrapped:
  * a network source may open resources on its own host only, a local file only
  * files inside its own folder (after resolving symlinks), so a playlist cannot
- * make the daemon fetch from arbitrary hosts or read arbitrary local files.
+ * make the daemon fetch from arbitrary hosts or read arbitrary local files. The
+ * concat demuxer opens its entries past io_open, so an ffconcat list is read here
+ * first and each entry checked the same way. A refusal travels as EPERM; its words
+ * are kept for the owner to report (libavformat may turn it into another error).
  */
 #include "source.h"
 
@@ -25,15 +28,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/version.h>
+#include <libavutil/avstring.h>
 #include <libavutil/avutil.h>
 #include <libavutil/dict.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/time.h>
 
 #include "daemon/log.h"
+#include "clock.h"
 #include "error.h"
 
 #define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
@@ -53,14 +59,24 @@ struct avf_source {
     int video_index, audio_index;
     atomic_llong deadline; /* av_gettime_relative() microseconds */
     atomic_int aborted;
-    const atomic_int *stop;    /* the owner's stop flag, or NULL */
-    int realtime;              /* immutable after open */
-    int64_t pace_offset;       /* realtime: monotonic - timeline of the first packet */
+    const atomic_int *stop; /* the owner's stop flag, or NULL */
+    int realtime;           /* immutable after open */
+    int64_t pace_offset;    /* realtime: monotonic - timeline of the first packet */
+    /* per chosen stream (video, audio): the end of its latest packet on the timeline
+     * and the shift its discontinuities added, as the decoders' clocks absorb them
+     * (clock.h), so that one timestamp an hour ahead does not pace an hour; the
+     * demux thread only */
+    int64_t packet_end[2], packet_shift[2];
     atomic_llong clock_offset; /* INT64_MAX until the first timed packet */
     /* where nested resources (HLS playlists, segments, keys) may come from: the
      * source's own host, or for a local file its own folder; "" = no limit */
     char origin_host[256];
     char origin_dir[PATH_MAX];
+    /* words for the refusal behind the error of the call in progress (open or read):
+     * libavformat only passes the errno on, or swallows it (an HLS segment that
+     * fails is skipped); the thread in that call only */
+    char why[PATH_MAX + 64];
+    int at_end; /* the reading thread only: av_read_frame() reached the end */
     int (*default_io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options);
 };
@@ -158,6 +174,39 @@ static int64_t declared_end_us(const AVFormatContext *fmt, AVStream *st, int64_t
     return av_rescale_q(end, st->time_base, AV_TIME_BASE_Q) - origin;
 }
 
+/*
+ * Where the input's content should end on the timeline, when its container states
+ * it. An MP4's sample tables (read at open) list every sample: the file must hold
+ * the last one of each stream (the headers' durations are not trusted: a track
+ * header may claim 30 s over 10 s of samples). Other containers: the duration their
+ * header gives (libavformat's "from stream", e.g. Matroska's); MPEG-TS, and WAV,
+ * whose length libavformat takes from the file's size, only estimate it. INT64_MAX
+ * when nothing is stated (a fragmented MP4, indexed only as it is read, included).
+ */
+static int64_t declared_input_end_us(const AVFormatContext *fmt, const avf_source_info *info)
+{
+    int64_t end = INT64_MIN;
+
+    if (fmt->duration_estimation_method != AVFMT_DURATION_FROM_STREAM || fmt->duration <= 0)
+        return INT64_MAX;
+    if (strncmp(fmt->iformat->name, "mov,", 4))
+        return fmt->duration + (fmt->start_time != AV_NOPTS_VALUE ? fmt->start_time : 0) -
+               info->origin_us;
+    for (int i = 0; i < 2; i++) {
+        AVStream *st = (AVStream *)(i ? info->audio : info->video);
+        int n = st ? avformat_index_get_entries_count(st) : 0;
+        const AVIndexEntry *last = n > 0 ? avformat_index_get_entry(st, n - 1) : NULL;
+
+        if (!st)
+            continue;
+        if (!last || last->timestamp == AV_NOPTS_VALUE || (fmt->flags & AVFMT_FLAG_IGNIDX))
+            return INT64_MAX;
+        end = FFMAX(end,
+                    av_rescale_q(last->timestamp, st->time_base, AV_TIME_BASE_Q) - info->origin_us);
+    }
+    return end == INT64_MIN ? INT64_MAX : end;
+}
+
 static const char *whitelist(const char *url, enum avf_source_kind kind)
 {
     switch (kind) {
@@ -173,6 +222,16 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
     return avf_url_is_local(url) ? local_whitelist : network_whitelist;
 }
 
+/* The path of a local url: without its file: or file:// prefix. */
+static const char *local_path(const char *url)
+{
+    if (!strncmp(url, "file://", 7))
+        return url + 7;
+    if (!strncmp(url, "file:", 5))
+        return url + 5;
+    return url;
+}
+
 /* Sets the origin of url: its host, or the folder of a local file. */
 static void set_origin(avf_source *src, const char *url, int local)
 {
@@ -184,10 +243,7 @@ static void set_origin(avf_source *src, const char *url, int local)
                      sizeof(src->origin_host), &port, path, sizeof(path), url);
         return;
     }
-    if (!strncmp(url, "file:", 5) && strncmp(url, "file://", 7))
-        url += 5;
-    else if (!strncmp(url, "file://", 7))
-        url += 7;
+    url = local_path(url);
     if (realpath(url, src->origin_dir)) {
         char *slash = strrchr(src->origin_dir, '/');
 
@@ -219,17 +275,93 @@ static int within_origin(const avf_source *src, const char *url)
     return !strncmp(real, src->origin_dir, n) && (real[n] == '/' || n == 1);
 }
 
+/* Logs and keeps the reason a resource was refused; returns the error to pass on. */
+static int refuse(avf_source *src, const char *url)
+{
+    snprintf(src->why, sizeof(src->why), "refused to open %s: outside the source's %s", url,
+             src->origin_host[0] ? "host" : "folder");
+    avf_log(AVF_LOG_ERROR, "source", "%s", src->why);
+    return AVERROR(EPERM);
+}
+
+/*
+ * libavformat's concat demuxer opens its entries with avformat_open_input() of its
+ * own, which does not go through io_open: its entries are checked here, before
+ * the input is opened, against the source's folder. path is a local file; a
+ * file that is not an ffconcat list (its probe wants this first line), or not a
+ * regular file, passes.
+ */
+#define CONCAT_MAX_BYTES (16 << 20)
+
+static int check_concat_list(avf_source *src, const char *path)
+{
+    static const char magic[] = "ffconcat version 1.0";
+    char head[sizeof(magic) - 1], *text = NULL, *line, *save = NULL, dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    FILE *f;
+    size_t n;
+    int ret = 0;
+
+    /* a FIFO or a device is read once, by libavformat: its bytes are not ours */
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return 0; /* the open fails by itself, with its own reason */
+    if (fread(head, 1, sizeof(head), f) != sizeof(head) || memcmp(head, magic, sizeof(head))) {
+        fclose(f);
+        return 0;
+    }
+    if (st.st_size > CONCAT_MAX_BYTES) {
+        fclose(f);
+        snprintf(src->why, sizeof(src->why), "an ffconcat list over %d MB is not read",
+                 CONCAT_MAX_BYTES >> 20);
+        return AVERROR(EFBIG);
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (!text) {
+        fclose(f);
+        return AVERROR(ENOMEM);
+    }
+    rewind(f);
+    n = fread(text, 1, (size_t)st.st_size, f);
+    fclose(f);
+    text[n] = 0;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    for (line = strtok_r(text, "\r\n", &save); line && !ret; line = strtok_r(NULL, "\r\n", &save)) {
+        const char *p = line + strspn(line, " \t");
+        char *entry, full[PATH_MAX];
+        int n_full;
+
+        if (strncmp(p, "file", 4) || !strchr(" \t", p[4]) || !p[4])
+            continue;
+        p += 4 + strspn(p + 4, " \t");
+        entry = av_get_token(&p, " \t"); /* quoting and escapes as the demuxer reads them */
+        if (!entry) {
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        if (entry[0] == '/' || !strncmp(entry, "file:", 5))
+            n_full = snprintf(full, sizeof(full), "%s", entry);
+        else
+            n_full = snprintf(full, sizeof(full), "%s/%s", dir, entry);
+        if (n_full < 0 || (size_t)n_full >= sizeof(full) || !within_origin(src, full))
+            ret = refuse(src, n_full >= 0 && (size_t)n_full < sizeof(full) ? full : entry);
+        av_free(entry);
+    }
+    free(text);
+    return ret;
+}
+
 /* libavformat opens every resource of an input here, the first one included. */
 static int guarded_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options)
 {
     avf_source *src = s->opaque;
 
-    if (!within_origin(src, url)) {
-        avf_log(AVF_LOG_ERROR, "source", "refused to open %s: outside the source's %s", url,
-                src->origin_host[0] ? "host" : "folder");
-        return AVERROR(EPERM);
-    }
+    if (!within_origin(src, url))
+        return refuse(src, url);
     return src->default_io_open(s, pb, url, flags, options);
 }
 
@@ -289,6 +421,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
     src->stop = opt ? opt->stop : NULL;
     src->realtime = opt && opt->realtime;
     src->pace_offset = INT64_MIN;
+    src->packet_end[0] = src->packet_end[1] = INT64_MIN;
     atomic_init(&src->clock_offset, INT64_MAX);
     src->fmt = avformat_alloc_context();
     if (!src->fmt) {
@@ -309,6 +442,11 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->default_io_open = src->fmt->io_open;
         src->fmt->opaque = src;
         src->fmt->io_open = guarded_io_open;
+    }
+    if (src->origin_dir[0] && !(opt && opt->pb) && !ifmt) {
+        ret = check_concat_list(src, local_path(url));
+        if (ret < 0)
+            goto fail;
     }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
     rtsp = !strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8);
@@ -365,11 +503,14 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->info.audio_limit_us =
             declared_end_us(src->fmt, src->fmt->streams[src->audio_index], src->info.origin_us);
     src->info.duration_us = src->fmt->duration;
+    src->info.declared_end_us = declared_input_end_us(src->fmt, &src->info);
     *psrc = src;
     return 0;
 fail:
     if (ret == AVERROR_EXIT)
         ret = stopped(src) ? AVF_EOS : AVERROR(ETIMEDOUT);
+    if (src->why[0] && opt && opt->why && opt->why_size > 0)
+        snprintf(opt->why, opt->why_size, "%s", src->why);
     avf_source_free(&src);
     return ret;
 }
@@ -409,6 +550,7 @@ static int sleep_until(avf_source *src, int64_t t)
 static int clock_packet(avf_source *src, const AVPacket *pkt)
 {
     const AVStream *st = src->fmt->streams[pkt->stream_index];
+    int i = pkt->stream_index == src->video_index ? 0 : 1;
     int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
     int64_t t, offset;
 
@@ -417,7 +559,13 @@ static int clock_packet(avf_source *src, const AVPacket *pkt)
     /* a packet's content is all there once it has arrived: what counts is its end,
      * the moment a live source could have delivered it at the earliest */
     t = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), st->time_base, AV_TIME_BASE_Q) -
-        src->info.origin_us;
+        src->info.origin_us + src->packet_shift[i];
+    if (src->packet_end[i] != INT64_MIN && (t - src->packet_end[i] > AVF_CLOCK_JUMP_US ||
+                                            src->packet_end[i] - t > AVF_CLOCK_DISCONT_US)) {
+        src->packet_shift[i] += src->packet_end[i] - t;
+        t = src->packet_end[i];
+    }
+    src->packet_end[i] = t;
     if (src->realtime) {
         int ret;
 
@@ -451,7 +599,10 @@ int avf_source_read(avf_source *src, AVPacket *pkt)
         if (stopped(src))
             return AVF_EOS;
         arm_deadline(src);
+        src->why[0] = 0;
         ret = av_read_frame(src->fmt, pkt);
+        if (ret == AVERROR_EOF && !stopped(src))
+            src->at_end = 1;
         if (ret == AVERROR_EOF || (ret == AVERROR_EXIT && stopped(src)))
             return AVF_EOS;
         if (ret == AVERROR_EXIT)
@@ -466,6 +617,16 @@ int avf_source_read(avf_source *src, AVPacket *pkt)
         }
         av_packet_unref(pkt);
     }
+}
+
+int avf_source_at_end(const avf_source *src)
+{
+    return src->at_end;
+}
+
+const char *avf_source_why(const avf_source *src)
+{
+    return src->why;
 }
 
 void avf_source_abort(avf_source *src)

@@ -58,6 +58,11 @@ typedef struct avf_source_options {
      * rtsp_transport); NULL: libavformat's choice (UDP, then TCP when nothing comes).
      * Other URLs ignore it. */
     const char *rtsp_transport;
+    /* Where avf_source_open() puts the words for a failure it has them for (a
+     * resource refused: "refused to open PATH: outside the source's folder"), which
+     * the error code alone would not tell; NULL: nowhere. Left untouched otherwise. */
+    char *why;
+    size_t why_size;
 } avf_source_options;
 
 /* Fixed once avf_source_open() returns. */
@@ -68,6 +73,11 @@ typedef struct avf_source_info {
     int64_t video_limit_us; /* declared end of the video on the timeline, or INT64_MAX */
     int64_t audio_limit_us; /* declared end of the audio on the timeline, or INT64_MAX */
     int64_t duration_us;    /* of the whole input, or AV_NOPTS_VALUE */
+    /* Where the input says its content ends on the timeline, when it says so (a
+     * Matroska header's duration, an MP4 index) rather than FFmpeg estimating it from
+     * what is there (MPEG-TS, WAV, raw streams): INT64_MAX otherwise. Content that
+     * ends well before it was cut short. */
+    int64_t declared_end_us;
 } avf_source_info;
 
 typedef struct avf_source avf_source;
@@ -91,6 +101,18 @@ const avf_source_info *avf_source_get_info(const avf_source *src);
  * negative error (AVERROR(ETIMEDOUT) when the deadline passed).
  */
 int avf_source_read(avf_source *src, AVPacket *pkt);
+
+/*
+ * Words for the error the last avf_source_read() returned, when the source has them
+ * (a resource refused: an HLS segment or key outside the source's folder or host),
+ * else "". The returned string belongs to the source and stays valid until the next
+ * read or avf_source_free(). The reading thread.
+ */
+const char *avf_source_why(const avf_source *src);
+
+/* 1 when the last avf_source_read() returned AVF_EOS because the input ended, not
+ * because it was stopped. The reading thread. */
+int avf_source_at_end(const avf_source *src);
 
 /* Makes the current and every later blocking call return at once. Any thread. */
 void avf_source_abort(avf_source *src);

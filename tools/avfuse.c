@@ -454,7 +454,8 @@ static int analyze_one(batch *b, job *j)
 {
     avf_event ev[AVF_EVENTS_MAX];
     avf_events *tracker = NULL;
-    char err[256], why[384];
+    char err[256], why[1536], reason[1024] = "";
+    avf_pipeline_config cfg = *b->cfg;
     const avf_source_info *info;
     avf_pipeline_stats stats;
     avf_sched *s = NULL;
@@ -462,13 +463,16 @@ static int analyze_one(batch *b, job *j)
     FILE *f = NULL;
     int ret, write_err = 0, stopped = 0, has_why = 0;
 
-    ret = avf_sched_open(&s, j->path, b->cfg);
+    cfg.why = reason; /* the words for a failure, where the pipeline has them */
+    cfg.why_size = sizeof(reason);
+    ret = avf_sched_open(&s, j->path, &cfg);
     if (ret < 0) {
         if (ret == AVF_EOS && atomic_load(&b->halt))
             return 0; /* stopped while opening: nothing was analyzed */
         avf_log(AVF_LOG_ERROR, j->path, "%s",
-                ret == AVERROR_INVALIDDATA ? "not a media file FFmpeg can read"
-                                           : avf_strerror(ret, err, sizeof(err)));
+                reason[0]                    ? reason
+                : ret == AVERROR_INVALIDDATA ? "not a media file FFmpeg can read"
+                                             : avf_strerror(ret, err, sizeof(err)));
         return ret;
     }
     info = avf_sched_source_info(s);
@@ -534,7 +538,8 @@ static int analyze_one(batch *b, job *j)
     if (stats.read_error < 0) {
         ret = stats.read_error;
         snprintf(why, sizeof(why), "input broke off after %llu segments: %s",
-                 (unsigned long long)j->segments, avf_strerror(ret, err, sizeof(err)));
+                 (unsigned long long)j->segments,
+                 reason[0] ? reason : avf_strerror(ret, err, sizeof(err)));
         has_why = 1;
         goto done;
     }

@@ -243,7 +243,8 @@ class DaemonTestCase(unittest.TestCase):
         self.assertEqual(m["schema"], "avfuse.status.v1")
         self.assertEqual(m["source"], source)
         self.assertIn(m["state"], STATES)
-        for key in ("frames", "samples", "segments", "publish_drops", "reconnects"):
+        for key in ("frames", "samples", "segments", "publish_drops", "reconnects",
+                    "discontinuities"):
             self.assertIsInstance(m["counters"][key], int)
         for key in ("packets", "frames", "segments"):
             self.assertIsInstance(m["counters"]["drops"][key], int)
@@ -807,6 +808,7 @@ class TestMetrics(DaemonTestCase):
             self.assertGreaterEqual(samples['avfuse_segments_total{source="%s"}' % src], 2)
             self.assertEqual(samples['avfuse_source_state{source="%s",state="running"}' % src], 1)
             self.assertIn('avfuse_drops_total{source="%s",stage="frames"}' % src, samples)
+            self.assertEqual(samples['avfuse_discontinuities_total{source="%s"}' % src], 0)
             self.assertIn('avfuse_latency_ms{source="%s",quantile="0.99"}' % src, samples)
         self.assertEqual(samples["avfuse_sources"], 2)
         missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",

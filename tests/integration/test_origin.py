@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""What an input may open: an HLS playlist stays within its source's folder or host.
+"""What an input may open: an HLS playlist or an ffconcat list stays within its
+source's folder or host.
 
 A playlist names further resources that libavformat opens on the source's
-behalf; pipeline/source.c allows a local playlist files in its own folder only,
-and a network playlist resources on its own host only. The servers run on
-127.0.0.1 and stop with the test."""
+behalf; pipeline/source.c allows a local playlist (or concat list) files in its
+own folder only, and a network playlist resources on its own host only. A refusal
+is what the user reads, from `avfuse analyze` and in the daemon's status, not the
+errno it travels as. The servers run on 127.0.0.1 and stop with the test."""
 import functools
 import http.server
 import os
@@ -18,7 +20,13 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from media import generate  # noqa: E402
 
+try:  # the daemon's helpers (Daemon, Subscriber); they need python3-zmq
+    import test_daemon as td  # noqa: E402
+except ImportError:
+    td = None
+
 AVFUSE = os.environ.get("AVFUSE_BIN", "avfuse")
+AVFUSED = os.environ.get("AVFUSED_BIN")
 WORKDIR = None
 
 
@@ -30,6 +38,10 @@ def setUpModule():
              ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "3",
               "-c:a", "aac", "-f", "mpegts"], "seg.ts")
     shutil.copy(os.path.join(WORKDIR, "site", "seg.ts"), os.path.join(WORKDIR, "outside.ts"))
+    # a name inside the folder for a file outside it
+    os.symlink("../outside.ts", os.path.join(WORKDIR, "site", "link.ts"))
+    if td is not None:
+        td.WORKDIR = WORKDIR
 
 
 def tearDownModule():
@@ -41,6 +53,23 @@ def playlist(path, segment):
         fh.write("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n"
                  "#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:3.0,\n%s\n#EXT-X-ENDLIST\n" % segment)
     return path
+
+
+def concat_list(path, *entries):
+    with open(path, "w") as fh:
+        fh.write("ffconcat version 1.0\n")
+        for entry in entries:
+            fh.write("file '%s'\n" % entry)
+    return path
+
+
+def error_line(proc, path):
+    """The one error line that names the input."""
+    lines = [line for line in proc.stderr.splitlines()
+             if "error" in line and path in line]
+    if len(lines) != 1:
+        raise AssertionError("not one error line naming %s:\n%s" % (path, proc.stderr))
+    return lines[0]
 
 
 def analyze(url):
@@ -61,10 +90,62 @@ class TestLocalPlaylist(unittest.TestCase):
             self.assertEqual(proc.stdout, "")
             self.assertIn("refused to open", proc.stderr)
             self.assertIn("outside the source's folder", proc.stderr)
+            # the input's own error line says why, not the errno or its consequence
+            line = error_line(proc, os.path.join(WORKDIR, "site", "bad.m3u8"))
+            self.assertIn("refused to open ", line)
+            self.assertIn("outside.ts: outside the source's folder", line)
         # libavformat's HLS demuxer refuses a file without a media extension itself
         proc = analyze(playlist(os.path.join(WORKDIR, "site", "bad.m3u8"), "/etc/passwd"))
         self.assertNotEqual(proc.returncode, 0)
         self.assertEqual(proc.stdout, "")
+
+
+    def test_concat_entry_in_its_folder_is_read(self):
+        proc = analyze(concat_list(os.path.join(WORKDIR, "site", "ok.ffconcat"), "seg.ts"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertGreaterEqual(len(proc.stdout.splitlines()), 3)
+
+    def test_concat_entry_outside_its_folder_is_refused(self):
+        """A relative path out of the folder, an absolute one, and a name inside the
+        folder that is a symbolic link to a file outside it (libavformat's concat
+        demuxer opens its entries itself, not through the source's guard)."""
+        path = os.path.join(WORKDIR, "site", "bad.ffconcat")
+        for target in ("../outside.ts", os.path.join(WORKDIR, "outside.ts"), "link.ts"):
+            with self.subTest(target):
+                proc = analyze(concat_list(path, "seg.ts", target))
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertEqual(proc.stdout, "")
+                line = error_line(proc, path)
+                self.assertIn("refused to open ", line)
+                self.assertIn(": outside the source's folder", line)
+                self.assertNotIn("Operation not permitted", line)
+
+
+@unittest.skipIf(td is None or not AVFUSED, "needs AVFUSED_BIN and python3-zmq")
+class TestDaemonStatus(unittest.TestCase):
+    def test_refusal_is_the_status_error(self):
+        """A file source whose playlist or concat list reaches outside its folder
+        fails, and its status says why."""
+        td.AVFUSED = AVFUSED
+        site = os.path.join(WORKDIR, "site")
+        files = {
+            "hls": playlist(os.path.join(site, "d_bad.m3u8"), "../outside.ts"),
+            "concat": concat_list(os.path.join(site, "d_bad.ffconcat"), "link.ts"),
+        }
+        d = td.Daemon(self, {name: {"type": "file", "url": path}
+                             for name, path in files.items()})
+        sub = td.Subscriber(d.endpoint)
+        self.addCleanup(sub.close)
+        sub.wait(lambda: all(sub.states(n) and sub.states(n)[-1] == "failed" for n in files),
+                 20, "both sources to fail")
+        for name, path in files.items():
+            error = sub.of("status", name)[-1]["error"]
+            self.assertIn(path, error)
+            self.assertIn("refused to open ", error)
+            # the entry as the list names it (a link to outside.ts, for concat)
+            entry = "outside.ts" if name == "hls" else "link.ts"
+            self.assertIn("%s: outside the source's folder" % entry, error)
+        self.assertEqual(d.terminate()[0], 0, d.stderr())
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):

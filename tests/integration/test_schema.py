@@ -138,6 +138,18 @@ class TestAnalyzeOutput(SchemaTestCase):
             self.assertIn("labels", s)
         self.assertTrue(events)
 
+    def test_file_cut_short(self):
+        """A Matroska file cut at 60 %: the last segment is partial with its reason."""
+        mkv = generate(WORKDIR, ["-i", MEDIA["av"], "-c", "copy"], "av.mkv")
+        with open(mkv, "rb") as fh:
+            data = fh.read()
+        cut = os.path.join(WORKDIR, "av_cut.mkv")
+        with open(cut, "wb") as fh:
+            fh.write(data[:len(data) * 6 // 10])
+        segs, _ = self.check_all(analyze(cut))
+        self.assertEqual(segs[-1]["partial_reason"], "input ended early")
+        self.assertFalse(any("partial_reason" in s for s in segs[:-1]))
+
     def test_audio_only(self):
         segs, events = self.check_all(analyze("--events", MEDIA["audio"]))
         self.assertEqual(len(segs), 5)
@@ -433,6 +445,9 @@ class TestSchemasReject(SchemaTestCase):
             "model without labels or sentiment": lambda m: [m.pop("labels"),
                                                             m.pop("sentiment")],
             "partial as a string": lambda m: m.update(partial="no"),
+            "a reason on a whole segment": lambda m: m.update(partial=False,
+                                                              partial_reason="input ended early"),
+            "an unknown partial reason": lambda m: m.update(partial=True, partial_reason="bored"),
             "a key added to video": lambda m: m["video"].update(codec="h264"),
         }
         for why, change in cases.items():
@@ -450,6 +465,8 @@ class TestSchemasReject(SchemaTestCase):
             "features off": lambda m: [m["video"].pop("features"), m["audio"].pop("features")],
             "a plugin's feature": lambda m: m["video"]["features"].update(faces=2.0),
             "an estimated offset": lambda m: m["av"].update(offset_ms=-40.0),
+            "a file cut short": lambda m: m.update(partial=True,
+                                                   partial_reason="input ended early"),
         }
         for why, change in allowed.items():
             self.assertEqual(errors(self.broken(self.segment, change)), [], why)

@@ -1,7 +1,8 @@
 /*
  * test_clock.c - crafted timestamp sequences through the stream clock, the audio
  * placement and the frame sampler: offset starts, variable frame rate, gaps,
- * duplicates, missing and backward timestamps, 33-bit wrap.
+ * duplicates, missing and backward timestamps, forward jumps beyond the
+ * discontinuity bound, 33-bit wrap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +102,65 @@ static void test_backward_jump_is_discontinuity(void **state)
     assert_int_equal(c.stats.discontinuities, 1);
 }
 
+static void test_forward_jump_beyond_bound_is_discontinuity(void **state)
+{
+    avf_stream_clock c;
+
+    (void)state;
+    avf_clock_init(&c, (AVRational){1, 1000}, 64, 0);
+    avf_clock_video(&c, 10000, 40000); /* 10 s */
+    /* the next recording is stamped two hours later: the timeline goes on */
+    assert_int_equal(avf_clock_video(&c, 7210040, 40000), 10040000);
+    assert_int_equal(avf_clock_video(&c, 7210080, 40000), 10080000);
+    assert_int_equal(c.stats.discontinuities, 1);
+    assert_int_equal(c.stats.last_jump_us, 7200000000LL);
+    assert_int_equal(c.stats.last_jump_at_us, 10040000);
+}
+
+static void test_one_timestamp_hours_ahead_costs_nothing(void **state)
+{
+    avf_stream_clock c;
+
+    (void)state;
+    avf_clock_init(&c, (AVRational){1, 1000}, 64, 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(avf_clock_video(&c, i * 40, 40000), i * 40000);
+    /* one damaged timestamp an hour on, then the stream as it was */
+    assert_int_equal(avf_clock_video(&c, 3600000 + 400, 40000), 400000);
+    for (int i = 11; i < 20; i++)
+        assert_int_equal(avf_clock_video(&c, i * 40, 40000), i * 40000);
+    assert_int_equal(c.stats.discontinuities, 2);
+}
+
+static void test_one_mpegts_pts_20_hours_ahead_costs_nothing(void **state)
+{
+    const int64_t wrap = INT64_C(1) << 33;
+    avf_stream_clock c;
+
+    (void)state;
+    avf_clock_init(&c, tb90k, 33, 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(avf_clock_video(&c, i * 3600, 40000), i * 40000);
+    /* a flipped high PTS byte: beyond half the 33-bit period, which the frames after
+     * it then seem to wrap around; the timeline goes on at 25 fps all the same */
+    assert_int_equal(avf_clock_video(&c, (10 * 3600 + 20 * 3600 * INT64_C(90000)) % wrap, 40000),
+                     400000);
+    for (int i = 11; i < 20; i++)
+        assert_int_equal(avf_clock_video(&c, i * 3600, 40000), i * 40000);
+}
+
+static void test_gap_within_bound_kept(void **state)
+{
+    avf_stream_clock c;
+
+    (void)state;
+    avf_clock_init(&c, (AVRational){1, 1000}, 64, 0);
+    avf_clock_video(&c, 0, 40000);
+    /* a real gap just under the bound (a stream paused, a missing stretch) */
+    assert_int_equal(avf_clock_video(&c, AVF_CLOCK_JUMP_US / 1000, 40000), AVF_CLOCK_JUMP_US);
+    assert_int_equal(c.stats.discontinuities, 0);
+}
+
 static void test_mpegts_wrap(void **state)
 {
     const int64_t wrap = INT64_C(1) << 33;
@@ -197,6 +257,44 @@ static void test_audio_overlap_dropped(void **state)
     assert_int_equal(a.overlap_samples, 800);
 }
 
+static void test_audio_forward_jump_beyond_bound_is_discontinuity(void **state)
+{
+    avf_audio_clock a;
+    int64_t pos;
+
+    (void)state;
+    avf_audio_clock_init(&a, 16000);
+    avf_audio_clock_frame(&a, 0, 0);
+    avf_audio_clock_place(&a, 16000, &pos); /* 0 .. 1 s */
+    /* the next frame is stamped two hours on: the audio goes on where it was */
+    assert_int_equal(avf_audio_clock_frame(&a, 7201000000LL, 0), 0);
+    assert_int_equal(avf_audio_clock_place(&a, 160, &pos), 0);
+    assert_int_equal(pos, 16000);
+    assert_int_equal(avf_audio_clock_frame(&a, 7201010000LL, 0), 0);
+    assert_int_equal(avf_audio_clock_place(&a, 160, &pos), 0);
+    assert_int_equal(pos, 16160);
+    assert_int_equal(a.discontinuities, 1);
+    assert_int_equal(a.gaps, 0);
+    assert_int_equal(a.last_jump_us, 7200000000LL);
+}
+
+static void test_audio_capture_gap_kept(void **state)
+{
+    avf_audio_clock a;
+    int64_t pos;
+
+    (void)state;
+    avf_audio_clock_init(&a, 16000);
+    a.follow_resets = 0; /* capture times: a long stall is real time */
+    avf_audio_clock_frame(&a, 0, 0);
+    avf_audio_clock_place(&a, 16000, &pos);
+    assert_int_equal(avf_audio_clock_frame(&a, 121000000, 0), 120 * 16000);
+    avf_audio_clock_jump(&a, 121000000);
+    assert_int_equal(avf_audio_clock_place(&a, 160, &pos), 0);
+    assert_int_equal(pos, 121 * 16000);
+    assert_int_equal(a.discontinuities, 0);
+}
+
 static void test_audio_missing_timestamps_contiguous(void **state)
 {
     avf_audio_clock a;
@@ -270,11 +368,17 @@ int main(void)
         cmocka_unit_test(test_missing_timestamps_predicted),
         cmocka_unit_test(test_gap_kept),
         cmocka_unit_test(test_backward_jump_is_discontinuity),
+        cmocka_unit_test(test_forward_jump_beyond_bound_is_discontinuity),
+        cmocka_unit_test(test_one_timestamp_hours_ahead_costs_nothing),
+        cmocka_unit_test(test_one_mpegts_pts_20_hours_ahead_costs_nothing),
+        cmocka_unit_test(test_gap_within_bound_kept),
         cmocka_unit_test(test_mpegts_wrap),
         cmocka_unit_test(test_wrap_with_late_prewrap_timestamp),
         cmocka_unit_test(test_audio_contiguous_with_jitter),
         cmocka_unit_test(test_audio_gap_leaves_hole),
         cmocka_unit_test(test_audio_overlap_dropped),
+        cmocka_unit_test(test_audio_forward_jump_beyond_bound_is_discontinuity),
+        cmocka_unit_test(test_audio_capture_gap_kept),
         cmocka_unit_test(test_audio_missing_timestamps_contiguous),
         cmocka_unit_test(test_sampler_rates),
         cmocka_unit_test(test_sampler_skips_before_origin_and_gaps),
