@@ -18,6 +18,9 @@ for tool in ffmpeg valgrind timeout; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found on PATH" >&2; exit 2; }
 done
 
+. "$(dirname "$0")/valgrind_preflight.sh"
+valgrind_preflight "$AVFUSE"
+
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

@@ -23,6 +23,9 @@ done
 for tool in ffmpeg valgrind timeout python3 curl; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found on PATH" >&2; exit 2; }
 done
+. "$(dirname "$0")/valgrind_preflight.sh"
+valgrind_preflight "$AVFUSED"
+
 RUN_S=${AVFUSE_VALGRIND_SECONDS:-5}
 
 TMP=$(mktemp -d)
