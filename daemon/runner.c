@@ -315,11 +315,17 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
         snprintf(why, why_size, "%s: cannot open: %s", input, err);
         return ret;
     }
+    if (ret == AVERROR(ETIMEDOUT)) {
+        /* nothing came within read_timeout: a peer that does not answer, a FIFO
+         * nobody writes to */
+        snprintf(why, why_size, "%s: cannot open: stalled: no data for %g s", input,
+                 r->conf.read_timeout);
+        return ret;
+    }
     if (ret < 0) {
         snprintf(why, why_size, "%s: cannot open: %s", input,
-                 ret == AVERROR_INVALIDDATA  ? "not a media file FFmpeg can read"
-                 : ret == AVERROR(ETIMEDOUT) ? "timed out"
-                                             : avf_strerror(ret, err, sizeof(err)));
+                 ret == AVERROR_INVALIDDATA ? "not a media file FFmpeg can read"
+                                            : avf_strerror(ret, err, sizeof(err)));
         return ret;
     }
     swap_sched(r, s);
