@@ -18,6 +18,7 @@ Helpers (Daemon, Subscriber) are test_daemon.py's.
 """
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -179,9 +180,13 @@ class TestStuck(AbuseTestCase):
         sub.wait(lambda: sub.segments("g"), 20, "g's first segment")
         time.sleep(1.5)  # s is blocked in open(2) by now
         before = self.assert_answers(d, "while s is blocked")
-        rc, out, took = ctl(d, "remove", "s")
-        self.assertEqual(rc, 0, out)
-        self.assertLess(took, 1.5, "ctl remove took %.2f s" % took)
+        # (through the socket, without avfuse ctl's own start-up: the wait is the
+        # daemon's 1 s for a source to stop)
+        start = time.monotonic()
+        reply = d.ctl({"cmd": "remove", "name": "s"})
+        took = time.monotonic() - start
+        self.assertEqual(reply, {"ok": True, "removed": "s"})
+        self.assertLess(took, 1.5, "remove took %.2f s" % took)
         self.assertIn("did not stop within 1 s: abandoned", d.stderr())
         after = self.assert_answers(d, "after s was abandoned")
         n = len(sub.segments("g"))
@@ -195,9 +200,48 @@ class TestStuck(AbuseTestCase):
         exit_took = self.assert_clean_exit(d)
         self.assertIn("abandoned", d.stderr())
         FIGURES.append("source blocked in open(2) (HLS segment on a FIFO): ctl status %.2f s "
-                       "before, ctl remove %.2f s (abandoned), ctl status after %.2f s; "
+                       "before, remove %.2f s (abandoned), ctl status after %.2f s; "
                        "SIGTERM with another one blocked: exit 0 in %.2f s"
                        % (before, took, after, exit_took))
+
+
+    def test_watchdog_withheld_while_stuck_and_fed_once_abandoned(self):
+        path = os.path.join(WORKDIR, "notify-%d" % os.getpid())
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        sock.settimeout(0.1)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+        # a runner may stay silent 2 read_timeout + 2 len + 2 s = 4 s here
+        d = td.Daemon(self, {"s": {"type": "file", "url": stuck_playlist(), "read_timeout": 0.5,
+                                   "hop": 0.5, "len": 0.5}}, env=env)
+        got = []  # (arrival, datagram)
+
+        def receive(seconds):
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                try:
+                    got.append((time.monotonic(), sock.recv(4096).decode()))
+                except socket.timeout:
+                    pass
+
+        def fed(since):
+            return [t for t, m in got if t >= since and "WATCHDOG=1" in m]
+
+        start = time.monotonic()
+        receive(2)
+        self.assertTrue(fed(start), "no WATCHDOG=1 at first: %s" % got)
+        receive(5)  # the stuck source's heartbeat is older than its limit by now
+        quiet = time.monotonic()
+        receive(1.5)
+        self.assertFalse(fed(quiet), "the watchdog was fed while a source was stuck")
+        self.assertIn("not feeding the watchdog", d.stderr())
+        rc, out, _ = ctl(d, "remove", "s")
+        self.assertEqual(rc, 0, out)
+        removed = time.monotonic()
+        receive(1.5)
+        self.assertTrue(fed(removed), "the abandoned source still holds back the watchdog")
+        self.assert_clean_exit(d)
 
 
 class TestPipe(unittest.TestCase):
