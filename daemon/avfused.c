@@ -315,8 +315,9 @@ static int open_security(daemon_state *d, char *why, size_t why_size)
 }
 
 /* What abandoned runners may still use when the daemon exits: left allocated on
- * purpose, and reachable from here so that leak checkers do not count it. */
-static daemon_state left_to_abandoned;
+ * purpose, and reachable from here so that leak checkers do not count it (volatile:
+ * nothing reads it, and the store must stay). */
+static volatile daemon_state left_to_abandoned;
 
 static void shut_down(daemon_state *d)
 {
