@@ -6,7 +6,8 @@ read_timeout (not hang in open(2)), while the control socket keeps answering;
 `ctl remove` of it and SIGTERM return at once. A source stuck where no timeout
 reaches (an HLS playlist whose segment is a FIFO: libavformat opens it with a
 blocking open(2) of its own) is abandoned after a bounded wait: `ctl remove`
-returns within 1.5 s, SIGTERM exits 0 within 2 s. A `pipe:` URL is refused as a
+returns within 1.5 s, SIGTERM exits 0 within 2 s; while it is stuck the watchdog
+is not fed, and once it is abandoned it is again. A `pipe:` URL is refused as a
 file source. A FIFO that gets a writer later is analyzed.
 
 Usage:
