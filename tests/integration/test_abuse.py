@@ -131,7 +131,7 @@ class TestFifo(AbuseTestCase):
         error = sub.of("status", "f")[-1]["error"]
         self.assertIn("stalled: no data for 2 s", error)
         FIGURES.append("FIFO nobody writes to: failed as a stall %.1f s after the control "
-                       "socket appeared (read_timeout %d s); status took at most %.2f s"
+                       "socket appeared (read_timeout %d s); status took at most %.3f s"
                        % (took, timeout, slowest))
         self.assert_clean_exit(d)
 
@@ -149,8 +149,8 @@ class TestFifo(AbuseTestCase):
         sub.wait(lambda: sub.states("f")[-1:] == ["ended"], 5, "f's final status")
         n = len(sub.segments("g"))
         sub.wait(lambda: len(sub.segments("g")) >= n + 2, 10, "g to go on")
-        FIGURES.append("FIFO nobody writes to: status %.2f s, remove %.2f s, "
-                       "status after it %.2f s" % (slowest, took, after))
+        FIGURES.append("FIFO nobody writes to: status %.3f s, remove %.3f s, "
+                       "status after it %.3f s" % (slowest, took, after))
         self.assertNotIn("abandoned", d.stderr())  # it stopped: nothing to abandon
         self.assert_clean_exit(d)
 
@@ -184,7 +184,8 @@ class TestStuck(AbuseTestCase):
     """A source blocked where neither read_timeout nor a stop reaches."""
 
     def test_remove_abandons_and_sigterm_exits(self):
-        d, sub = self.start({"s": {"type": "file", "url": stuck_playlist(), "read_timeout": 1},
+        playlist = stuck_playlist()
+        d, sub = self.start({"s": {"type": "file", "url": playlist, "read_timeout": 1},
                              "g": td.file_source(MEDIA["ts"], loop="yes")})
         sub.wait(lambda: sub.segments("g"), 20, "g's first segment")
         time.sleep(1.5)  # s is blocked in open(2) by now
@@ -198,8 +199,18 @@ class TestStuck(AbuseTestCase):
         self.assertLess(took, 1.5, "remove took %.2f s" % took)
         self.assertIn("did not stop within 1 s: abandoned", d.stderr())
         after = self.assert_answers(d, "after s was abandoned")
+        removed = time.monotonic()
         n = len(sub.segments("g"))
         sub.wait(lambda: len(sub.segments("g")) >= n + 2, 10, "g to go on")
+        # set free at last (a writer opens the FIFO and goes): the abandoned runner
+        # ends, frees itself and publishes nothing
+        os.close(os.open(os.path.join(os.path.dirname(playlist), "seg.ts"),
+                         os.O_WRONLY | os.O_NONBLOCK))
+        sub.wait(lambda: "the abandoned runner ended at last" in d.stderr(), 10,
+                 "the abandoned runner to end")
+        time.sleep(0.5)
+        late = [m for t, topic, m in sub.snapshot() if t > removed and topic.endswith("/s/")]
+        self.assertEqual(late, [], "the abandoned runner published")
         # the name is free again, and its epoch goes on from where it was
         rc, out, _ = ctl(d, "add", "s", "type=file", "url=" + stuck_playlist(), "read_timeout=1")
         self.assertEqual(rc, 0, out)
@@ -208,8 +219,8 @@ class TestStuck(AbuseTestCase):
         time.sleep(1.0)
         exit_took = self.assert_clean_exit(d)
         self.assertIn("abandoned", d.stderr())
-        FIGURES.append("source blocked in open(2) (HLS segment on a FIFO): status %.2f s "
-                       "before, remove %.2f s (abandoned), status after %.2f s; "
+        FIGURES.append("source blocked in open(2) (HLS segment on a FIFO): status %.3f s "
+                       "before, remove %.2f s (abandoned), status after %.3f s; "
                        "SIGTERM with another one blocked: exit 0 in %.2f s"
                        % (before, took, after, exit_took))
 
