@@ -8,8 +8,8 @@
  * no library has is a configuration error.
  *
  * A FIFO is opened without blocking: with no writer, the open ends as a timeout
- * within io_timeout, or at once when stopped, and a writer that comes later is
- * read to its end. A nested resource (an HLS segment) that cannot be resolved is
+ * within io_timeout, or at once when stopped; a writer that comes later is read
+ * to its end, and one that stalls half-way times out like a network peer. A nested resource (an HLS segment) that cannot be resolved is
  * refused, while a missing input itself still says "No such file".
  */
 #include <setjmp.h>
@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,12 @@ static void test_fifo_stopped_at_once(void **state)
     assert_in_range(o.took_us, 150000, 1500000); /* its io_timeout is 30 s */
 }
 
+/* Where a writer writes, and how long it stalls half-way. */
+typedef struct writer_job {
+    const char *path;
+    int64_t stall_us;
+} writer_job;
+
 /* Writes 1 s of a 16 kHz mono WAV into a FIFO, a while after the reader opened it. */
 static void *wav_writer(void *arg)
 {
@@ -197,11 +204,11 @@ static void *wav_writer(void *arg)
                                        1,   0,   0x80, 0x3e, 0,    0,    0,   0x7d, 0,    0,   2,
                                        0,   16,  0,    'd',  'a',  't',  'a', 0,    0x7d, 0,   0};
     static int16_t samples[16000];
-    const char *path = arg;
+    const writer_job *job = arg;
     int fd;
 
     av_usleep(300000);
-    fd = open(path, O_WRONLY);
+    fd = open(job->path, O_WRONLY);
     if (fd < 0)
         return NULL;
     for (int i = 0; i < 16000; i++)
@@ -211,7 +218,7 @@ static void *wav_writer(void *arg)
     /* in two parts, apart: the reader waits for the second */
     if (write(fd, samples, sizeof(samples) / 2) != sizeof(samples) / 2)
         fprintf(stderr, "wav_writer: short write\n");
-    av_usleep(200000);
+    av_usleep(job->stall_us);
     if (write(fd, (char *)samples + sizeof(samples) / 2, sizeof(samples) / 2) !=
         sizeof(samples) / 2)
         fprintf(stderr, "wav_writer: short write\n");
@@ -222,16 +229,35 @@ static void *wav_writer(void *arg)
 static void test_fifo_written_later_is_read(void **state)
 {
     opener o = {.opt = {.io_timeout_us = 2000000, .kind = AVF_SOURCE_FILE}};
+    writer_job job = {o.url, 200000};
     pthread_t thread, writer;
 
     (void)state;
     path_in_folder(o.url, sizeof(o.url), "later.wav");
     assert_int_equal(mkfifo(o.url, 0600), 0);
     assert_int_equal(pthread_create(&thread, NULL, open_main, &o), 0);
-    assert_int_equal(pthread_create(&writer, NULL, wav_writer, o.url), 0);
+    assert_int_equal(pthread_create(&writer, NULL, wav_writer, &job), 0);
     wait_opener(thread, &o, 5000000);
     pthread_join(writer, NULL);
     assert_true(o.ret > 0); /* packets, then the end */
+}
+
+/* A writer that stalls half-way: the open or a read times out, not waits for it. */
+static void test_fifo_writer_stalls(void **state)
+{
+    opener o = {.opt = {.io_timeout_us = 300000, .kind = AVF_SOURCE_FILE}};
+    writer_job job = {o.url, 3000000};
+    pthread_t thread, writer;
+
+    (void)state;
+    path_in_folder(o.url, sizeof(o.url), "stalls.wav");
+    assert_int_equal(mkfifo(o.url, 0600), 0);
+    assert_int_equal(pthread_create(&thread, NULL, open_main, &o), 0);
+    assert_int_equal(pthread_create(&writer, NULL, wav_writer, &job), 0);
+    wait_opener(thread, &o, 2500000);
+    assert_int_equal(o.ret, AVERROR(ETIMEDOUT));
+    assert_true(o.took_us < 2000000);
+    pthread_join(writer, NULL); /* (its last write fails: the reader is gone) */
 }
 
 /* Opens url (a file input) with stderr captured into log; returns the open's result. */
@@ -292,8 +318,10 @@ int main(void)
         cmocka_unit_test(test_fifo_without_writer_times_out),
         cmocka_unit_test(test_fifo_stopped_at_once),
         cmocka_unit_test(test_fifo_written_later_is_read),
+        cmocka_unit_test(test_fifo_writer_stalls),
         cmocka_unit_test(test_unresolvable_nested_resource_refused),
     };
 
+    signal(SIGPIPE, SIG_IGN); /* a writer whose reader gave up gets EPIPE */
     return cmocka_run_group_tests(tests, make_folder, remove_folder);
 }
