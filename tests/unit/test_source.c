@@ -9,8 +9,9 @@
  *
  * A FIFO is opened without blocking: with no writer, the open ends as a timeout
  * within io_timeout, or at once when stopped; a writer that comes later is read
- * to its end, and one that stalls half-way times out like a network peer. A nested resource (an HLS segment) that cannot be resolved is
- * refused, while a missing input itself still says "No such file".
+ * to its end, and one that stalls half-way times out like a network peer. A nested resource (an HLS
+ * segment) that cannot be resolved is refused, while a missing input itself still says "No such
+ * file".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -190,11 +191,27 @@ static void test_fifo_stopped_at_once(void **state)
     assert_in_range(o.took_us, 150000, 1500000); /* its io_timeout is 30 s */
 }
 
-/* Where a writer writes, and how long it stalls half-way. */
+/* Where a writer writes, how long it waits before, and how long it stalls half-way. */
 typedef struct writer_job {
     const char *path;
-    int64_t stall_us;
+    int64_t delay_us, stall_us;
 } writer_job;
+
+/* Opens the FIFO for writing once it has a reader (within 2 s), or returns -1:
+ * a blocking open would wait for ever for a reader that gave up already. */
+static int open_writer(const char *path)
+{
+    for (int i = 0; i < 200; i++) {
+        int fd = open(path, O_WRONLY | O_NONBLOCK);
+
+        if (fd >= 0) {
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            return fd;
+        }
+        av_usleep(10000);
+    }
+    return -1;
+}
 
 /* Writes 1 s of a 16 kHz mono WAV into a FIFO, a while after the reader opened it. */
 static void *wav_writer(void *arg)
@@ -207,8 +224,8 @@ static void *wav_writer(void *arg)
     const writer_job *job = arg;
     int fd;
 
-    av_usleep(300000);
-    fd = open(job->path, O_WRONLY);
+    av_usleep(job->delay_us);
+    fd = open_writer(job->path);
     if (fd < 0)
         return NULL;
     for (int i = 0; i < 16000; i++)
@@ -229,7 +246,7 @@ static void *wav_writer(void *arg)
 static void test_fifo_written_later_is_read(void **state)
 {
     opener o = {.opt = {.io_timeout_us = 2000000, .kind = AVF_SOURCE_FILE}};
-    writer_job job = {o.url, 200000};
+    writer_job job = {o.url, 300000, 200000};
     pthread_t thread, writer;
 
     (void)state;
@@ -245,8 +262,8 @@ static void test_fifo_written_later_is_read(void **state)
 /* A writer that stalls half-way: the open or a read times out, not waits for it. */
 static void test_fifo_writer_stalls(void **state)
 {
-    opener o = {.opt = {.io_timeout_us = 300000, .kind = AVF_SOURCE_FILE}};
-    writer_job job = {o.url, 3000000};
+    opener o = {.opt = {.io_timeout_us = 500000, .kind = AVF_SOURCE_FILE}};
+    writer_job job = {o.url, 0, 3000000};
     pthread_t thread, writer;
 
     (void)state;
