@@ -341,11 +341,22 @@ static int open_security(daemon_state *d, char *why, size_t why_size)
     return 0;
 }
 
+/* What abandoned runners may still use when the daemon exits: left allocated on
+ * purpose, and reachable from here so that leak checkers do not count it (volatile:
+ * nothing reads it, and the store must stay). */
+static volatile daemon_state left_to_abandoned;
+
 static void shut_down(daemon_state *d)
 {
+    int abandoned;
+
     avf_sources_free(&d->sources); /* each publishes its partial segment and final status */
+    abandoned = avf_runners_abandoned();
     avf_metrics_stop(&d->metrics);
-    avf_publisher_close(&d->pub);
+    if (abandoned)
+        avf_publisher_shut(d->pub); /* sends what the others published; refuses the rest */
+    else
+        avf_publisher_close(&d->pub);
     if (d->control)
         zmq_close(d->control);
     if (d->zctx)
@@ -354,6 +365,18 @@ static void shut_down(daemon_state *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx); /* waits at most the linger for subscribers */
     explicit_bzero(&d->curve, sizeof(d->curve));
+    if (abandoned) {
+        /* a stuck runner's pipeline may still run the plugins' code and the model,
+         * and publish; the process ends now and takes them with it */
+        avf_log(AVF_LOG_WARN, "avfused",
+                "%d abandoned source%s still stuck: exiting without freeing the publisher, "
+                "the model and the plugins they use",
+                abandoned, abandoned > 1 ? "s are" : " is");
+        left_to_abandoned = *d;
+        left_to_abandoned.config = NULL;
+        avf_config_free(&d->config);
+        return;
+    }
     avf_fused_layout_free(&d->fused);
     avf_model_free(&d->model);
     free(d->plugins);

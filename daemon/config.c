@@ -333,6 +333,13 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
     if (sc->type == AVF_TYPE_FILE && !avf_url_is_local(sc->url))
         return fail(why, why_size, "source %s: '%s' is not a local file (use type = stream)",
                     sc->name, avf_redact(shown, sizeof(shown), sc->url));
+    /* a pipe's read blocks where no read_timeout reaches, and the daemon's own
+     * descriptors are no media source */
+    if (sc->type == AVF_TYPE_FILE && !strncmp(sc->url, "pipe:", 5))
+        return fail(why, why_size,
+                    "source %s: pipe: URLs are not accepted (a file source reads a file by its "
+                    "path)",
+                    sc->name);
     if (sc->type == AVF_TYPE_STREAM && avf_url_is_local(sc->url))
         return fail(why, why_size,
                     "source %s: '%s' is not a network URL (rtsp, http, srt, udp, ...; use "

@@ -222,6 +222,17 @@ uint64_t avf_publisher_drops(avf_publisher *p, const char *name)
     return n;
 }
 
+void avf_publisher_shut(avf_publisher *p)
+{
+    if (!p || !p->sock)
+        return;
+    avf_queue_finish_send(p->queue); /* the thread sends what is left, then ends */
+    pthread_join(p->thread, NULL);
+    zmq_close(p->sock);
+    p->sock = NULL;
+    avf_queue_finish_recv(p->queue); /* later sends are refused */
+}
+
 void avf_publisher_close(avf_publisher **pp)
 {
     avf_publisher *p;
@@ -229,9 +240,7 @@ void avf_publisher_close(avf_publisher **pp)
     if (!pp || !*pp)
         return;
     p = *pp;
-    avf_queue_finish_send(p->queue); /* the thread sends what is left, then ends */
-    pthread_join(p->thread, NULL);
-    zmq_close(p->sock);
+    avf_publisher_shut(p);
     avf_queue_free(&p->queue);
     pthread_mutex_destroy(&p->lock);
     free(p->drops);

@@ -53,4 +53,12 @@ uint64_t avf_publisher_drops(avf_publisher *p, const char *name);
  * termination then waits at most the linger for subscribers); accepts NULL. */
 void avf_publisher_close(avf_publisher **pp);
 
+/*
+ * The same, but the publisher stays allocated, for threads that may still hand it
+ * messages (abandoned runners, runner.h): avf_publisher_send() refuses them with
+ * AVF_EOS from now on, and avf_publisher_drops() still answers. The caller leaks p
+ * on purpose, or closes it when no such thread is left. Accepts NULL.
+ */
+void avf_publisher_shut(avf_publisher *p);
+
 #endif

@@ -13,6 +13,14 @@
  * The main thread reads state and counters for status messages under the lock;
  * the pipeline pointer is swapped under that lock too, so its live queue counters
  * can be read while it runs.
+ *
+ * The main thread never waits for a runner without a bound: a runner blocked where
+ * no stop reaches (a plugin that hangs, an open(2) of a FIFO that libavformat makes
+ * itself) is abandoned at the deadline. From then on it publishes and writes
+ * nothing (a new source of its name has taken over its seq), and when it ends at
+ * last, its thread frees it. What it borrows (the publisher, the plugins, the
+ * model) must then stay as long as the process: avf_runners_abandoned() tells the
+ * daemon not to free them at exit.
  */
 #include "runner.h"
 
@@ -26,6 +34,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <libavutil/common.h>
 #include <libavutil/time.h>
 
 #include "daemon/log.h"
@@ -39,6 +48,9 @@
 
 static const char *const state_names[] = {"connecting", "running", "reconnecting", "ended",
                                           "failed"};
+
+/* runners abandoned whose thread has not ended yet */
+static atomic_int nb_abandoned;
 
 struct avf_runner {
     avf_source_conf conf; /* immutable */
@@ -55,9 +67,12 @@ struct avf_runner {
     FILE *output;           /* thread only: the JSON-lines sink, or NULL */
     atomic_int reopen;      /* close output before the next line (log rotation) */
     int output_failing;     /* thread only: the last write failed (reported once) */
+    atomic_int abandoned;   /* set under lock too: nobody waits for the thread any more */
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t wake;  /* interrupts a backoff */
+    pthread_cond_t done;  /* signals finished; CLOCK_MONOTONIC */
+    int finished;         /* the thread has done all it will do with the runner */
     enum avf_runner_state state;
     int64_t epoch;
     uint64_t next_seq;
@@ -218,6 +233,10 @@ static void write_output(avf_runner *r, const char *json)
 /* Writes the message to the output file and hands it to the publisher. */
 static void emit(avf_runner *r, const char *topic, char *json)
 {
+    if (atomic_load(&r->abandoned)) {
+        free(json);
+        return;
+    }
     write_output(r, json);
     avf_publisher_send(r->env.pub, topic, json);
 }
@@ -275,6 +294,11 @@ static void publish_segment(avf_runner *r, avf_sched *s, avf_segment *seg, epoch
         meta.wallclock_us = av_gettime() - mono + seg->t0_us + clock;
     }
     pthread_mutex_lock(&r->lock);
+    if (r->abandoned) {
+        /* its seq belongs to the source that replaced it now */
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
     meta.seq = r->next_seq++;
     r->segments++;
     r->frames += seg->nb_frames;
@@ -345,6 +369,8 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
         return ret;
     }
     if (ret == AVERROR(ETIMEDOUT)) {
+        /* nothing came within read_timeout: a peer that does not answer, a FIFO
+         * nobody writes to */
         snprintf(why, why_size, "%s: cannot open: stalled: no data for %g s", input,
                  r->conf.read_timeout);
         return ret;
@@ -416,9 +442,8 @@ static int backoff(avf_runner *r, int64_t delay_us)
     return stopped;
 }
 
-static void *runner_main(void *arg)
+static void run(avf_runner *r)
 {
-    avf_runner *r = arg;
     int live = avf_source_conf_is_live(&r->conf) && r->conf.type != AVF_TYPE_FILE;
     double delay = r->conf.backoff_min;
     epoch_state e = {0};
@@ -438,12 +463,12 @@ static void *runner_main(void *arg)
             /* a file cut short still ends: what it held was published */
             set_state(r, ret < 0 ? AVF_STATE_FAILED : AVF_STATE_ENDED,
                       ret < 0 || e.ended_early ? why : NULL);
-            return NULL;
+            return;
         }
         if (!live && e.segments == 0) {
             /* a looped file that gives nothing would spin */
             set_state(r, AVF_STATE_FAILED, why);
-            return NULL;
+            return;
         }
         if (e.segments > 0)
             delay = r->conf.backoff_min;
@@ -465,7 +490,54 @@ static void *runner_main(void *arg)
         pthread_mutex_unlock(&r->lock);
     }
     set_state(r, AVF_STATE_ENDED, NULL);
+}
+
+static void free_runner(avf_runner *r)
+{
+    avf_events_free(&r->events);
+    if (r->output)
+        fclose(r->output);
+    pthread_cond_destroy(&r->done);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
+    avf_source_conf_clear(&r->conf);
+    free(r);
+}
+
+static void *runner_main(void *arg)
+{
+    avf_runner *r = arg;
+    int abandoned;
+
+    run(r);
+    pthread_mutex_lock(&r->lock);
+    r->finished = 1;
+    abandoned = r->abandoned;
+    pthread_cond_broadcast(&r->done);
+    pthread_mutex_unlock(&r->lock);
+    if (abandoned) {
+        /* nobody will join the thread (it is detached) or free the runner */
+        avf_log(AVF_LOG_INFO, r->conf.name, "the abandoned runner ended at last");
+        free_runner(r);
+        atomic_fetch_sub(&nb_abandoned, 1);
+    }
     return NULL;
+}
+
+/* A condition variable on CLOCK_MONOTONIC, so that a bounded wait is not moved by
+ * a change of the wall clock. */
+static int cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int ret = pthread_condattr_init(&attr);
+
+    if (ret)
+        return ret;
+    ret = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (!ret)
+        ret = pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return ret;
 }
 
 int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_runner_env *env,
@@ -495,6 +567,7 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
     }
     atomic_init(&r->stop, 0);
     atomic_init(&r->reopen, 0);
+    atomic_init(&r->abandoned, 0);
     beat(r);
     if (!r->events || pthread_mutex_init(&r->lock, NULL)) {
         avf_events_free(&r->events);
@@ -503,13 +576,18 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
         return AVERROR(ENOMEM);
     }
     pthread_cond_init(&r->wake, NULL);
-    ret = pthread_create(&r->thread, NULL, runner_main, r);
+    ret = cond_init_monotonic(&r->done);
     if (ret) {
         pthread_cond_destroy(&r->wake);
         pthread_mutex_destroy(&r->lock);
         avf_events_free(&r->events);
         avf_source_conf_clear(&r->conf);
         free(r);
+        return AVERROR(ret);
+    }
+    ret = pthread_create(&r->thread, NULL, runner_main, r);
+    if (ret) {
+        free_runner(r);
         return AVERROR(ret);
     }
     *pr = r;
@@ -524,30 +602,58 @@ void avf_runner_stop(avf_runner *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-void avf_runner_free(avf_runner **pr, avf_runner_resume *resume)
+int avf_runner_free(avf_runner **pr, int64_t deadline_us, avf_runner_resume *resume)
 {
+    struct timespec until = {0};
     avf_runner *r;
+    int finished;
 
     if (!pr || !*pr)
-        return;
+        return 0;
     r = *pr;
+    *pr = NULL;
     avf_runner_stop(r);
-    if (!r->joined)
-        pthread_join(r->thread, NULL);
+    if (deadline_us != INT64_MAX) {
+        int64_t left = FFMAX(deadline_us - av_gettime_relative(), 0);
+
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        left += until.tv_nsec / 1000;
+        until.tv_sec += left / 1000000;
+        until.tv_nsec = left % 1000000 * 1000;
+    }
+    pthread_mutex_lock(&r->lock);
+    while (!r->finished) {
+        if (deadline_us == INT64_MAX)
+            pthread_cond_wait(&r->done, &r->lock);
+        else if (pthread_cond_timedwait(&r->done, &r->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    finished = r->finished;
+    /* where it left off, as far as anyone will know: an abandoned runner publishes
+     * nothing from now on */
     if (resume)
         *resume = (avf_runner_resume){
             .next_seq = r->next_seq,
             .next_epoch = r->epoch + 1,
             .timeline_us = r->timeline_us,
         };
-    avf_events_free(&r->events);
-    if (r->output)
-        fclose(r->output);
-    pthread_cond_destroy(&r->wake);
-    pthread_mutex_destroy(&r->lock);
-    avf_source_conf_clear(&r->conf);
-    free(r);
-    *pr = NULL;
+    if (!finished) {
+        atomic_store(&r->abandoned, 1);
+        atomic_fetch_add(&nb_abandoned, 1);
+        pthread_detach(r->thread); /* its end frees the runner (runner_main()) */
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!finished)
+        return 1;
+    if (!r->joined) /* avf_runner_reap() may have joined it already */
+        pthread_join(r->thread, NULL);
+    free_runner(r);
+    return 0;
+}
+
+int avf_runners_abandoned(void)
+{
+    return atomic_load(&nb_abandoned);
 }
 
 int avf_runner_reap(avf_runner *r)
@@ -639,6 +745,8 @@ char *avf_runner_status(avf_runner *r)
 
 void avf_runner_publish_status(avf_runner *r)
 {
+    if (atomic_load(&r->abandoned))
+        return;
     avf_publisher_send(r->env.pub, r->topic_status, avf_runner_status(r));
 }
 

@@ -57,8 +57,23 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
 /* Asks the runner to stop: it publishes its partial segment and a final status. */
 void avf_runner_stop(avf_runner *r);
 
-/* Stops, joins and frees; fills resume (may be NULL); accepts NULL. */
-void avf_runner_free(avf_runner **pr, avf_runner_resume *resume);
+/*
+ * Stops the runner and waits for its thread until deadline_us (on the
+ * av_gettime_relative() clock; INT64_MAX: as long as it takes). Sets *pr to NULL
+ * and fills resume (may be NULL) in every case. Returns 0 when the thread ended and
+ * the runner is freed; 1 when it was still running at the deadline and is
+ * abandoned: it publishes and writes nothing more, and its thread frees it if it
+ * ever ends, but until then it still uses env (see avf_runners_abandoned()).
+ * Accepts NULL.
+ */
+int avf_runner_free(avf_runner **pr, int64_t deadline_us, avf_runner_resume *resume);
+
+/*
+ * The number of abandoned runners whose thread has not ended yet. While it is not
+ * 0, what their env borrows (the publisher, plugins, model) must not be freed.
+ * Any thread.
+ */
+int avf_runners_abandoned(void);
 
 /*
  * Joins the runner's thread if it has returned (a file that ended or failed), so

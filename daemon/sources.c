@@ -1,5 +1,10 @@
 /*
  * sources.c - the running sources, and where stopped ones left off.
+ *
+ * Stopping never blocks the main thread for long: the runners to stop are asked
+ * together, then given STOP_WAIT_US together; one still running then is abandoned
+ * (runner.h) and its name is free for a new source at once, which continues from
+ * where the abandoned one was when it was let go.
  */
 #include "sources.h"
 
@@ -10,8 +15,11 @@
 
 #include <libavutil/time.h>
 
+#include "daemon/log.h"
 #include "daemon/redact.h"
 #include "pipeline/error.h"
+
+#define STOP_WAIT_US 1000000 /* for all the runners stopped together */
 
 typedef struct resume_entry {
     char name[AVF_SOURCE_NAME_MAX + 1];
@@ -107,9 +115,12 @@ int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, si
     return 0;
 }
 
-/* Stops the runners at indices idx[0..n) together, then frees them. */
+/* Stops the runners at indices idx[0..n) together, then frees them, or abandons
+ * those still running after STOP_WAIT_US. */
 static void stop_runners(avf_sources *set, const int *idx, int n)
 {
+    int64_t deadline = av_gettime_relative() + STOP_WAIT_US;
+
     for (int i = 0; i < n; i++)
         avf_runner_stop(set->runners[idx[i]]);
     for (int i = 0; i < n; i++) {
@@ -117,7 +128,8 @@ static void stop_runners(avf_sources *set, const int *idx, int n)
         char name[AVF_SOURCE_NAME_MAX + 1];
 
         snprintf(name, sizeof(name), "%s", avf_runner_conf(set->runners[idx[i]])->name);
-        avf_runner_free(&set->runners[idx[i]], &resume);
+        if (avf_runner_free(&set->runners[idx[i]], deadline, &resume) > 0)
+            avf_log(AVF_LOG_WARN, name, "did not stop within %g s: abandoned", STOP_WAIT_US / 1e6);
         keep_resume(set, name, &resume);
     }
     /* close the gaps */
@@ -312,8 +324,12 @@ void avf_sources_free(avf_sources **pset)
         stop_runners(set, all, set->nb_runners);
         free(all);
     } else {
+        int64_t deadline = av_gettime_relative() + STOP_WAIT_US;
+
         for (int i = 0; i < set->nb_runners; i++)
-            avf_runner_free(&set->runners[i], NULL);
+            avf_runner_stop(set->runners[i]);
+        for (int i = 0; i < set->nb_runners; i++)
+            avf_runner_free(&set->runners[i], deadline, NULL);
     }
     free(set->runners);
     free(set->resumes);

@@ -29,7 +29,8 @@ avf_sources *avf_sources_new(const avf_runner_env *env);
  */
 int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, size_t why_size);
 
-/* Stops and removes the source called name; AVF_ERR_CONFIG with why if unknown. */
+/* Stops and removes the source called name (abandoning it when it does not stop
+ * within 1 s); AVF_ERR_CONFIG with why if unknown. */
 int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why_size);
 
 /*
@@ -68,7 +69,11 @@ int avf_sources_alive(avf_sources *set, char *stuck, size_t stuck_size);
 json_t *avf_sources_list(avf_sources *set);
 json_t *avf_sources_status(avf_sources *set);
 
-/* Stops every source at once, then joins and frees them; accepts NULL. */
+/*
+ * Stops every source at once, waits at most 1 s for them all, frees them and
+ * abandons those still running (avf_runners_abandoned()); accepts NULL. Removing
+ * and reloading wait the same bound.
+ */
 void avf_sources_free(avf_sources **pset);
 
 #endif

@@ -17,11 +17,20 @@
  * concat demuxer opens its entries past io_open, so an ffconcat list is read here
  * first and each entry checked the same way. A refusal travels as EPERM; its words
  * are kept for the owner to report (libavformat may turn it into another error).
+ *
+ * A local input that is not a regular file (a FIFO, a character device) is opened
+ * here, not by libavformat's file protocol: its open(2) would block until a writer
+ * appears and its read(2)s until data does, where no interrupt callback reaches.
+ * avfuse opens it non-blocking and reads it through poll() in short slices, under
+ * the same deadline and stop flag as every other call.
  */
 #include "source.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/version.h>
@@ -43,6 +53,8 @@
 #include "error.h"
 
 #define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
+#define FD_BUFFER_SIZE        32768
+#define FD_POLL_SLICE_MS      20 /* how soon a read of a FIFO sees a stop or its deadline */
 
 /* Local inputs may open local files only; network inputs network protocols only;
  * a capture device opens its device node itself, through no protocol at all. */
@@ -79,6 +91,10 @@ struct avf_source {
     int at_end; /* the reading thread only: av_read_frame() reached the end */
     int (*default_io_open)(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options);
+    /* a FIFO or device opened here (see the top): its descriptor, non-blocking, and
+     * the I/O context that reads it; -1 and NULL otherwise */
+    int fd;
+    AVIOContext *fd_pb;
 };
 
 static int stopped(avf_source *src)
@@ -223,12 +239,15 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
 }
 
 /* The path of a local url: without its file: or file:// prefix. */
+/* The path of a local url (a path, file:PATH, file://PATH), or NULL (pipe:). */
 static const char *local_path(const char *url)
 {
     if (!strncmp(url, "file://", 7))
         return url + 7;
     if (!strncmp(url, "file:", 5))
         return url + 5;
+    if (!strncmp(url, "pipe:", 5))
+        return NULL;
     return url;
 }
 
@@ -244,7 +263,7 @@ static void set_origin(avf_source *src, const char *url, int local)
         return;
     }
     url = local_path(url);
-    if (realpath(url, src->origin_dir)) {
+    if (url && realpath(url, src->origin_dir)) {
         char *slash = strrchr(src->origin_dir, '/');
 
         if (slash)
@@ -257,6 +276,8 @@ static void set_origin(avf_source *src, const char *url, int local)
 /* 1 when url may be opened by an input of this source. */
 static int within_origin(const avf_source *src, const char *url)
 {
+    const char *input = src->fmt ? src->fmt->url : NULL; /* the input itself */
+    int is_input = input && !strcmp(url, input);
     char proto[32], auth[8], host[256], path[8], real[PATH_MAX];
     size_t n = strlen(src->origin_dir);
     int port;
@@ -270,8 +291,11 @@ static int within_origin(const avf_source *src, const char *url)
         return 1;
     if (!strncmp(url, "file:", 5))
         url += strncmp(url, "file://", 7) ? 5 : 7;
+    /* what does not resolve now could by the time it is opened (a symlink put in
+     * its place): refused, but for the input itself, whose open then says
+     * "No such file" */
     if (!realpath(url, real))
-        return 1; /* it does not exist: the open fails by itself */
+        return is_input;
     return !strncmp(real, src->origin_dir, n) && (real[n] == '/' || n == 1);
 }
 
@@ -355,6 +379,68 @@ static int check_concat_list(avf_source *src, const char *path)
 }
 
 /* libavformat opens every resource of an input here, the first one included. */
+/*
+ * Reads a FIFO or device opened non-blocking. With no writer yet, poll() reports
+ * nothing (a read would say end of file at once): the wait goes on in slices until
+ * the deadline or a stop, as a network read's would. Once a writer has come and
+ * gone, poll() reports a hang-up and the read its end.
+ */
+static int fd_read(void *opaque, uint8_t *buf, int size)
+{
+    avf_source *src = opaque;
+    struct pollfd pfd = {.fd = src->fd, .events = POLLIN};
+
+    for (;;) {
+        ssize_t n;
+        int ready;
+
+        if (interrupt_cb(src))
+            return AVERROR_EXIT;
+        ready = poll(&pfd, 1, FD_POLL_SLICE_MS);
+        if (ready < 0 && errno != EINTR)
+            return AVERROR(errno);
+        if (ready <= 0)
+            continue;
+        n = read(src->fd, buf, size);
+        if (n > 0)
+            return (int)n;
+        if (n == 0)
+            return AVERROR_EOF;
+        if (errno != EAGAIN && errno != EINTR)
+            return AVERROR(errno);
+    }
+}
+
+/*
+ * When url is a local FIFO or character device, opens it without blocking and
+ * makes it the input's I/O context (src->fd, src->fd_pb). Returns 0 (opened, or not
+ * such a file: libavformat opens it) or a negative error.
+ */
+static int open_special_file(avf_source *src, const char *url)
+{
+    const char *path = local_path(url);
+    uint8_t *buf;
+    struct stat st;
+
+    if (!path || stat(path, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+        return 0;
+    src->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (src->fd < 0)
+        return AVERROR(errno);
+    buf = av_malloc(FD_BUFFER_SIZE);
+    if (buf)
+        src->fd_pb = avio_alloc_context(buf, FD_BUFFER_SIZE, 0, src, fd_read, NULL, NULL);
+    if (!src->fd_pb) {
+        av_free(buf);
+        return AVERROR(ENOMEM);
+    }
+    src->fmt->pb = src->fd_pb;
+    src->fmt->flags |= AVFMT_FLAG_CUSTOM_IO; /* avformat_close_input() leaves pb alone */
+    return 0;
+}
+
+/* libavformat opens every resource of an input here, the first one included (but
+ * for a FIFO or device, which open_special_file() opened). */
 static int guarded_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                            AVDictionary **options)
 {
@@ -418,6 +504,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         return AVERROR(ENOMEM);
     src->io_timeout_us = opt && opt->io_timeout_us > 0 ? opt->io_timeout_us : DEFAULT_IO_TIMEOUT_US;
     src->video_index = src->audio_index = -1;
+    src->fd = -1;
     src->stop = opt ? opt->stop : NULL;
     src->realtime = opt && opt->realtime;
     src->pace_offset = INT64_MIN;
@@ -436,6 +523,11 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         allowed = no_protocols;
         src->fmt->pb = opt->pb;
         src->fmt->flags |= AVFMT_FLAG_CUSTOM_IO; /* avformat_close_input() leaves pb alone */
+    }
+    if (kind != AVF_SOURCE_DEVICE && allowed == local_whitelist) {
+        ret = open_special_file(src, url);
+        if (ret < 0)
+            goto fail;
     }
     if (kind != AVF_SOURCE_DEVICE) {
         set_origin(src, url, allowed == local_whitelist);
@@ -523,6 +615,12 @@ void avf_source_free(avf_source **psrc)
         return;
     src = *psrc;
     avformat_close_input(&src->fmt);
+    if (src->fd_pb) {
+        av_freep(&src->fd_pb->buffer);
+        avio_context_free(&src->fd_pb);
+    }
+    if (src->fd >= 0)
+        close(src->fd);
     free(src);
     *psrc = NULL;
 }

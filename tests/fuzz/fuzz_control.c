@@ -57,15 +57,17 @@ void avf_runner_stop(avf_runner *r)
     r->stopped = 1;
 }
 
-void avf_runner_free(avf_runner **pr, avf_runner_resume *resume)
+int avf_runner_free(avf_runner **pr, int64_t deadline_us, avf_runner_resume *resume)
 {
+    (void)deadline_us;
     if (!pr || !*pr)
-        return;
+        return 0;
     if (resume)
         *resume = (avf_runner_resume){.next_seq = (*pr)->next_seq + 1};
     avf_source_conf_clear(&(*pr)->conf);
     free(*pr);
     *pr = NULL;
+    return 0;
 }
 
 const avf_source_conf *avf_runner_conf(const avf_runner *r)

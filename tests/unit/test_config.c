@@ -166,6 +166,14 @@ static void test_errors_name_the_line(void **state)
                  "type = file for files)");
     expect_error("[source a]\ntype = file\nurl = http://example.com/a.mp4\n", 1,
                  "source a: 'http://example.com/a.mp4' is not a local file (use type = stream)");
+    /* a pipe's reader blocks where no read_timeout reaches, and the daemon's own
+     * standard input is no media source */
+    expect_error("[source a]\ntype = file\nurl = pipe:0\n", 1,
+                 "source a: pipe: URLs are not accepted (a file source reads a file by its "
+                 "path)");
+    expect_error("[source a]\ntype = file\nurl = pipe://3\n", 1,
+                 "source a: pipe: URLs are not accepted (a file source reads a file by its "
+                 "path)");
     expect_error("[source a]\ntype = stream\nurl = udp://127.0.0.1:5000\nloop = yes\n", 1,
                  "source a: loop does not apply to a stream source");
     expect_error("[source a]\ntype = file\nurl = /a.mp4\nhop = 2\n", 1,
