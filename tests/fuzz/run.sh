@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets of tests/fuzz (README.md) built in build-fuzz/.
 #
 #   tests/fuzz/run.sh TARGET [SECONDS]      one target (config, model, control, plugin,
-#                                           analyze) for SECONDS (default 60)
+#                                           analyze, redact) for SECONDS (default 60)
 #   tests/fuzz/run.sh all [SECONDS] [JOBS]  every target, JOBS at a time (default 2),
 #                                           then one summary line per target
 #
@@ -21,7 +21,7 @@ build=$(cd "$build" 2>/dev/null && pwd) || {
     echo "run.sh: no build folder ${AVFUSE_FUZZ_BUILD:-$repo/build-fuzz}; see tests/fuzz/README.md" >&2
     exit 2
 }
-targets=(config model control plugin analyze)
+targets=(config model control plugin analyze redact)
 
 usage() {
     sed -n '3,7s/^# \{0,1\}//p' "$0" >&2
