@@ -18,7 +18,6 @@ The measured figures are printed at the end (docs/reliability.md quotes them).
 Helpers (Daemon, Subscriber) are test_daemon.py's.
 """
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -40,15 +39,7 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 
 def setUpModule():
     global WORKDIR
-    for name, value in (("AVFUSE_BIN", AVFUSE), ("AVFUSED_BIN", AVFUSED)):
-        if not value or not os.access(value, os.X_OK):
-            raise RuntimeError("%s must name the binary, e.g. AVFUSE_BIN=build/tools/avfuse "
-                               "AVFUSED_BIN=build/daemon/avfused python3 %s" % (name, sys.argv[0]))
-    WORKDIR = tempfile.mkdtemp(prefix="avfuse-abuse-")
-    unittest.addModuleCleanup(shutil.rmtree, WORKDIR, True)
-    td.WORKDIR = WORKDIR
-    td.AVFUSED = AVFUSED
-    td.AVFUSE = AVFUSE
+    WORKDIR = td.setup_workdir("avfuse-abuse-")
     MEDIA["ts"] = media.generate(
         WORKDIR, ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i",
                   "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:v", "libx264",
