@@ -140,9 +140,11 @@ class Subscriber:
 
 
 class Daemon:
-    """avfused on a config written from sections; stderr goes to a file."""
+    """avfused on a config written from sections; stderr goes to a file. verbose is
+    the number of -v (2: the debug log)."""
 
-    def __init__(self, testcase, sources, daemon_extra="", env=None, watchdog_pid=False):
+    def __init__(self, testcase, sources, daemon_extra="", env=None, watchdog_pid=False,
+                 verbose=1):
         self.port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.dir = tempfile.mkdtemp(dir=WORKDIR)
@@ -151,7 +153,7 @@ class Daemon:
         self.write_config(sources, daemon_extra)
         self.errpath = os.path.join(self.dir, "stderr")
         self.err = open(self.errpath, "w")
-        argv = [AVFUSED, "-v", "-c", self.conf]
+        argv = [AVFUSED] + ["-v"] * verbose + ["-c", self.conf]
         if watchdog_pid:
             # $WATCHDOG_PID names the daemon itself, as systemd sets it: the shell
             # execs avfused, which keeps the shell's pid

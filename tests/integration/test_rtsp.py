@@ -147,17 +147,7 @@ class Daemon(td.Daemon):
     """test_daemon.py's Daemon, with the log as verbose as it gets (-v -v)."""
 
     def __init__(self, testcase, sources, daemon_extra=""):
-        self.port = td.free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
-        self.dir = tempfile.mkdtemp(dir=WORKDIR)
-        self.control = os.path.join(self.dir, "control")
-        self.conf = os.path.join(self.dir, "avfuse.conf")
-        self.write_config(sources, daemon_extra)
-        self.errpath = os.path.join(self.dir, "stderr")
-        self.err = open(self.errpath, "w")
-        self.proc = subprocess.Popen([AVFUSED, "-v", "-v", "-c", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=self.err)
-        testcase.addCleanup(self.kill)
+        super().__init__(testcase, sources, daemon_extra, verbose=2)
 
     def cli(self, *args):
         """avfuse ctl ARGS against this daemon: (exit code, stdout + stderr)."""
