@@ -23,6 +23,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import media  # noqa: E402
+from procinfo import rss_kb, sanitized, threads  # noqa: E402
 import test_daemon as td  # noqa: E402
 
 AVFUSE = os.environ.get("AVFUSE_BIN")
@@ -65,28 +66,6 @@ def setUpModule():
 def tearDownModule():
     if FIGURES:
         sys.stderr.write("\n" + "\n".join(FIGURES) + "\n")
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def threads(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    raise AssertionError("no Threads for pid %d" % pid)
-
-
-def sanitized(pid):
-    """AddressSanitizer or ThreadSanitizer: their allocators keep what is freed."""
-    with open("/proc/%d/maps" % pid) as fh:
-        return any("libasan" in line or "libtsan" in line for line in fh)
 
 
 def scrape(port, timeout=SCRAPE_TIMEOUT):

@@ -30,6 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import media  # noqa: E402
+from procinfo import rss_kb, sanitized  # noqa: E402
 import test_daemon as td  # noqa: E402
 
 AVFUSE = os.environ.get("AVFUSE_BIN")
@@ -64,19 +65,6 @@ def setUpModule():
 def tearDownModule():
     if FIGURES:
         sys.stderr.write("\n" + "\n".join(FIGURES) + "\n")
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def sanitized(pid):
-    with open("/proc/%d/maps" % pid) as fh:
-        return any("libasan" in line for line in fh)
 
 
 def no_dac_override():
@@ -170,7 +158,7 @@ class TestReconnects(td.DaemonTestCase):
                        "(%+d kB)" % (RESTARTS, took, max(epochs) + 1, len(segs),
                                      status["counters"]["reconnects"], rss["warm"], rss["end"],
                                      growth))
-        if sanitized(d.proc.pid):
+        if sanitized(d.proc.pid, ("libasan",)):
             # AddressSanitizer keeps freed memory in quarantine: RSS means nothing
             # there, LeakSanitizer's report at exit (below) is the check
             FIGURES[-1] += " [AddressSanitizer build: no bound]"
