@@ -101,6 +101,16 @@ class AbuseTestCase(td.DaemonTestCase):
         self.assertLess(slowest, limit, "status %s took %.2f s" % (what, slowest))
         return slowest
 
+    def assert_removed_at_once(self, d, name):
+        """A remove request (through the socket, without avfuse ctl's own start-up)
+        removes name within 1.5 s; returns the seconds it took."""
+        start = time.monotonic()
+        reply = d.ctl({"cmd": "remove", "name": name})
+        took = time.monotonic() - start
+        self.assertEqual(reply, {"ok": True, "removed": name})
+        self.assertLess(took, 1.5, "remove took %.2f s" % took)
+        return took
+
     def assert_clean_exit(self, d, limit=2.0):
         rc, took = d.terminate()
         self.assertEqual(rc, 0, d.stderr())
@@ -131,11 +141,7 @@ class TestFifo(AbuseTestCase):
                              "g": td.file_source(MEDIA["ts"], loop="yes")})
         sub.wait(lambda: sub.segments("g"), 20, "g's first segment")
         slowest = self.assert_answers(d, "while f waits for a writer")
-        start = time.monotonic()
-        reply = d.ctl({"cmd": "remove", "name": "f"})
-        took = time.monotonic() - start
-        self.assertEqual(reply, {"ok": True, "removed": "f"})
-        self.assertLess(took, 1.5, "remove took %.2f s" % took)
+        took = self.assert_removed_at_once(d, "f")
         after = self.assert_answers(d, "after the remove")
         sub.wait(lambda: sub.states("f")[-1:] == ["ended"], 5, "f's final status")
         n = len(sub.segments("g"))
@@ -181,13 +187,8 @@ class TestStuck(AbuseTestCase):
         sub.wait(lambda: sub.segments("g"), 20, "g's first segment")
         time.sleep(1.5)  # s is blocked in open(2) by now
         before = self.assert_answers(d, "while s is blocked")
-        # (through the socket, without avfuse ctl's own start-up: the wait is the
-        # daemon's 1 s for a source to stop)
-        start = time.monotonic()
-        reply = d.ctl({"cmd": "remove", "name": "s"})
-        took = time.monotonic() - start
-        self.assertEqual(reply, {"ok": True, "removed": "s"})
-        self.assertLess(took, 1.5, "remove took %.2f s" % took)
+        # (the wait is the daemon's 1 s for a source to stop)
+        took = self.assert_removed_at_once(d, "s")
         self.assertIn("did not stop within 1 s: abandoned", d.stderr())
         after = self.assert_answers(d, "after s was abandoned")
         removed = time.monotonic()
