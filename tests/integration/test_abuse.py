@@ -18,7 +18,6 @@ The measured figures are printed at the end (docs/reliability.md quotes them).
 Helpers (Daemon, Subscriber) are test_daemon.py's.
 """
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -40,15 +39,7 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 
 def setUpModule():
     global WORKDIR
-    for name, value in (("AVFUSE_BIN", AVFUSE), ("AVFUSED_BIN", AVFUSED)):
-        if not value or not os.access(value, os.X_OK):
-            raise RuntimeError("%s must name the binary, e.g. AVFUSE_BIN=build/tools/avfuse "
-                               "AVFUSED_BIN=build/daemon/avfused python3 %s" % (name, sys.argv[0]))
-    WORKDIR = tempfile.mkdtemp(prefix="avfuse-abuse-")
-    unittest.addModuleCleanup(shutil.rmtree, WORKDIR, True)
-    td.WORKDIR = WORKDIR
-    td.AVFUSED = AVFUSED
-    td.AVFUSE = AVFUSE
+    WORKDIR = td.setup_workdir("avfuse-abuse-")
     MEDIA["ts"] = media.generate(
         WORKDIR, ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i",
                   "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:v", "libx264",
@@ -110,6 +101,16 @@ class AbuseTestCase(td.DaemonTestCase):
         self.assertLess(slowest, limit, "status %s took %.2f s" % (what, slowest))
         return slowest
 
+    def assert_removed_at_once(self, d, name):
+        """A remove request (through the socket, without avfuse ctl's own start-up)
+        removes name within 1.5 s; returns the seconds it took."""
+        start = time.monotonic()
+        reply = d.ctl({"cmd": "remove", "name": name})
+        took = time.monotonic() - start
+        self.assertEqual(reply, {"ok": True, "removed": name})
+        self.assertLess(took, 1.5, "remove took %.2f s" % took)
+        return took
+
     def assert_clean_exit(self, d, limit=2.0):
         rc, took = d.terminate()
         self.assertEqual(rc, 0, d.stderr())
@@ -140,11 +141,7 @@ class TestFifo(AbuseTestCase):
                              "g": td.file_source(MEDIA["ts"], loop="yes")})
         sub.wait(lambda: sub.segments("g"), 20, "g's first segment")
         slowest = self.assert_answers(d, "while f waits for a writer")
-        start = time.monotonic()
-        reply = d.ctl({"cmd": "remove", "name": "f"})
-        took = time.monotonic() - start
-        self.assertEqual(reply, {"ok": True, "removed": "f"})
-        self.assertLess(took, 1.5, "remove took %.2f s" % took)
+        took = self.assert_removed_at_once(d, "f")
         after = self.assert_answers(d, "after the remove")
         sub.wait(lambda: sub.states("f")[-1:] == ["ended"], 5, "f's final status")
         n = len(sub.segments("g"))
@@ -190,13 +187,8 @@ class TestStuck(AbuseTestCase):
         sub.wait(lambda: sub.segments("g"), 20, "g's first segment")
         time.sleep(1.5)  # s is blocked in open(2) by now
         before = self.assert_answers(d, "while s is blocked")
-        # (through the socket, without avfuse ctl's own start-up: the wait is the
-        # daemon's 1 s for a source to stop)
-        start = time.monotonic()
-        reply = d.ctl({"cmd": "remove", "name": "s"})
-        took = time.monotonic() - start
-        self.assertEqual(reply, {"ok": True, "removed": "s"})
-        self.assertLess(took, 1.5, "remove took %.2f s" % took)
+        # (the wait is the daemon's 1 s for a source to stop)
+        took = self.assert_removed_at_once(d, "s")
         self.assertIn("did not stop within 1 s: abandoned", d.stderr())
         after = self.assert_answers(d, "after s was abandoned")
         removed = time.monotonic()

@@ -13,11 +13,9 @@ printed but not judged.
 The figures are printed at the end (docs/reliability.md quotes them).
 """
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -25,6 +23,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import media  # noqa: E402
+from procinfo import rss_kb, sanitized, threads  # noqa: E402
 import test_daemon as td  # noqa: E402
 
 AVFUSE = os.environ.get("AVFUSE_BIN")
@@ -56,14 +55,7 @@ FIGURES = []
 
 def setUpModule():
     global WORKDIR
-    for name, value in (("AVFUSE_BIN", AVFUSE), ("AVFUSED_BIN", AVFUSED)):
-        if not value or not os.access(value, os.X_OK):
-            raise RuntimeError("%s must name the binary, e.g. AVFUSE_BIN=build/tools/avfuse "
-                               "AVFUSED_BIN=build/daemon/avfused python3 %s" % (name, sys.argv[0]))
-    WORKDIR = tempfile.mkdtemp(prefix="avfuse-abuse-")
-    unittest.addModuleCleanup(shutil.rmtree, WORKDIR, True)
-    td.WORKDIR = WORKDIR
-    td.AVFUSED = AVFUSED
+    WORKDIR = td.setup_workdir("avfuse-abuse-")
     av = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     enc = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac"]
@@ -74,28 +66,6 @@ def setUpModule():
 def tearDownModule():
     if FIGURES:
         sys.stderr.write("\n" + "\n".join(FIGURES) + "\n")
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def threads(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    raise AssertionError("no Threads for pid %d" % pid)
-
-
-def sanitized(pid):
-    """AddressSanitizer or ThreadSanitizer: their allocators keep what is freed."""
-    with open("/proc/%d/maps" % pid) as fh:
-        return any("libasan" in line or "libtsan" in line for line in fh)
 
 
 def scrape(port, timeout=SCRAPE_TIMEOUT):

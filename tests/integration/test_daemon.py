@@ -53,6 +53,24 @@ def tearDownModule():
     shutil.rmtree(WORKDIR, ignore_errors=True)
 
 
+def setup_workdir(prefix):
+    """setUpModule's start for the modules that import this one (as td): checks that
+    AVFUSE_BIN and AVFUSED_BIN name the binaries, makes a work folder that is removed
+    when the module is done, points this module's WORKDIR, AVFUSED and AVFUSE at them
+    (for Daemon) and returns the folder."""
+    global WORKDIR, AVFUSED, AVFUSE
+    avfuse, avfused = os.environ.get("AVFUSE_BIN"), os.environ.get("AVFUSED_BIN")
+    for name, value in (("AVFUSE_BIN", avfuse), ("AVFUSED_BIN", avfused)):
+        if not value or not os.access(value, os.X_OK):
+            raise RuntimeError("%s must name the binary, e.g. AVFUSE_BIN=build/tools/avfuse "
+                               "AVFUSED_BIN=build/daemon/avfused python3 %s" % (name, sys.argv[0]))
+    WORKDIR = tempfile.mkdtemp(prefix=prefix)
+    unittest.addModuleCleanup(shutil.rmtree, WORKDIR, True)
+    AVFUSED = avfused
+    AVFUSE = avfuse
+    return WORKDIR
+
+
 def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -122,9 +140,11 @@ class Subscriber:
 
 
 class Daemon:
-    """avfused on a config written from sections; stderr goes to a file."""
+    """avfused on a config written from sections; stderr goes to a file. verbose is
+    the number of -v (2: the debug log)."""
 
-    def __init__(self, testcase, sources, daemon_extra="", env=None, watchdog_pid=False):
+    def __init__(self, testcase, sources, daemon_extra="", env=None, watchdog_pid=False,
+                 verbose=1):
         self.port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.dir = tempfile.mkdtemp(dir=WORKDIR)
@@ -133,7 +153,7 @@ class Daemon:
         self.write_config(sources, daemon_extra)
         self.errpath = os.path.join(self.dir, "stderr")
         self.err = open(self.errpath, "w")
-        argv = [AVFUSED, "-v", "-c", self.conf]
+        argv = [AVFUSED] + ["-v"] * verbose + ["-c", self.conf]
         if watchdog_pid:
             # $WATCHDOG_PID names the daemon itself, as systemd sets it: the shell
             # execs avfused, which keeps the shell's pid

@@ -30,6 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import media  # noqa: E402
+from procinfo import rss_kb, sanitized  # noqa: E402
 import test_daemon as td  # noqa: E402
 
 AVFUSE = os.environ.get("AVFUSE_BIN")
@@ -51,14 +52,7 @@ FIGURES = []  # printed at the end, quoted in docs/reliability.md
 
 def setUpModule():
     global WORKDIR
-    for name, value in (("AVFUSE_BIN", AVFUSE), ("AVFUSED_BIN", AVFUSED)):
-        if not value or not os.access(value, os.X_OK):
-            raise RuntimeError("%s must name the binary, e.g. AVFUSE_BIN=build/tools/avfuse "
-                               "AVFUSED_BIN=build/daemon/avfused python3 %s" % (name, sys.argv[0]))
-    WORKDIR = tempfile.mkdtemp(prefix="avfuse-faults-")
-    unittest.addModuleCleanup(shutil.rmtree, WORKDIR, True)
-    td.WORKDIR = WORKDIR
-    td.AVFUSED = AVFUSED
+    WORKDIR = td.setup_workdir("avfuse-faults-")
     av = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     # a keyframe every 0.4 s: a new connection finds its first picture soon
@@ -71,19 +65,6 @@ def setUpModule():
 def tearDownModule():
     if FIGURES:
         sys.stderr.write("\n" + "\n".join(FIGURES) + "\n")
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def sanitized(pid):
-    with open("/proc/%d/maps" % pid) as fh:
-        return any("libasan" in line for line in fh)
 
 
 def no_dac_override():
@@ -177,7 +158,7 @@ class TestReconnects(td.DaemonTestCase):
                        "(%+d kB)" % (RESTARTS, took, max(epochs) + 1, len(segs),
                                      status["counters"]["reconnects"], rss["warm"], rss["end"],
                                      growth))
-        if sanitized(d.proc.pid):
+        if sanitized(d.proc.pid, ("libasan",)):
             # AddressSanitizer keeps freed memory in quarantine: RSS means nothing
             # there, LeakSanitizer's report at exit (below) is the check
             FIGURES[-1] += " [AddressSanitizer build: no bound]"

@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -62,14 +61,7 @@ WRONG_PASSWORD = "Wr0ng!Gue$s"
 
 def setUpModule():
     global WORKDIR
-    for name, value in (("AVFUSE_BIN", AVFUSE), ("AVFUSED_BIN", AVFUSED)):
-        if not value or not os.access(value, os.X_OK):
-            raise RuntimeError("%s must name the binary, e.g. AVFUSE_BIN=build/tools/avfuse "
-                               "AVFUSED_BIN=build/daemon/avfused python3 %s" % (name, sys.argv[0]))
-    WORKDIR = tempfile.mkdtemp(prefix="avfuse-rtsp-")
-    unittest.addModuleCleanup(shutil.rmtree, WORKDIR, True)
-    td.WORKDIR = WORKDIR
-    td.AVFUSED = AVFUSED
+    WORKDIR = td.setup_workdir("avfuse-rtsp-")
     MEDIA["file"] = media.generate(WORKDIR, [
         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4",
@@ -155,17 +147,7 @@ class Daemon(td.Daemon):
     """test_daemon.py's Daemon, with the log as verbose as it gets (-v -v)."""
 
     def __init__(self, testcase, sources, daemon_extra=""):
-        self.port = td.free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
-        self.dir = tempfile.mkdtemp(dir=WORKDIR)
-        self.control = os.path.join(self.dir, "control")
-        self.conf = os.path.join(self.dir, "avfuse.conf")
-        self.write_config(sources, daemon_extra)
-        self.errpath = os.path.join(self.dir, "stderr")
-        self.err = open(self.errpath, "w")
-        self.proc = subprocess.Popen([AVFUSED, "-v", "-v", "-c", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=self.err)
-        testcase.addCleanup(self.kill)
+        super().__init__(testcase, sources, daemon_extra, verbose=2)
 
     def cli(self, *args):
         """avfuse ctl ARGS against this daemon: (exit code, stdout + stderr)."""

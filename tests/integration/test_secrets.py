@@ -122,23 +122,6 @@ class AuthServer:
         self.httpd.server_close()
 
 
-class Daemon(td.Daemon):
-    """td.Daemon with the debug log (-v -v) and an environment of its own."""
-
-    def __init__(self, testcase, sources, daemon_extra="", env=None):
-        self.port = td.free_port()
-        self.endpoint = "tcp://127.0.0.1:%d" % self.port
-        self.dir = tempfile.mkdtemp(dir=WORKDIR)
-        self.control = os.path.join(self.dir, "control")
-        self.conf = os.path.join(self.dir, "avfuse.conf")
-        self.write_config(sources, daemon_extra)
-        self.errpath = os.path.join(self.dir, "stderr")
-        self.err = open(self.errpath, "w")
-        self.proc = subprocess.Popen([AVFUSED, "-v", "-v", "-c", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=self.err, env=env)
-        testcase.addCleanup(self.kill)
-
-
 def run(args, timeout=30, env=None):
     return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=timeout, env=env)
@@ -182,9 +165,9 @@ class TestUrlSecrets(SecretsTestCase):
         dead = td.free_port()
         metrics = td.free_port()
         url = "http://user:S3cr%%21tPw@127.0.0.1:%d/x?token=%s&q=1" % (dead, TOKEN)
-        d = Daemon(self, {"cam": {"type": "stream", "url": url, "read_timeout": "1",
-                                  "backoff_min": "0.1", "backoff_max": "0.3"}},
-                   "metrics = 127.0.0.1:%d\n" % metrics)
+        d = td.Daemon(self, {"cam": {"type": "stream", "url": url, "read_timeout": "1",
+                                     "backoff_min": "0.1", "backoff_max": "0.3"}},
+                      "metrics = 127.0.0.1:%d\n" % metrics, verbose=2)
         sub = td.Subscriber(d.endpoint)
         self.addCleanup(sub.close)
         watch_out = {}
@@ -258,10 +241,10 @@ class TestPasswordFile(SecretsTestCase):
         live = {"type": "stream", "read_timeout": "2", "backoff_min": "0.1",
                 "backoff_max": "0.3"}
         env = dict(os.environ, CREDENTIALS_DIRECTORY=CREDS)
-        d = Daemon(self, {"good": dict(live, url=base, password_file="cam-pw"),
-                          "wrong": dict(live, url=base, password_file="wrong-pw"),
-                          "missing": dict(live, url=base, password_file="missing-pw")},
-                   "metrics = 127.0.0.1:%d\n" % metrics, env=env)
+        d = td.Daemon(self, {"good": dict(live, url=base, password_file="cam-pw"),
+                             "wrong": dict(live, url=base, password_file="wrong-pw"),
+                             "missing": dict(live, url=base, password_file="missing-pw")},
+                      "metrics = 127.0.0.1:%d\n" % metrics, env=env, verbose=2)
         sub = td.Subscriber(d.endpoint)
         self.addCleanup(sub.close)
         sub.wait(lambda: sub.segments("good"), 30, "the right password's segments")
@@ -291,9 +274,9 @@ class TestPasswordFile(SecretsTestCase):
         pwfile = os.path.join(WORKDIR, "rotating-pw")
         with open(pwfile, "w") as fh:
             fh.write(WRONG_PW + "\n")
-        d = Daemon(self, {"cam": {"type": "stream", "url": "http://admin@127.0.0.1:%d/c" %
-                                  server.port, "password_file": pwfile, "read_timeout": "2",
-                                  "backoff_min": "0.1", "backoff_max": "0.3"}})
+        d = td.Daemon(self, {"cam": {"type": "stream", "url": "http://admin@127.0.0.1:%d/c" %
+                                     server.port, "password_file": pwfile, "read_timeout": "2",
+                                     "backoff_min": "0.1", "backoff_max": "0.3"}}, verbose=2)
         sub = td.Subscriber(d.endpoint)
         self.addCleanup(sub.close)
         sub.wait(lambda: self.last_error(sub, "cam"), 20, "the wrong password's error")
