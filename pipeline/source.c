@@ -289,12 +289,11 @@ static int within_origin(const avf_source *src, const char *url)
     }
     if (!n)
         return 1;
-    if (!strncmp(url, "file:", 5))
-        url += strncmp(url, "file://", 7) ? 5 : 7;
+    url = local_path(url);
     /* what does not resolve now could by the time it is opened (a symlink put in
      * its place): refused, but for the input itself, whose open then says
      * "No such file" */
-    if (!realpath(url, real))
+    if (!url || !realpath(url, real))
         return is_input;
     return !strncmp(real, src->origin_dir, n) && (real[n] == '/' || n == 1);
 }
@@ -378,7 +377,6 @@ static int check_concat_list(avf_source *src, const char *path)
     return ret;
 }
 
-/* libavformat opens every resource of an input here, the first one included. */
 /*
  * Reads a FIFO or device opened non-blocking. With no writer yet, poll() reports
  * nothing (a read would say end of file at once): the wait goes on in slices until
