@@ -238,7 +238,6 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
     return avf_url_is_local(url) ? local_whitelist : network_whitelist;
 }
 
-/* The path of a local url: without its file: or file:// prefix. */
 /* The path of a local url (a path, file:PATH, file://PATH), or NULL (pipe:). */
 static const char *local_path(const char *url)
 {
