@@ -123,6 +123,11 @@ int avf_url_is_local(const char *url)
     return 1; /* a path (which may hold ':'), or file:PATH, pipe:N */
 }
 
+int avf_url_is_rtsp(const char *url)
+{
+    return url && (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8));
+}
+
 /* Picks the best stream of a type that has a decoder; -1 if none. A picture larger
  * than AVF_MAX_PIXELS is refused: no camera makes one, and libavcodec would decode
  * (and conceal) every frame of it at full size, minutes and gigabytes for seconds
@@ -538,7 +543,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
             goto fail;
     }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
-    rtsp = !strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8);
+    rtsp = avf_url_is_rtsp(url);
     if (rtsp && opt && opt->rtsp_transport)
         av_dict_set(&dict, "rtsp_transport", opt->rtsp_transport, 0);
     arm_deadline(src);
