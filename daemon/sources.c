@@ -132,6 +132,7 @@ static void stop_runners(avf_sources *set, const int *idx, int n)
             avf_log(AVF_LOG_WARN, name, "did not stop within %g s: abandoned", STOP_WAIT_US / 1e6);
         keep_resume(set, name, &resume);
     }
+    set->freed += n;
     /* close the gaps */
     int kept = 0;
 
@@ -150,7 +151,6 @@ int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why
         return AVF_ERR_CONFIG;
     }
     stop_runners(set, &i, 1);
-    set->freed++;
     return 0;
 }
 
@@ -193,7 +193,6 @@ int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report)
         }
     }
     stop_runners(set, stop, nb_stop);
-    set->freed += nb_stop;
     free(stop);
     set->max_sources = c->max_sources;
     for (int i = 0; i < c->nb_sources; i++) {
