@@ -390,14 +390,20 @@ int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b)
            a->rate == b->rate && a->rtsp_transport == b->rtsp_transport;
 }
 
+int avf_password_file_is_credential(const char *name)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+    return dir && *dir && !strchr(name, '/');
+}
+
 /* Where password_file is: in $CREDENTIALS_DIRECTORY for a bare name. */
 static int password_path(const char *name, char *path, size_t size)
 {
-    const char *dir = getenv("CREDENTIALS_DIRECTORY");
     int n;
 
-    if (dir && *dir && !strchr(name, '/'))
-        n = snprintf(path, size, "%s/%s", dir, name);
+    if (avf_password_file_is_credential(name))
+        n = snprintf(path, size, "%s/%s", getenv("CREDENTIALS_DIRECTORY"), name);
     else
         n = snprintf(path, size, "%s", name);
     return n < 0 || (size_t)n >= size ? AVERROR(ENAMETOOLONG) : 0;
