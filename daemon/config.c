@@ -290,11 +290,6 @@ static int key_given(const avf_source_conf *sc, const char *key)
     return 0;
 }
 
-static int is_rtsp_url(const char *url)
-{
-    return url && (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8));
-}
-
 /* The userinfo of url (what precedes the host's '@'), n bytes; NULL when none. */
 static const char *url_userinfo(const char *url, size_t *n)
 {
@@ -345,7 +340,7 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
                     "source %s: '%s' is not a network URL (rtsp, http, srt, udp, ...; use "
                     "type = file for files)",
                     sc->name, avf_redact(shown, sizeof(shown), sc->url));
-    if (key_given(sc, "rtsp_transport") && !is_rtsp_url(sc->url))
+    if (key_given(sc, "rtsp_transport") && !avf_url_is_rtsp(sc->url))
         return fail(why, why_size,
                     "source %s: rtsp_transport applies to rtsp:// and rtsps:// URLs only",
                     sc->name);
@@ -395,14 +390,20 @@ int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b)
            a->rate == b->rate && a->rtsp_transport == b->rtsp_transport;
 }
 
+int avf_password_file_is_credential(const char *name)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+    return dir && *dir && !strchr(name, '/');
+}
+
 /* Where password_file is: in $CREDENTIALS_DIRECTORY for a bare name. */
 static int password_path(const char *name, char *path, size_t size)
 {
-    const char *dir = getenv("CREDENTIALS_DIRECTORY");
     int n;
 
-    if (dir && *dir && !strchr(name, '/'))
-        n = snprintf(path, size, "%s/%s", dir, name);
+    if (avf_password_file_is_credential(name))
+        n = snprintf(path, size, "%s/%s", getenv("CREDENTIALS_DIRECTORY"), name);
     else
         n = snprintf(path, size, "%s", name);
     return n < 0 || (size_t)n >= size ? AVERROR(ENAMETOOLONG) : 0;

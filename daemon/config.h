@@ -137,6 +137,11 @@ int avf_source_conf_equal(const avf_source_conf *a, const avf_source_conf *b);
 int avf_source_conf_url(const avf_source_conf *sc, char **url, char *why, size_t why_size);
 /* Wipes and frees a URL of avf_source_conf_url(); accepts NULL; sets *url = NULL. */
 void avf_source_conf_url_free(char **url);
+/*
+ * 1 when a password_file value names a credential: a name without '/', read from
+ * $CREDENTIALS_DIRECTORY, which is set and not empty; 0 when it is read as a path.
+ */
+int avf_password_file_is_credential(const char *name);
 /* 1 when the source is live: it reconnects, and its queues drop instead of wait. */
 int avf_source_conf_is_live(const avf_source_conf *sc);
 

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -104,8 +103,7 @@ static char *cmd_add(json_t *req, const avf_control_ops *ops)
         }
         /* a path would let a client send any file the daemon can read to a host of
          * its choosing as a password: a client names a systemd credential only */
-        if (!strcmp(key, "password_file") &&
-            (strchr(value, '/') || !getenv("CREDENTIALS_DIRECTORY"))) {
+        if (!strcmp(key, "password_file") && !avf_password_file_is_credential(value)) {
             snprintf(why, sizeof(why),
                      "password_file through the control socket names a credential of "
                      "$CREDENTIALS_DIRECTORY (no '/'), not a path");

@@ -447,7 +447,7 @@ static void run(avf_runner *r)
     int live = avf_source_conf_is_live(&r->conf) && r->conf.type != AVF_TYPE_FILE;
     double delay = r->conf.backoff_min;
     epoch_state e = {0};
-    char why[512]; /* as r->error */
+    char why[sizeof(r->error)];
 
     pthread_mutex_lock(&r->lock);
     e.epoch = r->epoch;

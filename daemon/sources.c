@@ -115,23 +115,25 @@ int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, si
     return 0;
 }
 
-/* Stops the runners at indices idx[0..n) together, then frees them, or abandons
- * those still running after STOP_WAIT_US. */
+/* Stops the runners at indices idx[0..n) (idx NULL: the first n) together, then
+ * frees them, or abandons those still running after STOP_WAIT_US. */
 static void stop_runners(avf_sources *set, const int *idx, int n)
 {
     int64_t deadline = av_gettime_relative() + STOP_WAIT_US;
 
     for (int i = 0; i < n; i++)
-        avf_runner_stop(set->runners[idx[i]]);
+        avf_runner_stop(set->runners[idx ? idx[i] : i]);
     for (int i = 0; i < n; i++) {
+        avf_runner **pr = &set->runners[idx ? idx[i] : i];
         avf_runner_resume resume;
         char name[AVF_SOURCE_NAME_MAX + 1];
 
-        snprintf(name, sizeof(name), "%s", avf_runner_conf(set->runners[idx[i]])->name);
-        if (avf_runner_free(&set->runners[idx[i]], deadline, &resume) > 0)
+        snprintf(name, sizeof(name), "%s", avf_runner_conf(*pr)->name);
+        if (avf_runner_free(pr, deadline, &resume) > 0)
             avf_log(AVF_LOG_WARN, name, "did not stop within %g s: abandoned", STOP_WAIT_US / 1e6);
         keep_resume(set, name, &resume);
     }
+    set->freed += n;
     /* close the gaps */
     int kept = 0;
 
@@ -150,7 +152,6 @@ int avf_sources_remove(avf_sources *set, const char *name, char *why, size_t why
         return AVF_ERR_CONFIG;
     }
     stop_runners(set, &i, 1);
-    set->freed++;
     return 0;
 }
 
@@ -193,7 +194,6 @@ int avf_sources_apply(avf_sources *set, const avf_config *c, json_t *report)
         }
     }
     stop_runners(set, stop, nb_stop);
-    set->freed += nb_stop;
     free(stop);
     set->max_sources = c->max_sources;
     for (int i = 0; i < c->nb_sources; i++) {
@@ -312,25 +312,11 @@ json_t *avf_sources_status(avf_sources *set)
 void avf_sources_free(avf_sources **pset)
 {
     avf_sources *set;
-    int *all;
 
     if (!pset || !*pset)
         return;
     set = *pset;
-    all = calloc(set->nb_runners + 1, sizeof(*all));
-    if (all) {
-        for (int i = 0; i < set->nb_runners; i++)
-            all[i] = i;
-        stop_runners(set, all, set->nb_runners);
-        free(all);
-    } else {
-        int64_t deadline = av_gettime_relative() + STOP_WAIT_US;
-
-        for (int i = 0; i < set->nb_runners; i++)
-            avf_runner_stop(set->runners[i]);
-        for (int i = 0; i < set->nb_runners; i++)
-            avf_runner_free(&set->runners[i], deadline, NULL);
-    }
+    stop_runners(set, NULL, set->nb_runners);
     free(set->runners);
     free(set->resumes);
     free(set);

@@ -123,6 +123,11 @@ int avf_url_is_local(const char *url)
     return 1; /* a path (which may hold ':'), or file:PATH, pipe:N */
 }
 
+int avf_url_is_rtsp(const char *url)
+{
+    return url && (!strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8));
+}
+
 /* Picks the best stream of a type that has a decoder; -1 if none. A picture larger
  * than AVF_MAX_PIXELS is refused: no camera makes one, and libavcodec would decode
  * (and conceal) every frame of it at full size, minutes and gigabytes for seconds
@@ -238,7 +243,6 @@ static const char *whitelist(const char *url, enum avf_source_kind kind)
     return avf_url_is_local(url) ? local_whitelist : network_whitelist;
 }
 
-/* The path of a local url: without its file: or file:// prefix. */
 /* The path of a local url (a path, file:PATH, file://PATH), or NULL (pipe:). */
 static const char *local_path(const char *url)
 {
@@ -289,12 +293,11 @@ static int within_origin(const avf_source *src, const char *url)
     }
     if (!n)
         return 1;
-    if (!strncmp(url, "file:", 5))
-        url += strncmp(url, "file://", 7) ? 5 : 7;
+    url = local_path(url);
     /* what does not resolve now could by the time it is opened (a symlink put in
      * its place): refused, but for the input itself, whose open then says
      * "No such file" */
-    if (!realpath(url, real))
+    if (!url || !realpath(url, real))
         return is_input;
     return !strncmp(real, src->origin_dir, n) && (real[n] == '/' || n == 1);
 }
@@ -378,7 +381,6 @@ static int check_concat_list(avf_source *src, const char *path)
     return ret;
 }
 
-/* libavformat opens every resource of an input here, the first one included. */
 /*
  * Reads a FIFO or device opened non-blocking. With no writer yet, poll() reports
  * nothing (a read would say end of file at once): the wait goes on in slices until
@@ -541,7 +543,7 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
             goto fail;
     }
     av_dict_set(&dict, "protocol_whitelist", allowed, 0);
-    rtsp = !strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8);
+    rtsp = avf_url_is_rtsp(url);
     if (rtsp && opt && opt->rtsp_transport)
         av_dict_set(&dict, "rtsp_transport", opt->rtsp_transport, 0);
     arm_deadline(src);

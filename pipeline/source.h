@@ -37,6 +37,9 @@ enum avf_source_kind {
  */
 int avf_url_is_local(const char *url);
 
+/* 1 when url is rtsp:// or rtsps:// (any case): the URLs rtsp_transport applies to. */
+int avf_url_is_rtsp(const char *url);
+
 typedef struct avf_source_options {
     int64_t io_timeout_us;     /* deadline of one open or read call; <= 0: 10 s */
     enum avf_source_kind kind; /* AVF_SOURCE_AUTO by default */
