@@ -83,7 +83,7 @@ static void keep_resume(avf_sources *set, const char *name, const avf_runner_res
 int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, size_t why_size)
 {
     avf_runner **grown;
-    int ret;
+    int abandoned, ret;
 
     ret = avf_source_conf_check(conf, why, why_size);
     if (ret < 0)
@@ -92,11 +92,15 @@ int avf_sources_add(avf_sources *set, const avf_source_conf *conf, char *why, si
         snprintf(why, why_size, "source %s already exists", conf->name);
         return AVF_ERR_CONFIG;
     }
-    if (set->nb_runners >= set->max_sources) {
+    /* an abandoned runner's thread and pipeline live on: they count, or adding and
+     * removing a source that blocks would grow them without bound */
+    abandoned = avf_runners_abandoned();
+    if (set->nb_runners + abandoned >= set->max_sources) {
         snprintf(why, why_size,
-                 "source %s: %d sources run already, max_sources = %d (raise it in [daemon], "
+                 "source %s: %d sources run already%s, max_sources = %d (raise it in [daemon], "
                  "or remove a source first)",
-                 conf->name, set->nb_runners, set->max_sources);
+                 conf->name, set->nb_runners + abandoned,
+                 abandoned ? " (counting those abandoned, still stuck)" : "", set->max_sources);
         return AVF_ERR_CONFIG;
     }
     grown = realloc(set->runners, (set->nb_runners + 1) * sizeof(*grown));
