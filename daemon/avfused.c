@@ -384,6 +384,28 @@ static void shut_down(daemon_state *d)
     avf_config_free(&d->config);
 }
 
+/* -n: what a run would fail on besides the file (already loaded with its model and
+ * plugins): the control socket's folder, password files, the CURVE keys. Returns
+ * the exit status. */
+static int check_run(daemon_state *d)
+{
+    char why[600];
+
+    if (d->config->control && avf_control_check_dir(d->config->control, d->config->control_per_user,
+                                                    0, why, sizeof(why)) < 0) {
+        fprintf(stderr, "avfused: %s: %s\n", d->config_path, why);
+        return 1;
+    }
+    if (avf_config_check_files(d->config, why, sizeof(why)) < 0 ||
+        open_security(d, why, sizeof(why)) < 0) {
+        fprintf(stderr, "avfused: %s\n", why);
+        return 1;
+    }
+    printf("%s: configuration OK, %d sources%s\n", d->config_path, d->config->nb_sources,
+           d->config->curve_key ? ", CURVE on" : "");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -449,23 +471,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
-        if (d.config->control &&
-            avf_control_check_dir(d.config->control, d.config->control_per_user, 0, why,
-                                  sizeof(why)) < 0) {
-            fprintf(stderr, "avfused: %s: %s\n", d.config_path, why);
-            shut_down(&d);
-            return 1;
-        }
-        if (avf_config_check_files(d.config, why, sizeof(why)) < 0 ||
-            open_security(&d, why, sizeof(why)) < 0) {
-            fprintf(stderr, "avfused: %s\n", why);
-            shut_down(&d);
-            return 1;
-        }
-        printf("%s: configuration OK, %d sources%s\n", d.config_path, d.config->nb_sources,
-               d.config->curve_key ? ", CURVE on" : "");
+        int status = check_run(&d);
+
         shut_down(&d);
-        return 0;
+        return status;
     }
 
     /* signals become events of the main loop; every thread inherits the mask */
