@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,26 +36,52 @@ static char *reply(json_t *body)
     return text;
 }
 
+/*
+ * Replaces each byte of s that is not part of a valid UTF-8 character with '?'
+ * (what jansson also refuses: overlong forms, surrogates, past U+10FFFF). A reason
+ * may quote bytes of a request or a file (jansson's own "invalid escape near ..."
+ * does), or be cut inside a character, and a JSON string takes valid UTF-8 only.
+ */
+static void make_utf8(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        int n = *p < 0x80             ? 1
+                : (*p & 0xe0) == 0xc0 ? 2
+                : (*p & 0xf0) == 0xe0 ? 3
+                : (*p & 0xf8) == 0xf0 ? 4
+                                      : 0;
+        uint32_t cp = n > 1 ? *p & (0x7fu >> n) : 0;
+        int ok = n > 0;
+
+        for (int i = 1; ok && i < n; i++) {
+            ok = (p[i] & 0xc0) == 0x80;
+            cp = cp << 6 | (p[i] & 0x3fu);
+        }
+        if (ok && n > 1)
+            ok = !(n == 2 && cp < 0x80) && !(n == 3 && cp < 0x800) &&
+                 !(n == 4 && (cp < 0x10000 || cp > 0x10ffff)) && !(cp >= 0xd800 && cp <= 0xdfff);
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 static char *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The reason is capped (it may echo a long request) and redacted. */
+/* The reason is capped (it may echo a long request), made valid UTF-8 and redacted. */
 static char *error_reply(const char *fmt, ...)
 {
     char text[2048], why[512];
-    size_t n;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    n = strlen(text);
-    if (n == sizeof(text) - 1) { /* cut: not inside a UTF-8 character */
-        while (n > 0 && ((unsigned char)text[n - 1] & 0xc0) == 0x80)
-            n--;
-        if (n > 0 && ((unsigned char)text[n - 1] & 0xc0) == 0xc0)
-            n--;
-        text[n] = '\0';
-    }
+    make_utf8(text);
     return reply(json_pack("{s:b, s:s}", "ok", 0, "error", avf_redact(why, sizeof(why), text)));
 }
 
