@@ -18,7 +18,6 @@ The measured figures are printed at the end (docs/reliability.md quotes them).
 Helpers (Daemon, Subscriber) are test_daemon.py's.
 """
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -218,40 +217,27 @@ class TestStuck(AbuseTestCase):
 
 
     def test_watchdog_withheld_while_stuck_and_fed_once_abandoned(self):
-        path = os.path.join(WORKDIR, "notify-%d" % os.getpid())
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        self.addCleanup(sock.close)
-        sock.settimeout(0.1)
-        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+        notify = td.NotifySocket(self)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
         # a runner may stay silent 2 read_timeout + 2 len + 2 s = 4 s here
         d = td.Daemon(self, {"s": {"type": "file", "url": stuck_playlist(), "read_timeout": 0.5,
                                    "hop": 0.5, "len": 0.5}}, env=env)
-        got = []  # (arrival, datagram)
-
-        def receive(seconds):
-            until = time.monotonic() + seconds
-            while time.monotonic() < until:
-                try:
-                    got.append((time.monotonic(), sock.recv(4096).decode()))
-                except socket.timeout:
-                    pass
 
         def fed(since):
-            return [t for t, m in got if t >= since and "WATCHDOG=1" in m]
+            return [t for t in notify.times("WATCHDOG=1") if t >= since]
 
         start = time.monotonic()
-        receive(2)
-        self.assertTrue(fed(start), "no WATCHDOG=1 at first: %s" % got)
-        receive(5)  # the stuck source's heartbeat is older than its limit by now
+        time.sleep(2)
+        self.assertTrue(fed(start), "no WATCHDOG=1 at first: %s" % notify.snapshot())
+        time.sleep(5)  # the stuck source's heartbeat is older than its limit by now
         quiet = time.monotonic()
-        receive(1.5)
+        time.sleep(1.5)
         self.assertFalse(fed(quiet), "the watchdog was fed while a source was stuck")
         self.assertIn("not feeding the watchdog", d.stderr())
         rc, out, _ = ctl(d, "remove", "s")
         self.assertEqual(rc, 0, out)
         removed = time.monotonic()
-        receive(1.5)
+        time.sleep(1.5)
         self.assertTrue(fed(removed), "the abandoned source still holds back the watchdog")
         self.assert_clean_exit(d)
 

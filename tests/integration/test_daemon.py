@@ -77,6 +77,16 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def wait_until(predicate, timeout, what, detail=lambda: ""):
+    """Polls predicate every 50 ms for timeout seconds; fails naming what (and detail())."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out after %.0f s waiting for %s%s" % (timeout, what, detail()))
+
+
 class Subscriber:
     """Collects every message of an endpoint in a thread: (arrival, topic, body)."""
 
@@ -131,12 +141,7 @@ class Subscriber:
         return out
 
     def wait(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        wait_until(predicate, timeout, what)
 
 
 class Daemon:
@@ -1095,13 +1100,7 @@ class NotifySocket:
         return [t for t, d in self.snapshot() if d == text]
 
     def wait(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError("timed out after %.0f s waiting for %s; got %s"
-                             % (timeout, what, self.snapshot()))
+        wait_until(predicate, timeout, what, lambda: "; got %s" % (self.snapshot(),))
 
 
 class TestNotify(DaemonTestCase):
