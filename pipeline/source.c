@@ -478,6 +478,30 @@ static void load_devices(void)
     register_all();
 }
 
+/*
+ * What an input other than a capture device may open, set up before it is opened:
+ * a local FIFO or device opened here, the guard on every nested resource, and an
+ * ffconcat list's entries checked (probe: the input is probed as a file, and so
+ * could be a list). Returns 0 or a negative error.
+ */
+static int guard_input(avf_source *src, const char *url, int local, int probe)
+{
+    int ret;
+
+    if (local) {
+        ret = open_special_file(src, url);
+        if (ret < 0)
+            return ret;
+    }
+    set_origin(src, url, local);
+    src->default_io_open = src->fmt->io_open;
+    src->fmt->opaque = src;
+    src->fmt->io_open = guarded_io_open;
+    if (src->origin_dir[0] && probe)
+        return check_concat_list(src, local_path(url));
+    return 0;
+}
+
 int avf_source_open(avf_source **psrc, const char *url, const avf_source_options *opt)
 {
     enum avf_source_kind kind = opt ? opt->kind : AVF_SOURCE_AUTO;
@@ -526,19 +550,8 @@ int avf_source_open(avf_source **psrc, const char *url, const avf_source_options
         src->fmt->pb = opt->pb;
         src->fmt->flags |= AVFMT_FLAG_CUSTOM_IO; /* avformat_close_input() leaves pb alone */
     }
-    if (kind != AVF_SOURCE_DEVICE && allowed == local_whitelist) {
-        ret = open_special_file(src, url);
-        if (ret < 0)
-            goto fail;
-    }
     if (kind != AVF_SOURCE_DEVICE) {
-        set_origin(src, url, allowed == local_whitelist);
-        src->default_io_open = src->fmt->io_open;
-        src->fmt->opaque = src;
-        src->fmt->io_open = guarded_io_open;
-    }
-    if (src->origin_dir[0] && !(opt && opt->pb) && !ifmt) {
-        ret = check_concat_list(src, local_path(url));
+        ret = guard_input(src, url, allowed == local_whitelist, !(opt && opt->pb) && !ifmt);
         if (ret < 0)
             goto fail;
     }
