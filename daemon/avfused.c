@@ -27,13 +27,13 @@
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/curve.h"
-#include "daemon/log.h"
-#include "daemon/metrics.h"
+#include "base/log.h"
+#include "daemon/prometheus.h"
 #include "daemon/notify.h"
 #include "daemon/publisher.h"
 #include "daemon/setup.h"
 #include "daemon/sources.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 
 #ifndef AVFUSE_DEFAULT_CONFIG
 #define AVFUSE_DEFAULT_CONFIG "/etc/avfuse/avfuse.conf"

@@ -9,7 +9,7 @@
  * where it happened. Keys are described once, in the tables below, for the file
  * and for the control socket's `add` alike.
  */
-#include "config.h"
+#include "daemon/config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,9 +25,9 @@
 
 #include <ini.h>
 
-#include "daemon/log.h"
-#include "daemon/redact.h"
-#include "pipeline/error.h"
+#include "base/log.h"
+#include "base/redact.h"
+#include "base/error.h"
 #include "pipeline/source.h"
 
 #define LINE_MAX_BYTES 4096

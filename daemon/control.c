@@ -1,7 +1,7 @@
 /*
  * control.c - the control socket's commands (docs/control.md).
  */
-#include "control.h"
+#include "daemon/control.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,8 +16,8 @@
 #include <zmq.h>
 
 #include "daemon/curve.h"
-#include "daemon/redact.h"
-#include "pipeline/error.h"
+#include "base/redact.h"
+#include "base/error.h"
 
 /* Every reply goes out redacted: error texts echo requests and configurations,
  * and the sources' list and status show their URLs. */

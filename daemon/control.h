@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "sources.h"
+#include "daemon/sources.h"
 
 #define AVF_CONTROL_MAX_REQUEST 65536
 

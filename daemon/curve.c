@@ -1,7 +1,7 @@
 /*
  * curve.c - CURVE key files and the ZAP handler that enforces the allow-list.
  */
-#include "curve.h"
+#include "daemon/curve.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,8 +14,8 @@
 #include <libavutil/error.h>
 #include <zmq.h>
 
-#include "daemon/log.h"
-#include "pipeline/error.h"
+#include "base/log.h"
+#include "base/error.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 

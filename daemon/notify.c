@@ -12,7 +12,7 @@
  * sd_notify(), each message opens its own socket, so there is no shared state and
  * no lock. When to feed the watchdog is the daemon's decision (see notify.h).
  */
-#include "notify.h"
+#include "daemon/notify.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /*
  * publisher.c - the PUB socket's thread: a bounded queue in, two frames out.
  */
-#include "publisher.h"
+#include "daemon/publisher.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,9 +12,9 @@
 #include <zmq.h>
 
 #include "daemon/curve.h"
-#include "daemon/log.h"
+#include "base/log.h"
 #include "fusion/message.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/queue.h"
 
 #define QUEUE_SIZE 4096

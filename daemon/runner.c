@@ -22,7 +22,7 @@
  * model) must then stay as long as the process: avf_runners_abandoned() tells the
  * daemon not to free them at exit.
  */
-#include "runner.h"
+#include "daemon/runner.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,11 +37,11 @@
 #include <libavutil/common.h>
 #include <libavutil/time.h>
 
-#include "daemon/log.h"
-#include "daemon/redact.h"
+#include "base/log.h"
+#include "base/redact.h"
 #include "fusion/events.h"
 #include "fusion/message.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/scheduler.h"
 
 #define LATENCY_WINDOW 1000

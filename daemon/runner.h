@@ -17,11 +17,11 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "daemon/config.h"
 #include "fusion/model.h"
 #include "fusion/vector.h"
 #include "plugins/avfuse_plugin.h"
-#include "publisher.h"
+#include "daemon/publisher.h"
 
 enum avf_runner_state {
     AVF_STATE_CONNECTING = 0,

@@ -1,15 +1,15 @@
 /*
  * setup.c - loading the extractors and the model, shared by avfuse and avfused.
  */
-#include "setup.h"
+#include "daemon/setup.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
-#include "pipeline/error.h"
+#include "base/log.h"
+#include "base/error.h"
 #include "plugins/builtin.h"
 
 /*

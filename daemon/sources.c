@@ -6,7 +6,7 @@
  * (runner.h) and its name is free for a new source at once, which continues from
  * where the abandoned one was when it was let go.
  */
-#include "sources.h"
+#include "daemon/sources.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -15,9 +15,9 @@
 
 #include <libavutil/time.h>
 
-#include "daemon/log.h"
-#include "daemon/redact.h"
-#include "pipeline/error.h"
+#include "base/log.h"
+#include "base/redact.h"
+#include "base/error.h"
 
 #define STOP_WAIT_US 1000000 /* for all the runners stopped together */
 

@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
-#include "config.h"
-#include "runner.h"
+#include "daemon/config.h"
+#include "daemon/runner.h"
 
 typedef struct avf_sources avf_sources;
 

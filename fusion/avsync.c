@@ -11,7 +11,7 @@
  *
  * Both histories are rings covering the window plus the largest lag.
  */
-#include "avsync.h"
+#include "fusion/avsync.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * dataset.c - a growable table of labelled fused vectors.
  */
-#include "dataset.h"
+#include "fusion/dataset.h"
 
 #include <errno.h>
 #include <stdlib.h>

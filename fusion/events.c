@@ -13,7 +13,7 @@
  * events in three passes (ENDs, STARTs, instant ENDs) so the order documented in
  * events.h holds whatever the tag order.
  */
-#include "events.h"
+#include "fusion/events.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "heads.h"
+#include "fusion/heads.h"
 
 typedef struct tag_state {
     int active;

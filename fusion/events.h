@@ -25,8 +25,8 @@
 
 #include <stdint.h>
 
-#include "../pipeline/segmenter.h"
-#include "tags.h"
+#include "pipeline/segmenter.h"
+#include "fusion/tags.h"
 
 #define AVF_EVENT_SCHEMA "avfuse.event.v1"
 

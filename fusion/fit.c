@@ -9,7 +9,7 @@
  * An absent value is imputed with the training mean, which normalizes to 0: the
  * same thing inference does, so training and inference see the same inputs.
  */
-#include "fit.h"
+#include "fusion/fit.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,8 +19,8 @@
 
 #include <libavutil/error.h>
 
-#include "heads.h"
-#include "train.h"
+#include "fusion/heads.h"
+#include "fusion/train.h"
 
 /* The seed of the hidden layers' initial weights: fixed, so training repeats. */
 #define AVF_FIT_SEED 20261127u

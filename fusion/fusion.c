@@ -4,7 +4,7 @@
  * detectors. Features the detectors need are found by name once, at creation, so
  * a plugin set without them simply yields no such tags.
  */
-#include "fusion.h"
+#include "fusion/fusion.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,10 +12,10 @@
 
 #include <libavutil/error.h>
 
-#include "avsync.h"
-#include "heads.h"
-#include "pool.h"
-#include "tags.h"
+#include "fusion/avsync.h"
+#include "fusion/heads.h"
+#include "fusion/pooling.h"
+#include "fusion/tags.h"
 
 struct avf_fusion {
     const avf_feature_layout *video, *audio; /* borrowed */

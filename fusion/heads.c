@@ -21,7 +21,7 @@
  * here over the source's segments; the default model's content head does, for
  * speech, music and noise (docs/models.md).
  */
-#include "heads.h"
+#include "fusion/heads.h"
 
 #include <math.h>
 #include <stdio.h>

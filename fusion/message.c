@@ -5,7 +5,7 @@
  * reals are printed with 15 significant digits so that 10.4 reads "10.4" and not
  * the nearest binary fraction.
  */
-#include "message.h"
+#include "fusion/message.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "tags.h"
+#include "fusion/tags.h"
 
 int avf_source_name_valid(const char *name)
 {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../pipeline/segmenter.h"
+#include "pipeline/segmenter.h"
 
 #define AVF_SEGMENT_SCHEMA "avfuse.segment.v1"
 

@@ -18,7 +18,7 @@
  * the JSON path of a bad value is known), then runs the same semantic checks that
  * saving runs first, so a file save writes is always one load accepts.
  */
-#include "model.h"
+#include "fusion/model.h"
 
 #include <errno.h>
 #include <math.h>

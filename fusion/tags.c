@@ -5,7 +5,7 @@
  * segment) sets no tag. `static` excludes `frozen`: a frozen picture is the
  * stronger statement and both at once would say the same thing twice.
  */
-#include "tags.h"
+#include "fusion/tags.h"
 
 #include <math.h>
 

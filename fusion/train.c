@@ -29,7 +29,7 @@
  * Parameters are laid out as w1 (hidden x dim), b1 (hidden), w2 (k x hidden),
  * b2 (k).
  */
-#include "train.h"
+#include "fusion/train.h"
 
 #include <errno.h>
 #include <float.h>

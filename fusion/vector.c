@@ -6,14 +6,14 @@
  * offset is used rather than the signed one: "out of sync" matters to content and
  * sentiment, its direction does not.
  */
-#include "vector.h"
+#include "fusion/vector.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tags.h"
+#include "fusion/tags.h"
 
 static char *prefixed(const char *prefix, const char *name)
 {

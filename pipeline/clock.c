@@ -9,7 +9,7 @@
  * by more than jitter, which keeps segments sample-exact on clean input and still
  * follows real gaps and overlaps on broken input.
  */
-#include "clock.h"
+#include "pipeline/clock.h"
 
 #include <libavutil/avutil.h>
 #include <libavutil/mathematics.h>

@@ -27,7 +27,7 @@
  * one. Codec priming that the container marks (skip samples) is removed by
  * libavcodec itself; padding past the stream's declared end is cut here.
  */
-#include "decode.h"
+#include "pipeline/decode.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -44,10 +44,10 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
-#include "daemon/log.h"
-#include "error.h"
-#include "pool.h"
-#include "source.h"
+#include "base/log.h"
+#include "base/error.h"
+#include "pipeline/items.h"
+#include "pipeline/source.h"
 
 /* After this many consecutive decoder errors the stream is treated as ended. */
 #define MAX_CONSECUTIVE_ERRORS 100

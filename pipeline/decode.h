@@ -8,7 +8,7 @@
  * need (avf_video_options.skip). The audio decoder resamples with libswresample to
  * mono float at the analysis rate and places the samples sample-exactly. Data
  * beyond a stream's declared end (codec padding past an MP4 edit list) is cut off.
- * Items come from a pool per decoder (pool.h), so decoding does not allocate per
+ * Items come from a pool per decoder (items.h), so decoding does not allocate per
  * frame once the pipeline is warm.
  *
  * The API mirrors libavcodec's send/receive pair: after each avf_*dec_send() the
@@ -26,7 +26,7 @@
 #include <libavutil/frame.h>
 #include <libavutil/rational.h>
 
-#include "clock.h"
+#include "pipeline/clock.h"
 
 enum avf_item_type {
     AVF_ITEM_VIDEO = 0,     /* t_us; frame, or NULL for a frame the analysis rate skipped */
@@ -50,7 +50,7 @@ typedef struct avf_item {
     float *rows; /* owned, malloc()ed */
     int nb_rows;
     int64_t rows_pos;
-    /* Kept while the item is reused (pool.h); zero in an item made by calloc(). */
+    /* Kept while the item is reused (items.h); zero in an item made by calloc(). */
     size_t samples_cap;         /* floats allocated at samples (0: unknown) */
     size_t rows_cap;            /* floats allocated at rows (0: unknown) */
     AVFrame *spare;             /* an AVFrame struct that frame points to when set */

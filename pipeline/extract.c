@@ -10,7 +10,7 @@
  * of a long gap. Rows are written into the caller's buffer (the item's, which the
  * item pool keeps), so a warm pipeline extracts without allocating.
  */
-#include "extract.h"
+#include "pipeline/extract.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,7 +20,7 @@
 
 #include <libavutil/error.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 #include "plugins/loader.h"
 
 typedef struct plugin_slot {

@@ -32,7 +32,7 @@
  * routed (its debug hook is not exported); they appear only when a device refuses
  * the first format tried.
  */
-#include "mic.h"
+#include "pipeline/mic.h"
 
 #include <alsa/asoundlib.h>
 #include <dlfcn.h>
@@ -56,8 +56,8 @@
 #include <libswresample/swresample.h>
 #include <portaudio.h>
 
-#include "daemon/log.h"
-#include "error.h"
+#include "base/log.h"
+#include "base/error.h"
 
 #define BLOCKS_PER_SECOND 100 /* a ring block holds 10 ms, the callback's buffer size */
 #define RING_SECONDS      2   /* how far the reader may fall behind before blocks drop */

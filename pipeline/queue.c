@@ -6,12 +6,12 @@
  * sides can declare end-of-stream, and a send after the receiver quit is refused
  * with AVF_EOS so that no producer ever waits on a consumer that is gone.
  */
-#include "queue.h"
+#include "pipeline/queue.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct avf_queue {
     pthread_mutex_t lock;

@@ -10,7 +10,7 @@
  * decoder's clock absorbed (a warning, a counter), and an input read to its end
  * well before its declared end (its last segment says so).
  */
-#include "scheduler.h"
+#include "pipeline/scheduler.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -21,13 +21,13 @@
 #include <libavutil/avutil.h>
 #include <libavutil/time.h>
 
-#include "daemon/log.h"
-#include "daemon/redact.h"
-#include "error.h"
-#include "extract.h"
+#include "base/log.h"
+#include "base/redact.h"
+#include "base/error.h"
+#include "pipeline/extract.h"
 #include "fusion/fusion.h"
-#include "mic.h"
-#include "queue.h"
+#include "pipeline/mic.h"
+#include "pipeline/queue.h"
 
 #define PACKET_QUEUE_SIZE 64
 #define ITEM_QUEUE_SIZE   64

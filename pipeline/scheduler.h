@@ -21,10 +21,10 @@
 
 #include <libavutil/rational.h>
 
-#include "decode.h"
+#include "pipeline/decode.h"
 #include "plugins/avfuse_plugin.h"
-#include "segmenter.h"
-#include "source.h"
+#include "pipeline/segmenter.h"
+#include "pipeline/source.h"
 
 typedef struct avf_pipeline_config {
     double hop_s;          /* segment spacing in seconds (default 1.0) */

@@ -10,7 +10,7 @@
  * move a frame across a boundary. Each modality has a watermark (how far it has
  * delivered) and may end; a segment waits only for modalities still running.
  */
-#include "segmenter.h"
+#include "pipeline/segmenter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,7 @@
 #include <libavutil/avutil.h>
 #include <libavutil/mathematics.h>
 
-#include "error.h"
+#include "base/error.h"
 
 struct avf_segmenter {
     avf_segmenter_config cfg;

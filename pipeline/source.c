@@ -24,7 +24,7 @@
  * avfuse opens it non-blocking and reads it through poll() in short slices, under
  * the same deadline and stop flag as every other call.
  */
-#include "source.h"
+#include "pipeline/source.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,9 +48,9 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/time.h>
 
-#include "daemon/log.h"
-#include "clock.h"
-#include "error.h"
+#include "base/log.h"
+#include "pipeline/clock.h"
+#include "base/error.h"
 
 #define DEFAULT_IO_TIMEOUT_US (10 * AV_TIME_BASE)
 #define FD_BUFFER_SIZE        32768

@@ -21,7 +21,7 @@
  * an entry in a folder that is not writable by group or others and is owned by one
  * of them, and either could equally have written the plugin itself.
  */
-#include "loader.h"
+#include "plugins/loader.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 
 /*
  * The size of version 1 of the descriptor: its last ABI-1 field ends here. Not

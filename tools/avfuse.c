@@ -35,14 +35,14 @@
 #include <libavutil/avutil.h>
 #include <libavutil/rational.h>
 
-#include "commands.h"
-#include "daemon/log.h"
+#include "tools/commands.h"
+#include "base/log.h"
 #include "fusion/events.h"
 #include "fusion/heads.h"
 #include "fusion/message.h"
 #include "fusion/tags.h"
 #include "fusion/vector.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/scheduler.h"
 #include "pipeline/source.h"
 #include "plugins/loader.h"

@@ -21,9 +21,9 @@
 #include <jansson.h>
 #include <zmq.h>
 
-#include "commands.h"
+#include "tools/commands.h"
 #include "daemon/config.h"
-#include "daemon/redact.h"
+#include "base/redact.h"
 #include "fusion/message.h"
 
 #define CTL_DEFAULT_TIMEOUT 5.0

@@ -12,7 +12,7 @@
 
 #include <zmq.h>
 
-#include "commands.h"
+#include "tools/commands.h"
 #include "daemon/curve.h"
 
 static void keygen_usage(FILE *f)

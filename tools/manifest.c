@@ -7,7 +7,7 @@
  * the end, so the dataset (and the model fitted on it) does not depend on which
  * thread finished first.
  */
-#include "manifest.h"
+#include "tools/manifest.h"
 
 #include <errno.h>
 #include <math.h>
@@ -18,11 +18,11 @@
 
 #include <libavutil/error.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 #include "fusion/heads.h"
 #include "fusion/tags.h"
 #include "fusion/vector.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 
 /* A last segment shorter than this has too few windows to label. */
 #define MIN_SEGMENT_S 0.25

@@ -27,7 +27,7 @@
 
 #include <zmq.h>
 
-#include "commands.h"
+#include "tools/commands.h"
 #include "daemon/curve.h"
 
 /* How long shutdown waits for messages still queued to subscribers, in ms. */

@@ -35,12 +35,12 @@
 #include <jansson.h>
 #include <libavutil/avutil.h>
 
-#include "commands.h"
-#include "daemon/log.h"
+#include "tools/commands.h"
+#include "base/log.h"
 #include "fusion/events.h"
 #include "fusion/message.h"
 #include "fusion/tags.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/scheduler.h"
 
 /* Geometry of the picture, in SVG user units (pixels at 100 %). */

@@ -18,14 +18,14 @@
 
 #include <jansson.h>
 
-#include "commands.h"
-#include "daemon/log.h"
+#include "tools/commands.h"
+#include "base/log.h"
 #include "fusion/dataset.h"
 #include "fusion/fit.h"
 #include "fusion/heads.h"
-#include "fusion/metrics.h"
-#include "manifest.h"
-#include "pipeline/error.h"
+#include "fusion/scores.h"
+#include "tools/manifest.h"
+#include "base/error.h"
 #include "pipeline/scheduler.h"
 
 #define DEFAULT_L2       1e-3

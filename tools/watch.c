@@ -26,8 +26,8 @@
 #include <jansson.h>
 #include <zmq.h>
 
-#include "commands.h"
-#include "daemon/redact.h"
+#include "tools/commands.h"
+#include "base/redact.h"
 #include "fusion/message.h"
 
 #define WATCH_DEFAULT_ENDPOINT "tcp://127.0.0.1:5560"

@@ -6,7 +6,7 @@
  * so fuzzing leaves no files behind however it ends. The pipeline reads bytes in
  * memory through an AVIOContext (fuzz_mem_pb(), also used by test_source_pb.c).
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 
 static int mem_read(void *opaque, uint8_t *buf, int buf_size)
 {

@@ -28,8 +28,8 @@
 #include "fusion/message.h"
 #include "fusion/model.h"
 #include "fusion/vector.h"
-#include "fuzz.h"
-#include "pipeline/error.h"
+#include "tests/fuzz/fuzz.h"
+#include "base/error.h"
 #include "pipeline/scheduler.h"
 
 #define MAX_SEGMENTS 16

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

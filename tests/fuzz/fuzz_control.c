@@ -22,8 +22,8 @@
 #include "daemon/control.h"
 #include "daemon/runner.h"
 #include "daemon/sources.h"
-#include "pipeline/error.h"
-#include "fuzz.h"
+#include "base/error.h"
+#include "tests/fuzz/fuzz.h"
 
 #define MAX_REQUESTS 16
 

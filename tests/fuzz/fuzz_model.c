@@ -21,7 +21,7 @@
 #include <libavutil/sha.h>
 
 #include "fusion/model.h"
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 /* A new empty folder of $TMPDIR (or /tmp) into dir, for one save; 0 or -1. */
 static int make_save_dir(char *dir, size_t size)

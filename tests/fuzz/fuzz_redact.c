@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/redact.h"
-#include "fuzz.h"
+#include "base/redact.h"
+#include "tests/fuzz/fuzz.h"
 
 #define TEXT_MAX 4096
 

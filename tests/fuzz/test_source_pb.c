@@ -24,8 +24,8 @@
 
 #include <libavformat/avio.h>
 
-#include "fuzz.h"
-#include "pipeline/error.h"
+#include "tests/fuzz/fuzz.h"
+#include "base/error.h"
 #include "pipeline/scheduler.h"
 
 #define RATE 16000

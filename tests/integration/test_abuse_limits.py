@@ -37,7 +37,7 @@ SCRAPE_TIMEOUT = 2.0
 # the slow clients connect during the first moment, when the daemon's one
 # metrics thread may be busy accepting them
 FIRST_MOMENT = 1.0
-# the whole-request deadline of daemon/metrics.c, and the sweep's lateness
+# the whole-request deadline of daemon/prometheus.c, and the sweep's lateness
 REQUEST_DEADLINE = 5.0
 
 BURST = 80

@@ -23,7 +23,7 @@
 
 #include "daemon/config.h"
 #include "daemon/control.h"
-#include "pipeline/error.h"
+#include "base/error.h"
 
 static char path[64];
 

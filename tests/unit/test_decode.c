@@ -25,8 +25,8 @@
 #include <libavutil/avutil.h>
 
 #include "pipeline/decode.h"
-#include "pipeline/error.h"
-#include "pipeline/pool.h"
+#include "base/error.h"
+#include "pipeline/items.h"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "fusion/avsync.h"
-#include "fusion/pool.h"
+#include "fusion/pooling.h"
 #include "fusion/tags.h"
 #include "plugins/avfuse_plugin.h"
 

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 #include "plugins/loader.h"
 
 /* Longer than any test takes under valgrind; a FIFO opened for reading would block. */

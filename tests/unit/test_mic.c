@@ -60,7 +60,7 @@
 #include <libavutil/error.h>
 #include <portaudio.h>
 
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/mic.h"
 
 #define RATE       16000 /* what every test asks for */

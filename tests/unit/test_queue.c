@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/queue.h"
 
 /* Long enough for a blocked call to show itself, short enough to keep tests fast. */

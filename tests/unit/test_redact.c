@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/redact.h"
+#include "base/redact.h"
 
 static void expect(const char *text, const char *shown)
 {

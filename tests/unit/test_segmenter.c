@@ -13,7 +13,7 @@
 
 #include <libavutil/frame.h>
 
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/segmenter.h"
 
 #define RATE 16000

@@ -33,7 +33,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/time.h>
 
-#include "pipeline/error.h"
+#include "base/error.h"
 #include "pipeline/source.h"
 
 /* Non-zero when a library whose path contains name is mapped into this process. */

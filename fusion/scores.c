@@ -1,10 +1,10 @@
 /*
- * metrics.c - scores from a confusion matrix, the way the evaluation literature
+ * scores.c - scores from a confusion matrix, the way the evaluation literature
  * reports them: macro-F1 for the content classes (each class counts the same,
  * however rare), UAR for the emotion dimensions (the Interspeech paralinguistics
  * challenges' measure, insensitive to class imbalance).
  */
-#include "metrics.h"
+#include "fusion/scores.h"
 
 #include <string.h>
 

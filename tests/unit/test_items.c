@@ -1,5 +1,5 @@
 /*
- * test_pool.c - the item pool: items come back reset with their buffers kept, idle
+ * test_items.c - the item pool: items come back reset with their buffers kept, idle
  * items beyond the cap are freed, a pool released while items are out lives until
  * the last one is back, and a producer and a consumer thread share one pool.
  */
@@ -15,7 +15,7 @@
 #include <libavutil/frame.h>
 
 #include "pipeline/decode.h"
-#include "pipeline/pool.h"
+#include "pipeline/items.h"
 #include "pipeline/queue.h"
 
 static void test_reuse_keeps_buffers(void **state)

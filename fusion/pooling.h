@@ -1,9 +1,9 @@
 /*
- * pool.h - pooling of per-frame or per-window feature rows into one value per
+ * pooling.h - pooling of per-frame or per-window feature rows into one value per
  * feature for a segment, by the rule each plugin declared (avf_plugin_pool).
  */
-#ifndef AVF_POOL_H
-#define AVF_POOL_H
+#ifndef AVF_POOLING_H
+#define AVF_POOLING_H
 
 /*
  * rows holds n rows of dim floats. out[i] receives the pooled value of column i by

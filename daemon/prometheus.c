@@ -1,5 +1,5 @@
 /*
- * metrics.c - Prometheus text from the status messages, served by libmicrohttpd.
+ * prometheus.c - Prometheus text from the status messages, served by libmicrohttpd.
  *
  * Clients are whoever can reach the port, so a slow one must not hold a place for
  * long. libmicrohttpd's only timeout is for idleness, and every byte restarts it:
@@ -16,7 +16,7 @@
  * callback runs in it. With the deadline, the cap on connections can be high:
  * places free up within seconds, whatever the clients do.
  */
-#include "metrics.h"
+#include "daemon/prometheus.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +33,7 @@
 #include <libavutil/time.h>
 #include <microhttpd.h>
 
-#include "pipeline/error.h"
+#include "base/error.h"
 
 #define CONNECTIONS_MAX     256
 #define IDLE_TIMEOUT_S      10

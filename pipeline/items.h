@@ -1,5 +1,5 @@
 /*
- * pool.h - recycled timeline items, so that decoding allocates nothing per frame.
+ * items.h - recycled timeline items, so that decoding allocates nothing per frame.
  *
  * A decoder takes its items from a pool of its own; whoever is done with an item (the
  * segment thread, a queue dropping it, a test) hands it back with avf_item_free(),
@@ -9,10 +9,10 @@
  * it is done; items still out keep the pool alive and the last one back frees it, so
  * items may outlive the decoder that made them.
  */
-#ifndef AVF_POOL_H
-#define AVF_POOL_H
+#ifndef AVF_ITEMS_H
+#define AVF_ITEMS_H
 
-#include "decode.h"
+#include "pipeline/decode.h"
 
 typedef struct avf_item_pool avf_item_pool;
 

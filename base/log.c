@@ -11,7 +11,7 @@
  * line, FFmpeg's included, goes through avf_redact(): FFmpeg names its inputs
  * with their passwords.
  */
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,7 +21,7 @@
 
 #include <libavutil/log.h>
 
-#include "daemon/redact.h"
+#include "base/redact.h"
 
 static const char *log_progname = "avfuse"; /* set once before threads start */
 static atomic_int log_level = AVF_LOG_WARN;

@@ -1,9 +1,9 @@
 /*
- * metrics.h - classification scores from a confusion matrix: per-class
+ * scores.h - classification scores from a confusion matrix: per-class
  * precision, recall and F1, macro-F1, and unweighted average recall (UAR).
  */
-#ifndef AVF_METRICS_H
-#define AVF_METRICS_H
+#ifndef AVF_SCORES_H
+#define AVF_SCORES_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /*
- * pool.c - a free list of timeline items shared by one producer and its consumers.
+ * items.c - a free list of timeline items shared by one producer and its consumers.
  *
  * Items are taken by one decoder thread and come back from the segment thread (or
  * from a queue that drops them), so the idle items sit in a small stack guarded by
@@ -8,7 +8,7 @@
  * has out; when its owner lets go (avf_item_pool_free()) while some are still out,
  * the last one to come back frees it.
  */
-#include "pool.h"
+#include "pipeline/items.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * The project's own codes are handled here; everything else (negated errno and
  * FFmpeg's AVERROR tags) goes to av_strerror(), which knows both.
  */
-#include "error.h"
+#include "base/error.h"
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 /*
- * metrics.h - the optional Prometheus endpoint: the status counters as text.
+ * prometheus.h - the optional Prometheus endpoint: the status counters as text.
  *
  * Off by default (`[daemon] metrics`), loopback by default when on. The main thread
  * renders a fresh page from every source's status each status_interval
@@ -9,8 +9,8 @@
  * response), so slow clients cannot keep the page from a scraper. Format:
  * Prometheus text exposition 0.0.4.
  */
-#ifndef AVF_METRICS_H
-#define AVF_METRICS_H
+#ifndef AVF_PROMETHEUS_H
+#define AVF_PROMETHEUS_H
 
 #include <stddef.h>
 

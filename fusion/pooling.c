@@ -1,5 +1,5 @@
 /*
- * pool.c - per-segment pooling of feature rows.
+ * pooling.c - per-segment pooling of feature rows.
  *
  * Pooling skips NaN because plugins use it for "no value here" (the pitch of an
  * unvoiced window): averaging it as zero would drag the pitch of a half-voiced
@@ -7,7 +7,7 @@
  * keep their precision. AVF_POOL_MEAN_DB averages powers, not decibels, so that
  * the pooled RMS of a segment is the RMS of its windows, not their geometric mean.
  */
-#include "pool.h"
+#include "fusion/pooling.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /*
- * test_metrics.c - the scores of a hand-computed confusion matrix.
+ * test_scores.c - the scores of a hand-computed confusion matrix.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "fusion/metrics.h"
+#include "fusion/scores.h"
 
 static void test_hand_computed(void **state)
 {

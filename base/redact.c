@@ -10,7 +10,7 @@
  * in the input and "***" written instead, so the output holds no part of a secret
  * wherever it is cut.
  */
-#include "redact.h"
+#include "base/redact.h"
 
 #include <stdlib.h>
 #include <string.h>
