@@ -25,6 +25,7 @@
 
 #include <ini.h>
 
+#include "base/why.h"
 #include "base/log.h"
 #include "base/redact.h"
 #include "base/error.h"
@@ -95,23 +96,6 @@ static const key_desc daemon_keys[] = {
 
 #define NB_SOURCE_KEYS (int)(sizeof(source_keys) / sizeof(source_keys[0]))
 #define NB_DAEMON_KEYS (int)(sizeof(daemon_keys) / sizeof(daemon_keys[0]))
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Every error goes through here, redacted: it may echo a URL, and it reaches
- * avfused -n, the log and the control socket's replies. */
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    avf_redact(why, why_size, text);
-    return AVF_ERR_CONFIG;
-}
 
 const char *avf_source_type_name(enum avf_source_type type)
 {
@@ -206,28 +190,31 @@ static int set_value(void *base, const key_desc *d, const char *value, char *why
         for (int t = 0; t <= AVF_TYPE_AV; t++)
             if (!strcmp(value, type_names[t]))
                 return *(enum avf_source_type *)(void *)field = t, 0;
-        return fail(why, why_size, "type '%s' is not one of file, stream, camera, microphone, av",
-                    value);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "type '%s' is not one of file, stream, camera, microphone, av", value);
     case V_STRING:
         if (!*value)
-            return fail(why, why_size, "%s is empty", d->name);
+            return avf_why(why, why_size, AVF_ERR_CONFIG, "%s is empty", d->name);
         /* a length, never the value: a long one would flood replies and logs */
         if (d->max > 0 && strlen(value) > (size_t)d->max)
-            return fail(why, why_size, "%s is %zu bytes long, over the %.0f bytes it may be",
-                        d->name, strlen(value), d->max);
+            return avf_why(why, why_size, AVF_ERR_CONFIG,
+                           "%s is %zu bytes long, over the %.0f bytes it may be", d->name,
+                           strlen(value), d->max);
         free(*(char **)(void *)field);
         *(char **)(void *)field = strdup(value);
         return *(char **)(void *)field ? 0 : AVERROR(ENOMEM);
     case V_BOOL:
         if (parse_bool(value, (int *)(void *)field) < 0)
-            return fail(why, why_size, "%s must be yes or no, not '%s'", d->name, value);
+            return avf_why(why, why_size, AVF_ERR_CONFIG, "%s must be yes or no, not '%s'", d->name,
+                           value);
         return 0;
     case V_DOUBLE:
     case V_INT:
         if (parse_double(value, &x) < 0 || x < d->min || x > d->max ||
             (d->kind == V_INT && x != floor(x)))
-            return fail(why, why_size, "%s must be %s from %g to %g, not '%s'", d->name,
-                        d->kind == V_INT ? "a whole number" : "a number", d->min, d->max, value);
+            return avf_why(why, why_size, AVF_ERR_CONFIG, "%s must be %s from %g to %g, not '%s'",
+                           d->name, d->kind == V_INT ? "a whole number" : "a number", d->min,
+                           d->max, value);
         if (d->kind == V_INT)
             *(int *)(void *)field = (int)x;
         else
@@ -237,7 +224,8 @@ static int set_value(void *base, const key_desc *d, const char *value, char *why
         for (int t = AVF_RTSP_TCP; t <= AVF_RTSP_UDP; t++)
             if (!strcmp(value, avf_rtsp_transport_name(t)))
                 return *(enum avf_rtsp_transport *)(void *)field = t, 0;
-        return fail(why, why_size, "%s must be tcp or udp, not '%s'", d->name, value);
+        return avf_why(why, why_size, AVF_ERR_CONFIG, "%s must be tcp or udp, not '%s'", d->name,
+                       value);
     }
     return AVERROR_BUG;
 }
@@ -249,11 +237,11 @@ int avf_source_conf_set(avf_source_conf *sc, const char *key, const char *value,
         if (strcmp(key, source_keys[i].name))
             continue;
         if (sc->given & (1u << i))
-            return fail(why, why_size, "%s is set twice", key);
+            return avf_why(why, why_size, AVF_ERR_CONFIG, "%s is set twice", key);
         sc->given |= 1u << i;
         return set_value(sc, &source_keys[i], value, why, why_size);
     }
-    return fail(why, why_size, "unknown key '%s' in a source", key);
+    return avf_why(why, why_size, AVF_ERR_CONFIG, "unknown key '%s' in a source", key);
 }
 
 /*
@@ -269,14 +257,14 @@ static int url_stray_text(const avf_source_conf *sc, char *why, size_t why_size)
         unsigned char ch = (unsigned char)*c;
 
         if (ch < 0x20 || ch == 0x7F)
-            return fail(why, why_size,
-                        "source %s: url holds a control character (0x%02X at byte %d)", sc->name,
-                        ch, (int)(c - sc->url) + 1);
+            return avf_why(why, why_size, AVF_ERR_CONFIG,
+                           "source %s: url holds a control character (0x%02X at byte %d)", sc->name,
+                           ch, (int)(c - sc->url) + 1);
         if (ch == ' ' && sc->type == AVF_TYPE_STREAM)
-            return fail(why, why_size,
-                        "source %s: url has stray text after a space at byte %d (a URL holds "
-                        "no spaces: write one as %%20)",
-                        sc->name, (int)(c - sc->url) + 1);
+            return avf_why(why, why_size, AVF_ERR_CONFIG,
+                           "source %s: url has stray text after a space at byte %d (a URL holds "
+                           "no spaces: write one as %%20)",
+                           sc->name, (int)(c - sc->url) + 1);
     }
     return 0;
 }
@@ -314,62 +302,67 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
     size_t n = 0;
 
     if (!avf_source_name_valid(sc->name))
-        return fail(why, why_size, "source name '%s' must match [A-Za-z0-9_-]{1,64}", sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source name '%s' must match [A-Za-z0-9_-]{1,64}", sc->name);
     if (sc->type == AVF_TYPE_NONE)
-        return fail(why, why_size, "source %s: type is missing", sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG, "source %s: type is missing", sc->name);
     for (int i = 0; i < NB_SOURCE_KEYS; i++)
         if ((sc->given >> i & 1) && !(source_keys[i].types & (1u << sc->type)))
-            return fail(why, why_size, "source %s: %s does not apply to a %s source", sc->name,
-                        source_keys[i].name, type_names[sc->type]);
+            return avf_why(why, why_size, AVF_ERR_CONFIG,
+                           "source %s: %s does not apply to a %s source", sc->name,
+                           source_keys[i].name, type_names[sc->type]);
     if ((sc->type == AVF_TYPE_FILE || sc->type == AVF_TYPE_STREAM) && !sc->url)
-        return fail(why, why_size, "source %s: url is missing", sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG, "source %s: url is missing", sc->name);
     if (url_stray_text(sc, why, why_size) < 0)
         return AVF_ERR_CONFIG;
     if (sc->type == AVF_TYPE_FILE && !avf_url_is_local(sc->url))
-        return fail(why, why_size, "source %s: '%s' is not a local file (use type = stream)",
-                    sc->name, avf_redact(shown, sizeof(shown), sc->url));
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: '%s' is not a local file (use type = stream)", sc->name,
+                       avf_redact(shown, sizeof(shown), sc->url));
     /* a pipe's read blocks where no read_timeout reaches, and the daemon's own
      * descriptors are no media source */
     if (sc->type == AVF_TYPE_FILE && !strncmp(sc->url, "pipe:", 5))
-        return fail(why, why_size,
-                    "source %s: pipe: URLs are not accepted (a file source reads a file by its "
-                    "path)",
-                    sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: pipe: URLs are not accepted (a file source reads a file by its "
+                       "path)",
+                       sc->name);
     if (sc->type == AVF_TYPE_STREAM && avf_url_is_local(sc->url))
-        return fail(why, why_size,
-                    "source %s: '%s' is not a network URL (rtsp, http, srt, udp, ...; use "
-                    "type = file for files)",
-                    sc->name, avf_redact(shown, sizeof(shown), sc->url));
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: '%s' is not a network URL (rtsp, http, srt, udp, ...; use "
+                       "type = file for files)",
+                       sc->name, avf_redact(shown, sizeof(shown), sc->url));
     if (key_given(sc, "rtsp_transport") && !avf_url_is_rtsp(sc->url))
-        return fail(why, why_size,
-                    "source %s: rtsp_transport applies to rtsp:// and rtsps:// URLs only",
-                    sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: rtsp_transport applies to rtsp:// and rtsps:// URLs only",
+                       sc->name);
     /* libavformat carries rtsps:// over TLS on TCP whatever it is told */
     if (sc->rtsp_transport == AVF_RTSP_UDP && sc->url && !strncasecmp(sc->url, "rtsps://", 8))
-        return fail(why, why_size, "source %s: rtsp_transport = udp is not possible with rtsps://",
-                    sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: rtsp_transport = udp is not possible with rtsps://", sc->name);
     if (sc->password_file) {
         const char *user = url_userinfo(sc->url, &n);
 
         if (!user || !n)
-            return fail(why, why_size,
-                        "source %s: password_file needs a user in the url "
-                        "(rtsp://USER@host/...), to give the password to",
-                        sc->name);
+            return avf_why(why, why_size, AVF_ERR_CONFIG,
+                           "source %s: password_file needs a user in the url "
+                           "(rtsp://USER@host/...), to give the password to",
+                           sc->name);
         if (memchr(user, ':', n))
-            return fail(why, why_size,
-                        "source %s: the url has a password and password_file gives one: "
-                        "remove the password from the url (the configuration file is "
-                        "readable by more than the daemon)",
-                        sc->name);
+            return avf_why(why, why_size, AVF_ERR_CONFIG,
+                           "source %s: the url has a password and password_file gives one: "
+                           "remove the password from the url (the configuration file is "
+                           "readable by more than the daemon)",
+                           sc->name);
     }
     if (sc->len < sc->hop)
-        return fail(why, why_size, "source %s: len (%g) must be at least hop (%g)", sc->name,
-                    sc->len, sc->hop);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: len (%g) must be at least hop (%g)", sc->name, sc->len, sc->hop);
     if (sc->backoff_max < sc->backoff_min)
-        return fail(why, why_size, "source %s: backoff_max must be at least backoff_min", sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: backoff_max must be at least backoff_min", sc->name);
     if (sc->hop * sc->rate < 1)
-        return fail(why, why_size, "source %s: hop must hold at least one sample", sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: hop must hold at least one sample", sc->name);
     return 0;
 }
 
@@ -418,28 +411,30 @@ static int read_password(const char *path, char *pw, size_t size, char *why, siz
 
     if (fd < 0) {
         err = errno;
-        fail(why, why_size, "password_file %s: cannot read: %s", path, strerror(err));
+        avf_why(why, why_size, AVF_ERR_CONFIG, "password_file %s: cannot read: %s", path,
+                strerror(err));
         return AVERROR(err);
     }
     got = read(fd, pw, size - 1);
     err = errno;
     close(fd);
     if (got < 0) {
-        fail(why, why_size, "password_file %s: cannot read: %s", path, strerror(err));
+        avf_why(why, why_size, AVF_ERR_CONFIG, "password_file %s: cannot read: %s", path,
+                strerror(err));
         return AVERROR(err);
     }
     pw[got] = '\0';
     len = strcspn(pw, "\r\n");
     if (len == (size_t)got && (size_t)got == size - 1) {
         explicit_bzero(pw, size);
-        fail(why, why_size, "password_file %s: the first line is longer than %zu bytes", path,
-             size - 2);
+        avf_why(why, why_size, AVF_ERR_CONFIG,
+                "password_file %s: the first line is longer than %zu bytes", path, size - 2);
         return AVF_ERR_CONFIG;
     }
     pw[len] = '\0';
     if (!len) {
         explicit_bzero(pw, size);
-        fail(why, why_size, "password_file %s: the first line is empty", path);
+        avf_why(why, why_size, AVF_ERR_CONFIG, "password_file %s: the first line is empty", path);
         return AVF_ERR_CONFIG;
     }
     return 0;
@@ -457,17 +452,20 @@ int avf_source_conf_url(const avf_source_conf *sc, char **url, char *why, size_t
 
     *url = NULL;
     if (!sc->url)
-        return fail(why, why_size, "source %s: no url", sc->name), AVERROR(EINVAL);
+        return avf_why(why, why_size, AVF_ERR_CONFIG, "source %s: no url", sc->name),
+               AVERROR(EINVAL);
     if (!sc->password_file) {
         *url = strdup(sc->url);
         return *url ? 0 : AVERROR(ENOMEM);
     }
     user = url_userinfo(sc->url, &n);
     if (!user || !n || memchr(user, ':', n))
-        return fail(why, why_size,
-                    "source %s: password_file needs a user and no password in the url", sc->name);
+        return avf_why(why, why_size, AVF_ERR_CONFIG,
+                       "source %s: password_file needs a user and no password in the url",
+                       sc->name);
     if ((ret = password_path(sc->password_file, path, sizeof(path))) < 0)
-        return fail(why, why_size, "password_file %s: the path is too long", sc->password_file),
+        return avf_why(why, why_size, AVF_ERR_CONFIG, "password_file %s: the path is too long",
+                       sc->password_file),
                ret;
     ret = read_password(path, pw, sizeof(pw), why, why_size);
     if (ret < 0)
@@ -734,12 +732,12 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
     p.c = calloc(1, sizeof(*p.c));
     if (!p.c || config_defaults(p.c, path) < 0) {
         avf_config_free(&p.c);
-        return fail(why, why_size, "%s: out of memory", path), AVERROR(ENOMEM);
+        return avf_why(why, why_size, AVF_ERR_CONFIG, "%s: out of memory", path), AVERROR(ENOMEM);
     }
     p.f = fopen(path, "r");
     if (!p.f) {
         ret = AVERROR(errno);
-        fail(why, why_size, "%s: cannot open: %s", path, strerror(errno));
+        avf_why(why, why_size, AVF_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
         avf_config_free(&p.c);
         return ret;
     }
@@ -753,10 +751,10 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
     if (ret > 0 && !p.error)
         parse_error(&p, "not a 'key = value' line or a [section]");
     if (!p.error && ferror(p.f))
-        p.error = fail(p.why, sizeof(p.why), "read error");
+        p.error = avf_why(p.why, sizeof(p.why), AVF_ERR_CONFIG, "read error");
     fclose(p.f);
     if (p.error) {
-        fail(why, why_size, "%s:%d: %s", path, p.line, p.why);
+        avf_why(why, why_size, AVF_ERR_CONFIG, "%s:%d: %s", path, p.line, p.why);
         avf_config_free(&p.c);
         return p.error;
     }
@@ -769,26 +767,26 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
         p.c->control = NULL;
     }
     if ((p.c->curve_key != NULL) != (p.c->curve_allow != NULL)) {
-        fail(why, why_size,
-             "%s: curve_key and curve_allow go together (CURVE without an allow-list would "
-             "accept any client)",
-             path);
+        avf_why(why, why_size, AVF_ERR_CONFIG,
+                "%s: curve_key and curve_allow go together (CURVE without an allow-list would "
+                "accept any client)",
+                path);
         avf_config_free(&p.c);
         return AVF_ERR_CONFIG;
     }
     if (p.c->control && strncmp(p.c->control, "ipc://", 6)) {
-        fail(why, why_size, "%s: control must be an ipc:// path or none, not '%s'", path,
-             p.c->control);
+        avf_why(why, why_size, AVF_ERR_CONFIG,
+                "%s: control must be an ipc:// path or none, not '%s'", path, p.c->control);
         avf_config_free(&p.c);
         return AVF_ERR_CONFIG;
     }
     if (p.c->nb_sources > p.c->max_sources) {
         const avf_source_conf *first = &p.c->sources[p.c->max_sources];
 
-        fail(why, why_size,
-             "%s:%d: %d sources, over max_sources = %d from source %s on (raise max_sources "
-             "in [daemon]; each source costs up to eight threads and a few MB)",
-             path, first->line, p.c->nb_sources, p.c->max_sources, first->name);
+        avf_why(why, why_size, AVF_ERR_CONFIG,
+                "%s:%d: %d sources, over max_sources = %d from source %s on (raise max_sources "
+                "in [daemon]; each source costs up to eight threads and a few MB)",
+                path, first->line, p.c->nb_sources, p.c->max_sources, first->name);
         avf_config_free(&p.c);
         return AVF_ERR_CONFIG;
     }
@@ -796,7 +794,7 @@ int avf_config_load(avf_config **pc, const char *path, char *why, size_t why_siz
         char reason[400];
 
         if (avf_source_conf_check(&p.c->sources[i], reason, sizeof(reason)) < 0) {
-            fail(why, why_size, "%s:%d: %s", path, p.c->sources[i].line, reason);
+            avf_why(why, why_size, AVF_ERR_CONFIG, "%s:%d: %s", path, p.c->sources[i].line, reason);
             avf_config_free(&p.c);
             return AVF_ERR_CONFIG;
         }
@@ -813,8 +811,8 @@ int avf_config_check_files(const avf_config *c, char *why, size_t why_size)
         if (!c->sources[i].password_file)
             continue;
         if (avf_source_conf_url(&c->sources[i], &url, reason, sizeof(reason)) < 0)
-            return fail(why, why_size, "%s:%d: source %s: %s", c->path, c->sources[i].line,
-                        c->sources[i].name, reason);
+            return avf_why(why, why_size, AVF_ERR_CONFIG, "%s:%d: source %s: %s", c->path,
+                           c->sources[i].line, c->sources[i].name, reason);
         avf_source_conf_url_free(&url);
     }
     return 0;

@@ -28,10 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const avf_content_names[AVF_CONTENT_COUNT] = {"speech", "music", "noise", "silence"};
-const char *const avf_valence_names[3] = {"negative", "neutral", "positive"};
-const char *const avf_arousal_names[3] = {"low", "medium", "high"};
-
 #define HX_MOTION_FULL 0.05
 #define HX_CUT_WINDOW  5
 #define HX_SMOOTHING   0.5

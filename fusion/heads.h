@@ -11,18 +11,9 @@
 #ifndef AVF_HEADS_H
 #define AVF_HEADS_H
 
+#include "base/vocab.h"
 #include "fusion/model.h"
 #include "fusion/vector.h"
-
-enum avf_content { AVF_SPEECH = 0, AVF_MUSIC, AVF_NOISE, AVF_SILENCE, AVF_CONTENT_COUNT };
-enum avf_valence_label { AVF_NEGATIVE = 0, AVF_NEUTRAL, AVF_POSITIVE };
-
-/* The content class names, in enum order: "speech", "music", "noise", "silence". */
-extern const char *const avf_content_names[AVF_CONTENT_COUNT];
-/* "negative", "neutral", "positive" */
-extern const char *const avf_valence_names[3];
-/* "low", "medium", "high" */
-extern const char *const avf_arousal_names[3];
 
 typedef struct avf_head_result {
     int content_valid;

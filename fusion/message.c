@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "base/vocab.h"
 #include "fusion/tags.h"
 
 int avf_source_name_valid(const char *name)
@@ -109,16 +110,14 @@ fail:
 /* "labels", "sentiment" and "model": what the trained heads say. */
 static int add_model_outputs(json_t *msg, const avf_segment *seg)
 {
-    static const char *const labels[] = {"speech", "music", "noise", "silence"};
-    static const char *const valence[] = {"negative", "neutral", "positive"};
-
     if (seg->labels_valid) {
         json_t *obj = json_object();
 
         if (!obj)
             return -1;
-        for (int c = 0; c < 4; c++)
-            if (json_object_set_new(obj, labels[c], json_real(six_digits(seg->labels[c])))) {
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            if (json_object_set_new(obj, avf_content_names[c],
+                                    json_real(six_digits(seg->labels[c])))) {
                 json_decref(obj);
                 return -1;
             }
@@ -129,7 +128,7 @@ static int add_model_outputs(json_t *msg, const avf_segment *seg)
         json_object_set_new(msg, "sentiment",
                             json_pack("{s:f, s:f, s:s, s:f}", "valence", six_digits(seg->valence),
                                       "arousal", six_digits(seg->arousal), "label",
-                                      valence[seg->sentiment_label], "confidence",
+                                      avf_valence_names[seg->sentiment_label], "confidence",
                                       six_digits(seg->sentiment_confidence))))
         return -1;
     if (seg->model_name && json_object_set_new(msg, "model", json_string(seg->model_name)))

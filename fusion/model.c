@@ -33,6 +33,8 @@
 #include <libavutil/mem.h>
 #include <libavutil/sha.h>
 
+#include "base/why.h"
+
 #define HEADER_MAGIC "avfuse-model "
 #define SHA_HEX_LEN  64
 #define DUMP_FLAGS   (JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
@@ -40,22 +42,6 @@
  * larger files keeps a wrong path from reading a disk image into memory. */
 #define MAX_FILE_BYTES (64 << 20)
 #define MAX_DIM        (1 << 20)
-
-/* Writes a one-line reason into why (which may be NULL) and returns err. */
-static int reason(char *why, size_t why_size, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int reason(char *why, size_t why_size, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why && why_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
 
 static void free_strings(char **s, int n)
 {
@@ -283,9 +269,9 @@ static int utf8_valid(const char *s)
 static int check_name(const char *name, const char *what, char *why, size_t why_size)
 {
     if (!name || !name[0])
-        return reason(why, why_size, -EINVAL, "%s has no name", what);
+        return avf_why(why, why_size, -EINVAL, "%s has no name", what);
     if (!utf8_valid(name))
-        return reason(why, why_size, -EINVAL, "%s name is not valid UTF-8", what);
+        return avf_why(why, why_size, -EINVAL, "%s name is not valid UTF-8", what);
     return 0;
 }
 
@@ -297,26 +283,26 @@ static int check_names(char *const *names, int n, const char *what, char *why, s
     int ret;
 
     if (!names)
-        return reason(why, why_size, -EINVAL, "%s names are missing", what);
+        return avf_why(why, why_size, -EINVAL, "%s names are missing", what);
     for (int i = 0; i < n; i++) {
         snprintf(item, sizeof(item), "%s %d", what, i);
         if ((ret = check_name(names[i], item, why, why_size)) < 0)
             return ret;
     }
     if ((ret = find_duplicate(names, n, &dup)) < 0)
-        return reason(why, why_size, ret, "out of memory");
+        return avf_why(why, why_size, ret, "out of memory");
     if (dup)
-        return reason(why, why_size, -EINVAL, "duplicate %s name '%s'", what, dup);
+        return avf_why(why, why_size, -EINVAL, "duplicate %s name '%s'", what, dup);
     return 0;
 }
 
 static int check_finite(const double *v, size_t n, const char *what, char *why, size_t why_size)
 {
     if (!v)
-        return reason(why, why_size, -EINVAL, "%s is missing", what);
+        return avf_why(why, why_size, -EINVAL, "%s is missing", what);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i]))
-            return reason(why, why_size, -EINVAL, "%s[%zu] is not a finite number", what, i);
+            return avf_why(why, why_size, -EINVAL, "%s[%zu] is not a finite number", what, i);
     return 0;
 }
 
@@ -329,18 +315,18 @@ static int check_head(const avf_head *hd, int h, int dim, char *why, size_t why_
     if ((ret = check_name(hd->name, what, why, why_size)) < 0)
         return ret;
     if (hd->type != AVF_HEAD_LOGISTIC && hd->type != AVF_HEAD_SOFTMAX)
-        return reason(why, why_size, -EINVAL, "head '%s' has unknown type %d", hd->name, hd->type);
+        return avf_why(why, why_size, -EINVAL, "head '%s' has unknown type %d", hd->name, hd->type);
     if (hd->nb_outputs < 1)
-        return reason(why, why_size, -EINVAL, "head '%s' has no outputs", hd->name);
+        return avf_why(why, why_size, -EINVAL, "head '%s' has no outputs", hd->name);
     if (hd->type == AVF_HEAD_SOFTMAX && hd->nb_outputs < 2)
-        return reason(why, why_size, -EINVAL, "softmax head '%s' has 1 output, needs 2 or more",
-                      hd->name);
+        return avf_why(why, why_size, -EINVAL, "softmax head '%s' has 1 output, needs 2 or more",
+                       hd->name);
     snprintf(what, sizeof(what), "head '%s' output", hd->name);
     if ((ret = check_names(hd->outputs, hd->nb_outputs, what, why, why_size)) < 0)
         return ret;
     if (hd->hidden < 0 || hd->hidden > MAX_DIM)
-        return reason(why, why_size, -EINVAL, "head '%s' has %d hidden units", hd->name,
-                      hd->hidden);
+        return avf_why(why, why_size, -EINVAL, "head '%s' has %d hidden units", hd->name,
+                       hd->hidden);
     if (hd->hidden > 0) {
         snprintf(what, sizeof(what), "head '%s' hidden.weights", hd->name);
         if ((ret = check_finite(hd->hidden_weights, (size_t)hd->hidden * (size_t)dim, what, why,
@@ -352,9 +338,9 @@ static int check_head(const avf_head *hd, int h, int dim, char *why, size_t why_
     }
     for (int o = 0; hd->smoothing && o < hd->nb_outputs; o++)
         if (!smoothing_valid(hd->smoothing[o]))
-            return reason(why, why_size, -EINVAL,
-                          "head '%s': smoothing[%d] is %.17g, must be from 0 to below 1", hd->name,
-                          o, hd->smoothing[o]);
+            return avf_why(why, why_size, -EINVAL,
+                           "head '%s': smoothing[%d] is %.17g, must be from 0 to below 1", hd->name,
+                           o, hd->smoothing[o]);
     snprintf(what, sizeof(what), "head '%s' weights", hd->name);
     if ((ret = check_finite(hd->weights, (size_t)hd->nb_outputs * (size_t)output_inputs(hd, dim),
                             what, why, why_size)) < 0)
@@ -370,14 +356,14 @@ static int check_head_names(const avf_model *m, char *why, size_t why_size)
     int ret;
 
     if (!names)
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     for (int h = 0; h < m->nb_heads; h++)
         names[h] = m->heads[h].name;
     ret = find_duplicate(names, m->nb_heads, &dup);
     if (ret < 0)
-        reason(why, why_size, ret, "out of memory");
+        avf_why(why, why_size, ret, "out of memory");
     else if (dup)
-        ret = reason(why, why_size, -EINVAL, "duplicate head name '%s'", dup);
+        ret = avf_why(why, why_size, -EINVAL, "duplicate head name '%s'", dup);
     free(names);
     return ret;
 }
@@ -388,21 +374,21 @@ static int check_model(const avf_model *m, char *why, size_t why_size)
     int ret;
 
     if (!m)
-        return reason(why, why_size, -EINVAL, "no model");
+        return avf_why(why, why_size, -EINVAL, "no model");
     if ((ret = check_name(m->name, "the model", why, why_size)) < 0)
         return ret;
     if (m->dim < 1 || m->dim > MAX_DIM)
-        return reason(why, why_size, -EINVAL, "the model has %d features", m->dim);
+        return avf_why(why, why_size, -EINVAL, "the model has %d features", m->dim);
     if ((ret = check_names(m->features, m->dim, "feature", why, why_size)) < 0 ||
         (ret = check_finite(m->mean, (size_t)m->dim, "normalization.mean", why, why_size)) < 0 ||
         (ret = check_finite(m->std, (size_t)m->dim, "normalization.std", why, why_size)) < 0)
         return ret;
     for (int i = 0; i < m->dim; i++)
         if (m->std[i] <= 0)
-            return reason(why, why_size, -EINVAL, "normalization.std[%d] is %g, must be > 0", i,
-                          m->std[i]);
+            return avf_why(why, why_size, -EINVAL, "normalization.std[%d] is %g, must be > 0", i,
+                           m->std[i]);
     if (m->nb_heads < 0 || (m->nb_heads > 0 && !m->heads))
-        return reason(why, why_size, -EINVAL, "the model's heads are missing");
+        return avf_why(why, why_size, -EINVAL, "the model's heads are missing");
     for (int h = 0; h < m->nb_heads; h++)
         if ((ret = check_head(&m->heads[h], h, m->dim, why, why_size)) < 0)
             return ret;
@@ -526,8 +512,8 @@ static int model_to_json(const avf_model *m, json_t **out, char *why, size_t why
         training = json_loads(m->training, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(training)) {
             json_decref(training);
-            return reason(why, why_size, -EINVAL, "training is not a JSON object%s%s",
-                          training ? "" : ": ", training ? "" : jerr.text);
+            return avf_why(why, why_size, -EINVAL, "training is not a JSON object%s%s",
+                           training ? "" : ": ", training ? "" : jerr.text);
         }
     }
     root = json_object();
@@ -553,7 +539,7 @@ static int model_to_json(const avf_model *m, json_t **out, char *why, size_t why
     json_decref(norm);
     if (!ok) {
         json_decref(root);
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     }
     *out = root;
     return 0;
@@ -568,14 +554,14 @@ int avf_model_save(const avf_model *m, const char *path, char *why, size_t why_s
     int ret;
 
     if (!path)
-        return reason(why, why_size, -EINVAL, "no path");
+        return avf_why(why, why_size, -EINVAL, "no path");
     if ((ret = check_model(m, why, why_size)) < 0 ||
         (ret = model_to_json(m, &root, why, why_size)) < 0)
         return ret;
     body = json_dumps(root, DUMP_FLAGS);
     tmp = malloc(strlen(path) + sizeof(".tmp"));
     if (!body || !tmp) {
-        ret = reason(why, why_size, -ENOMEM, "out of memory");
+        ret = avf_why(why, why_size, -ENOMEM, "out of memory");
         goto done;
     }
     /* The body ends with a newline, as a text file does, and the checksum covers it.
@@ -583,25 +569,25 @@ int avf_model_save(const avf_model *m, const char *path, char *why, size_t why_s
     body_len = strlen(body);
     body[body_len++] = '\n';
     if ((ret = sha256_hex(body, body_len, hex)) < 0) {
-        reason(why, why_size, ret, "out of memory");
+        avf_why(why, why_size, ret, "out of memory");
         goto done;
     }
     sprintf(tmp, "%s.tmp", path);
     f = fopen(tmp, "wb");
     if (!f) {
-        ret = reason(why, why_size, -errno, "%s: %s", tmp, strerror(errno));
+        ret = avf_why(why, why_size, -errno, "%s: %s", tmp, strerror(errno));
         goto done;
     }
     errno = EIO; /* what a short write without an errno reports */
     if (fprintf(f, "%s%d sha256=%s\n", HEADER_MAGIC, AVF_MODEL_FILE_VERSION, hex) < 0 ||
         fwrite(body, 1, body_len, f) != body_len || fflush(f) != 0 || fsync(fileno(f)) < 0) {
-        ret = reason(why, why_size, -errno, "%s: %s", tmp, strerror(errno));
+        ret = avf_why(why, why_size, -errno, "%s: %s", tmp, strerror(errno));
         fclose(f);
         unlink(tmp);
         goto done;
     }
     if (fclose(f) != 0 || rename(tmp, path) < 0) {
-        ret = reason(why, why_size, -errno, "%s: %s", path, strerror(errno));
+        ret = avf_why(why, why_size, -errno, "%s: %s", path, strerror(errno));
         unlink(tmp);
     }
 done:
@@ -621,18 +607,18 @@ static int read_file(const char *path, char **data, size_t *len, char *why, size
     int ret = 0;
 
     if (!f)
-        return reason(why, why_size, -errno, "%s: %s", path, strerror(errno));
+        return avf_why(why, why_size, -errno, "%s: %s", path, strerror(errno));
     do {
         if (size == cap) {
             char *bigger = NULL;
 
             if (cap >= MAX_FILE_BYTES) {
-                ret = reason(why, why_size, -EFBIG, "%s: too large for a model file", path);
+                ret = avf_why(why, why_size, -EFBIG, "%s: too large for a model file", path);
                 break;
             }
             cap = cap ? 2 * cap : 65536;
             if (!(bigger = realloc(buf, cap))) {
-                ret = reason(why, why_size, -ENOMEM, "%s: out of memory", path);
+                ret = avf_why(why, why_size, -ENOMEM, "%s: out of memory", path);
                 break;
             }
             buf = bigger;
@@ -641,7 +627,7 @@ static int read_file(const char *path, char **data, size_t *len, char *why, size
         size += got;
     } while (got > 0);
     if (ret == 0 && ferror(f))
-        ret = reason(why, why_size, -EIO, "%s: read error", path);
+        ret = avf_why(why, why_size, -EIO, "%s: read error", path);
     fclose(f);
     if (ret < 0) {
         free(buf);
@@ -663,40 +649,40 @@ static int check_header(const char *data, size_t len, size_t *body_off, char *wh
     int ret;
 
     if (len == 0)
-        return reason(why, why_size, -EINVAL, "not an avfuse model file: the file is empty");
+        return avf_why(why, why_size, -EINVAL, "not an avfuse model file: the file is empty");
     if (len < magic_len || memcmp(data, HEADER_MAGIC, magic_len))
-        return reason(why, why_size, -EINVAL,
-                      "not an avfuse model file: the first line is not '" HEADER_MAGIC
-                      "%d sha256=...'",
-                      AVF_MODEL_FILE_VERSION);
+        return avf_why(why, why_size, -EINVAL,
+                       "not an avfuse model file: the first line is not '" HEADER_MAGIC
+                       "%d sha256=...'",
+                       AVF_MODEL_FILE_VERSION);
     p = data + magic_len;
     while (p + digits < end && p[digits] >= '0' && p[digits] <= '9')
         digits++;
     if (digits == 0 || digits > 9)
-        return reason(why, why_size, -EINVAL, "not an avfuse model file: no version after '%s'",
-                      HEADER_MAGIC);
+        return avf_why(why, why_size, -EINVAL, "not an avfuse model file: no version after '%s'",
+                       HEADER_MAGIC);
     /* the version is read before the rest, which a later version may change */
     if (digits != 1 || p[0] != '0' + AVF_MODEL_FILE_VERSION)
-        return reason(why, why_size, -EINVAL,
-                      "unknown model file version %.*s (this build reads version %d)", (int)digits,
-                      p, AVF_MODEL_FILE_VERSION);
+        return avf_why(why, why_size, -EINVAL,
+                       "unknown model file version %.*s (this build reads version %d)", (int)digits,
+                       p, AVF_MODEL_FILE_VERSION);
     p += digits;
     hex = p + tag_len;
     if ((size_t)(end - p) < tag_len + SHA_HEX_LEN + 1 || memcmp(p, sha_tag, tag_len) ||
         hex[SHA_HEX_LEN] != '\n')
-        return reason(why, why_size, -EINVAL,
-                      "corrupt: the first line is not '" HEADER_MAGIC "%d sha256=<64 hex digits>'",
-                      AVF_MODEL_FILE_VERSION);
+        return avf_why(why, why_size, -EINVAL,
+                       "corrupt: the first line is not '" HEADER_MAGIC "%d sha256=<64 hex digits>'",
+                       AVF_MODEL_FILE_VERSION);
     for (int i = 0; i < SHA_HEX_LEN; i++)
         if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-            return reason(why, why_size, -EINVAL,
-                          "corrupt: the checksum is not 64 lowercase hex digits");
+            return avf_why(why, why_size, -EINVAL,
+                           "corrupt: the checksum is not 64 lowercase hex digits");
     *body_off = (size_t)(hex + SHA_HEX_LEN + 1 - data);
     if ((ret = sha256_hex(data + *body_off, len - *body_off, want)) < 0)
-        return reason(why, why_size, ret, "out of memory");
+        return avf_why(why, why_size, ret, "out of memory");
     if (memcmp(want, hex, SHA_HEX_LEN))
-        return reason(why, why_size, -EINVAL,
-                      "corrupt: checksum mismatch (the file is truncated or damaged)");
+        return avf_why(why, why_size, -EINVAL,
+                       "corrupt: checksum mismatch (the file is truncated or damaged)");
     return 0;
 }
 
@@ -734,8 +720,8 @@ static int only_keys(json_t *o, const char *const *keys, const char *where, char
         for (int i = 0; keys[i] && !known; i++)
             known = !strcmp(key, keys[i]);
         if (!known)
-            return reason(why, why_size, -EINVAL, "unknown key '%s%s%s'", where,
-                          where[0] ? "." : "", key);
+            return avf_why(why, why_size, -EINVAL, "unknown key '%s%s%s'", where,
+                           where[0] ? "." : "", key);
     }
     return 0;
 }
@@ -748,10 +734,10 @@ static int get(json_t *o, const char *key, json_type type, const char *where, js
 
     *v = json_object_get(o, key);
     if (!*v)
-        return reason(why, why_size, -EINVAL, "missing key '%s%s%s'", where, dot, key);
+        return avf_why(why, why_size, -EINVAL, "missing key '%s%s%s'", where, dot, key);
     if (json_typeof(*v) != type)
-        return reason(why, why_size, -EINVAL, "'%s%s%s' is %s, expected %s", where, dot, key,
-                      type_name(json_typeof(*v)), type_name(type));
+        return avf_why(why, why_size, -EINVAL, "'%s%s%s' is %s, expected %s", where, dot, key,
+                       type_name(json_typeof(*v)), type_name(type));
     return 0;
 }
 
@@ -763,17 +749,17 @@ static int read_reals(json_t *a, int n, const char *what, const char *against, d
                       char *why, size_t why_size)
 {
     if (!json_is_array(a))
-        return reason(why, why_size, -EINVAL, "'%s' is %s, expected an array", what,
-                      type_name(json_typeof(a)));
+        return avf_why(why, why_size, -EINVAL, "'%s' is %s, expected an array", what,
+                       type_name(json_typeof(a)));
     if (json_array_size(a) != (size_t)n)
-        return reason(why, why_size, -EINVAL, "%s has %zu values, %s %d", what, json_array_size(a),
-                      against, n);
+        return avf_why(why, why_size, -EINVAL, "%s has %zu values, %s %d", what, json_array_size(a),
+                       against, n);
     for (int i = 0; i < n; i++) {
         json_t *v = json_array_get(a, (size_t)i);
 
         if (!json_is_number(v))
-            return reason(why, why_size, -EINVAL, "%s[%d] is %s, expected a number", what, i,
-                          type_name(json_typeof(v)));
+            return avf_why(why, why_size, -EINVAL, "%s[%d] is %s, expected a number", what, i,
+                           type_name(json_typeof(v)));
         out[i] = json_number_value(v);
     }
     return 0;
@@ -786,20 +772,20 @@ static int read_strings(json_t *a, const char *what, char ***out, char *why, siz
     const char **s = malloc((n ? n : 1) * sizeof(*s));
 
     if (!s)
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(a, i);
 
         if (!json_is_string(v)) {
             free(s);
-            return reason(why, why_size, -EINVAL, "%s[%zu] is %s, expected a string", what, i,
-                          type_name(json_typeof(v)));
+            return avf_why(why, why_size, -EINVAL, "%s[%zu] is %s, expected a string", what, i,
+                           type_name(json_typeof(v)));
         }
         s[i] = json_string_value(v);
     }
     *out = copy_strings(s, (int)n);
     free(s);
-    return *out ? 0 : reason(why, why_size, -ENOMEM, "out of memory");
+    return *out ? 0 : avf_why(why, why_size, -ENOMEM, "out of memory");
 }
 
 /*
@@ -821,33 +807,33 @@ static int hidden_from_json(json_t *o, const char *where, int dim, avf_head *hd,
         return ret;
     size = json_object_get(o, "size");
     if (!size)
-        return reason(why, why_size, -EINVAL, "missing key '%s.size'", at);
+        return avf_why(why, why_size, -EINVAL, "missing key '%s.size'", at);
     if (!json_is_number(size))
-        return reason(why, why_size, -EINVAL, "'%s.size' is %s, expected a number", at,
-                      type_name(json_typeof(size)));
+        return avf_why(why, why_size, -EINVAL, "'%s.size' is %s, expected a number", at,
+                       type_name(json_typeof(size)));
     h = json_number_value(size);
     if (!(h >= 1 && h <= MAX_DIM) || h != floor(h))
-        return reason(why, why_size, -EINVAL,
-                      "head '%s': hidden.size is %.17g, expected a whole number from 1 to %d",
-                      hd->name, h, MAX_DIM);
+        return avf_why(why, why_size, -EINVAL,
+                       "head '%s': hidden.size is %.17g, expected a whole number from 1 to %d",
+                       hd->name, h, MAX_DIM);
     if ((ret = get(o, "bias", JSON_ARRAY, at, &bias, why, why_size)) < 0 ||
         (ret = get(o, "weights", JSON_ARRAY, at, &weights, why, why_size)) < 0)
         return ret;
     hd->hidden = (int)h;
     /* the counts are checked against the file before hidden x dim values are allocated */
     if (json_array_size(weights) != (size_t)hd->hidden)
-        return reason(why, why_size, -EINVAL,
-                      "head '%s': hidden.weights has %zu rows, "
-                      "hidden.size is %d",
-                      hd->name, json_array_size(weights), hd->hidden);
+        return avf_why(why, why_size, -EINVAL,
+                       "head '%s': hidden.weights has %zu rows, "
+                       "hidden.size is %d",
+                       hd->name, json_array_size(weights), hd->hidden);
     if (json_array_size(bias) != (size_t)hd->hidden)
-        return reason(why, why_size, -EINVAL,
-                      "head '%s': hidden.bias has %zu values, hidden.size is %d", hd->name,
-                      json_array_size(bias), hd->hidden);
+        return avf_why(why, why_size, -EINVAL,
+                       "head '%s': hidden.bias has %zu values, hidden.size is %d", hd->name,
+                       json_array_size(bias), hd->hidden);
     hd->hidden_bias = malloc((size_t)hd->hidden * sizeof(*hd->hidden_bias));
     hd->hidden_weights = malloc((size_t)hd->hidden * (size_t)dim * sizeof(*hd->hidden_weights));
     if (!hd->hidden_bias || !hd->hidden_weights)
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     snprintf(what, sizeof(what), "head '%s': hidden.bias", hd->name);
     if ((ret = read_reals(bias, hd->hidden, what, "hidden.size is", hd->hidden_bias, why,
                           why_size)) < 0)
@@ -872,8 +858,8 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
 
     snprintf(where, sizeof(where), "heads[%d]", index);
     if (!json_is_object(o))
-        return reason(why, why_size, -EINVAL, "'%s' is %s, expected an object", where,
-                      type_name(json_typeof(o)));
+        return avf_why(why, why_size, -EINVAL, "'%s' is %s, expected an object", where,
+                       type_name(json_typeof(o)));
     if ((ret = only_keys(o, keys, where, why, why_size)) < 0 ||
         (ret = get(o, "name", JSON_STRING, where, &name, why, why_size)) < 0 ||
         (ret = get(o, "type", JSON_STRING, where, &type, why, why_size)) < 0 ||
@@ -892,17 +878,17 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
     else if (!strcmp(json_string_value(type), "softmax"))
         hd->type = AVF_HEAD_SOFTMAX;
     else
-        return reason(why, why_size, -EINVAL,
-                      "%s.type is '%s', unknown head type (expected 'logistic' or 'softmax')",
-                      where, json_string_value(type));
+        return avf_why(why, why_size, -EINVAL,
+                       "%s.type is '%s', unknown head type (expected 'logistic' or 'softmax')",
+                       where, json_string_value(type));
     n = json_array_size(outputs);
     if (n == 0)
-        return reason(why, why_size, -EINVAL, "%s ('%s') has no outputs", where,
-                      json_string_value(name));
+        return avf_why(why, why_size, -EINVAL, "%s ('%s') has no outputs", where,
+                       json_string_value(name));
     if (n > MAX_DIM)
-        return reason(why, why_size, -EINVAL, "%s has %zu outputs", where, n);
+        return avf_why(why, why_size, -EINVAL, "%s has %zu outputs", where, n);
     if (!(hd->name = strdup(json_string_value(name))))
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     snprintf(what, sizeof(what), "%s.outputs", where);
     if ((ret = read_strings(outputs, what, &hd->outputs, why, why_size)) < 0)
         return ret;
@@ -915,7 +901,7 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
     if (smoothing) {
         /* the range is check_head()'s, after parsing */
         if (!(hd->smoothing = malloc(n * sizeof(*hd->smoothing))))
-            return reason(why, why_size, -ENOMEM, "out of memory");
+            return avf_why(why, why_size, -ENOMEM, "out of memory");
         snprintf(what, sizeof(what), "%s.smoothing", where);
         if ((ret = read_reals(smoothing, (int)n, what, "outputs has", hd->smoothing, why,
                               why_size)) < 0)
@@ -924,13 +910,13 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
     hd->bias = malloc(n * sizeof(*hd->bias));
     hd->weights = malloc(n * (size_t)in * sizeof(*hd->weights));
     if (!hd->bias || !hd->weights)
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     snprintf(what, sizeof(what), "%s.bias", where);
     if ((ret = read_reals(bias, (int)n, what, "outputs has", hd->bias, why, why_size)) < 0)
         return ret;
     if (json_array_size(weights) != n)
-        return reason(why, why_size, -EINVAL, "%s.weights has %zu rows, outputs has %zu", where,
-                      json_array_size(weights), n);
+        return avf_why(why, why_size, -EINVAL, "%s.weights has %zu rows, outputs has %zu", where,
+                       json_array_size(weights), n);
     for (size_t r = 0; r < n; r++) {
         snprintf(what, sizeof(what), "%s.weights[%zu]", where, r);
         if ((ret = read_reals(json_array_get(weights, r), in, what,
@@ -952,13 +938,13 @@ static int model_from_json(json_t *root, avf_model *m, char *why, size_t why_siz
     int ret;
 
     if (!json_is_object(root))
-        return reason(why, why_size, -EINVAL, "the body is %s, expected an object",
-                      type_name(json_typeof(root)));
+        return avf_why(why, why_size, -EINVAL, "the body is %s, expected an object",
+                       type_name(json_typeof(root)));
     if ((ret = get(root, "format", JSON_STRING, "", &format, why, why_size)) < 0)
         return ret;
     if (strcmp(json_string_value(format), AVF_MODEL_FORMAT))
-        return reason(why, why_size, -EINVAL, "format is '%s', expected '%s'",
-                      json_string_value(format), AVF_MODEL_FORMAT);
+        return avf_why(why, why_size, -EINVAL, "format is '%s', expected '%s'",
+                       json_string_value(format), AVF_MODEL_FORMAT);
     if ((ret = only_keys(root, keys, "", why, why_size)) < 0 ||
         (ret = get(root, "name", JSON_STRING, "", &name, why, why_size)) < 0 ||
         (ret = get(root, "features", JSON_ARRAY, "", &features, why, why_size)) < 0 ||
@@ -970,20 +956,20 @@ static int model_from_json(json_t *root, avf_model *m, char *why, size_t why_siz
         return ret;
     training = json_object_get(root, "training");
     if (training && !json_is_object(training) && !json_is_null(training))
-        return reason(why, why_size, -EINVAL, "'training' is %s, expected an object or null",
-                      type_name(json_typeof(training)));
+        return avf_why(why, why_size, -EINVAL, "'training' is %s, expected an object or null",
+                       type_name(json_typeof(training)));
     n = json_array_size(features);
     if (n == 0 || n > MAX_DIM)
-        return reason(why, why_size, -EINVAL, "features has %zu names", n);
+        return avf_why(why, why_size, -EINVAL, "features has %zu names", n);
     if (!(m->name = strdup(json_string_value(name))))
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     if ((ret = read_strings(features, "features", &m->features, why, why_size)) < 0)
         return ret;
     m->dim = (int)n;
     m->mean = malloc(n * sizeof(*m->mean));
     m->std = malloc(n * sizeof(*m->std));
     if (!m->mean || !m->std)
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     if ((ret = read_reals(mean, m->dim, "normalization.mean", "features has", m->mean, why,
                           why_size)) < 0 ||
         (ret = read_reals(std, m->dim, "normalization.std", "features has", m->std, why,
@@ -991,9 +977,9 @@ static int model_from_json(json_t *root, avf_model *m, char *why, size_t why_siz
         return ret;
     n = json_array_size(heads);
     if (n > MAX_DIM)
-        return reason(why, why_size, -EINVAL, "heads has %zu entries", n);
+        return avf_why(why, why_size, -EINVAL, "heads has %zu entries", n);
     if (n > 0 && !(m->heads = calloc(n, sizeof(*m->heads))))
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     m->nb_heads = (int)n;
     for (int h = 0; h < m->nb_heads; h++)
         if ((ret = head_from_json(json_array_get(heads, (size_t)h), h, m->dim, &m->heads[h], why,
@@ -1003,7 +989,7 @@ static int model_from_json(json_t *root, avf_model *m, char *why, size_t why_siz
     if (json_is_object(training) &&
         !(m->training =
               json_dumps(training, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))))
-        return reason(why, why_size, -ENOMEM, "out of memory");
+        return avf_why(why, why_size, -ENOMEM, "out of memory");
     return 0;
 }
 
@@ -1017,19 +1003,19 @@ int avf_model_load(avf_model **pm, const char *path, char *why, size_t why_size)
     int ret;
 
     if (!pm || !path)
-        return reason(why, why_size, -EINVAL, "no path");
+        return avf_why(why, why_size, -EINVAL, "no path");
     if ((ret = read_file(path, &data, &len, why, why_size)) < 0 ||
         (ret = check_header(data, len, &body_off, why, why_size)) < 0)
         goto done;
     root = json_loadb(data + body_off, len - body_off, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         /* jansson counts lines from the body; the file has the header line first */
-        ret = reason(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s",
-                     jerr.line > 0 ? jerr.line + 1 : 0, jerr.column, jerr.text);
+        ret = avf_why(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s",
+                      jerr.line > 0 ? jerr.line + 1 : 0, jerr.column, jerr.text);
         goto done;
     }
     if (!(m = calloc(1, sizeof(*m)))) {
-        ret = reason(why, why_size, -ENOMEM, "out of memory");
+        ret = avf_why(why, why_size, -ENOMEM, "out of memory");
         goto done;
     }
     if ((ret = model_from_json(root, m, why, why_size)) < 0 ||
@@ -1052,13 +1038,13 @@ int avf_model_check_features(const avf_model *m, const char *const *names, int d
     /* a name difference says more than the counts: usually one feature was inserted */
     for (int i = 0; i < common; i++)
         if (!names[i] || strcmp(names[i], m->features[i]))
-            return reason(why, why_size, -EINVAL,
-                          "model expects feature %d '%s', the pipeline has '%s'%s", i,
-                          m->features[i], names[i] ? names[i] : "(null)",
-                          dim != m->dim ? " (and the counts differ)" : "");
+            return avf_why(why, why_size, -EINVAL,
+                           "model expects feature %d '%s', the pipeline has '%s'%s", i,
+                           m->features[i], names[i] ? names[i] : "(null)",
+                           dim != m->dim ? " (and the counts differ)" : "");
     if (dim != m->dim)
-        return reason(why, why_size, -EINVAL, "model has %d features, the pipeline %d", m->dim,
-                      dim);
+        return avf_why(why, why_size, -EINVAL, "model has %d features, the pipeline %d", m->dim,
+                       dim);
     return 0;
 }
 

@@ -9,16 +9,6 @@
 
 #include <math.h>
 
-static const char *const tag_names[AVF_TAG_COUNT] = {
-    "speech", "music",  "noise",  "silence", "black",    "frozen",
-    "cut",    "static", "motion", "loud",    "clipping", "av_offset",
-};
-
-const char *avf_tag_name(int tag)
-{
-    return tag >= 0 && tag < AVF_TAG_COUNT ? tag_names[tag] : 0;
-}
-
 uint32_t avf_tags_detect(const avf_tag_inputs *in)
 {
     uint32_t tags = 0;

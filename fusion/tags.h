@@ -1,5 +1,5 @@
 /*
- * tags.h - the tag vocabulary (DESIGN.md) and the deterministic detectors.
+ * tags.h - the deterministic tag detectors (the tags themselves: base/vocab.h).
  *
  * The content tags (speech, music, noise) come from the trained heads; the others
  * are decided here from a segment's pooled features by fixed thresholds, listed
@@ -10,22 +10,7 @@
 
 #include <stdint.h>
 
-/* Bit positions in avf_segment.tags; the order is the order in messages. */
-enum avf_tag {
-    AVF_TAG_SPEECH = 0,
-    AVF_TAG_MUSIC,
-    AVF_TAG_NOISE,
-    AVF_TAG_SILENCE,
-    AVF_TAG_BLACK,
-    AVF_TAG_FROZEN,
-    AVF_TAG_CUT,
-    AVF_TAG_STATIC,
-    AVF_TAG_MOTION,
-    AVF_TAG_LOUD,
-    AVF_TAG_CLIPPING,
-    AVF_TAG_AV_OFFSET,
-    AVF_TAG_COUNT
-};
+#include "base/vocab.h"
 
 /* Thresholds of the detectors. */
 #define AVF_TAG_BLACK_SHARE   0.5   /* of the segment's frames black */
@@ -37,9 +22,6 @@ enum avf_tag {
 #define AVF_TAG_SILENCE_DBFS  -50.0 /* segment RMS below */
 #define AVF_TAG_AV_OFFSET_MS  80.0  /* |offset| beyond, when confident */
 #define AVF_TAG_AV_CONFIDENCE 0.5
-
-/* Returns the tag's name ("av_offset"), or NULL for an unknown tag. */
-const char *avf_tag_name(int tag);
 
 /* A segment's pooled values the detectors read; NaN when unknown. */
 typedef struct avf_tag_inputs {

@@ -56,6 +56,7 @@
 #include <libswresample/swresample.h>
 #include <portaudio.h>
 
+#include "base/why.h"
 #include "base/log.h"
 #include "base/error.h"
 
@@ -113,18 +114,6 @@ struct avf_mic {
 static pthread_mutex_t pa_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pa_users;      /* protected by pa_lock */
 static int pa_hooks_done; /* protected by pa_lock */
-
-__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t size, const char *fmt,
-                                                          ...)
-{
-    va_list ap;
-
-    if (!why || size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t mono_now_us(void)
 {
@@ -227,7 +216,7 @@ static int pa_acquire(char *why, size_t why_size)
         pa_users++;
     pthread_mutex_unlock(&pa_lock);
     if (err != paNoError) {
-        set_why(why, why_size, "PortAudio did not start: %s", Pa_GetErrorText(err));
+        avf_why(why, why_size, 0, "PortAudio did not start: %s", Pa_GetErrorText(err));
         return pa_to_averror(err);
     }
     return 0;
@@ -280,7 +269,7 @@ static int find_device(const char *name, PaDeviceIndex *found, char *why, size_t
     long index;
 
     if (n < 0) {
-        set_why(why, why_size, "PortAudio cannot list devices: %s", Pa_GetErrorText(n));
+        avf_why(why, why_size, 0, "PortAudio cannot list devices: %s", Pa_GetErrorText(n));
         return pa_to_averror(n);
     }
     if (!strcmp(name, "default")) {
@@ -288,7 +277,7 @@ static int find_device(const char *name, PaDeviceIndex *found, char *why, size_t
         if (*found != paNoDevice && input_info(*found))
             return 0;
         list_inputs(NULL, list, sizeof(list));
-        set_why(why, why_size, "there is no default input device (inputs: %s)", list);
+        avf_why(why, why_size, 0, "there is no default input device (inputs: %s)", list);
         return AVERROR(ENODEV);
     }
     for (int i = 0; i < n; i++) {
@@ -311,7 +300,7 @@ static int find_device(const char *name, PaDeviceIndex *found, char *why, size_t
         return 0;
     if (nb_matches > 1) {
         list_inputs(name, list, sizeof(list));
-        set_why(why, why_size, "'%s' matches several input devices: %s", name, list);
+        avf_why(why, why_size, 0, "'%s' matches several input devices: %s", name, list);
         return AVERROR(EINVAL);
     }
     errno = 0;
@@ -321,12 +310,12 @@ static int find_device(const char *name, PaDeviceIndex *found, char *why, size_t
             *found = (PaDeviceIndex)index;
             return 0;
         }
-        set_why(why, why_size, "device %ld ('%s') has no input channels", index,
+        avf_why(why, why_size, 0, "device %ld ('%s') has no input channels", index,
                 Pa_GetDeviceInfo((PaDeviceIndex)index)->name);
         return AVERROR(ENODEV);
     }
     list_inputs(NULL, list, sizeof(list));
-    set_why(why, why_size, "no input device matches '%s' (inputs: %s)", name, list);
+    avf_why(why, why_size, 0, "no input device matches '%s' (inputs: %s)", name, list);
     return AVERROR(ENODEV);
 }
 
@@ -455,11 +444,10 @@ static int open_stream(avf_mic *m, PaDeviceIndex dev, char *why, size_t why_size
         }
     }
     pa_error_text(err, text, sizeof(text));
-    set_why(why, why_size,
-            "input device '%s' captures neither mono nor stereo at %d Hz, %d Hz (its default), "
-            "48000 or 44100 Hz: %s",
-            m->name, m->rate, rates[1], text);
-    return pa_to_averror(err);
+    return avf_why(why, why_size, pa_to_averror(err),
+                   "input device '%s' captures neither mono nor stereo at %d Hz, %d Hz (its "
+                   "default), 48000 or 44100 Hz: %s",
+                   m->name, m->rate, rates[1], text);
 }
 
 /* The ring, the hand-out buffer and, when the device format differs, the resampler. */
@@ -477,7 +465,7 @@ static int setup_reader(avf_mic *m, char *why, size_t why_size)
     m->conv_cap = (int)av_rescale_rnd(m->block_frames, m->rate, m->dev_rate, AV_ROUND_UP) + 256;
     m->conv = calloc((size_t)m->conv_cap, sizeof(*m->conv));
     if (!m->blocks || !m->samples || !m->conv) {
-        set_why(why, why_size, "out of memory");
+        avf_why(why, why_size, 0, "out of memory");
         return AVERROR(ENOMEM);
     }
     if (m->channels == 1 && m->dev_rate == m->rate)
@@ -494,7 +482,7 @@ static int setup_reader(avf_mic *m, char *why, size_t why_size)
     if (ret < 0) {
         char err[128];
 
-        set_why(why, why_size, "cannot convert '%s' from %d channel(s) at %d Hz: %s", m->name,
+        avf_why(why, why_size, 0, "cannot convert '%s' from %d channel(s) at %d Hz: %s", m->name,
                 m->channels, m->dev_rate, avf_strerror(ret, err, sizeof(err)));
         return ret;
     }
@@ -530,13 +518,13 @@ int avf_mic_open(avf_mic **pm, const char *device, int rate, char *why, size_t w
     int ret;
 
     if (!pm || !device || !device[0] || rate < MIN_RATE || rate > MAX_RATE) {
-        set_why(why, why_size, "invalid microphone arguments (device '%s', rate %d Hz)",
+        avf_why(why, why_size, 0, "invalid microphone arguments (device '%s', rate %d Hz)",
                 device ? device : "(null)", rate);
         return AVERROR(EINVAL);
     }
     m = calloc(1, sizeof(*m));
     if (!m) {
-        set_why(why, why_size, "out of memory");
+        avf_why(why, why_size, 0, "out of memory");
         return AVERROR(ENOMEM);
     }
     m->rate = rate;
@@ -548,7 +536,7 @@ int avf_mic_open(avf_mic **pm, const char *device, int rate, char *why, size_t w
     m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (m->wake_fd < 0) {
         ret = AVERROR(errno);
-        set_why(why, why_size, "cannot create an eventfd: %s", strerror(errno));
+        avf_why(why, why_size, 0, "cannot create an eventfd: %s", strerror(errno));
         goto fail;
     }
     ret = pa_acquire(why, why_size);
@@ -570,7 +558,7 @@ int avf_mic_open(avf_mic **pm, const char *device, int rate, char *why, size_t w
             char text[256];
 
             pa_error_text(err, text, sizeof(text));
-            set_why(why, why_size, "input device '%s' does not start: %s", m->name, text);
+            avf_why(why, why_size, 0, "input device '%s' does not start: %s", m->name, text);
             ret = pa_to_averror(err);
         }
     }

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/why.h"
 #include "base/log.h"
 
 /*
@@ -66,20 +67,6 @@ struct avf_plugin_registry {
     void **handles; /* dlopen handles that gave descriptors, load order */
     int nb_handles, max_handles;
 };
-
-/* Writes a reason into why (when there is room) and returns err: `return refuse(...)`. */
-static int __attribute__((format(printf, 4, 5)))
-refuse(char *why, size_t why_size, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why && why_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
 
 /*
  * Copies s for a message: quoted, at most QUOTE_MAX characters, non-printable bytes
@@ -129,57 +116,57 @@ int avf_plugin_descriptor_check(const avf_plugin_descriptor *d, char *why, size_
     if (why && why_size > 0)
         why[0] = '\0';
     if (!d)
-        return refuse(why, why_size, -EINVAL, "no descriptor (NULL)");
+        return avf_why(why, why_size, -EINVAL, "no descriptor (NULL)");
     /* Until these two pass, nothing else in *d may be read: its layout is unknown. */
     if (d->abi_version != AVFUSE_PLUGIN_ABI_VERSION)
-        return refuse(why, why_size, -ENOTSUP,
-                      "built for plugin ABI %" PRIu32 ", this avfuse speaks ABI %u", d->abi_version,
-                      AVFUSE_PLUGIN_ABI_VERSION);
+        return avf_why(why, why_size, -ENOTSUP,
+                       "built for plugin ABI %" PRIu32 ", this avfuse speaks ABI %u",
+                       d->abi_version, AVFUSE_PLUGIN_ABI_VERSION);
     if (d->struct_size < DESCRIPTOR_SIZE_ABI1)
-        return refuse(why, why_size, -EINVAL,
-                      "struct_size %" PRIu32 " is smaller than an ABI 1 descriptor (%zu bytes)",
-                      d->struct_size, (size_t)DESCRIPTOR_SIZE_ABI1);
+        return avf_why(why, why_size, -EINVAL,
+                       "struct_size %" PRIu32 " is smaller than an ABI 1 descriptor (%zu bytes)",
+                       d->struct_size, (size_t)DESCRIPTOR_SIZE_ABI1);
     if (!name_valid(d->name))
-        return refuse(why, why_size, -EINVAL, "plugin name %s is not [a-z0-9_]{1,48}",
-                      quote(d->name, q, sizeof(q)));
+        return avf_why(why, why_size, -EINVAL, "plugin name %s is not [a-z0-9_]{1,48}",
+                       quote(d->name, q, sizeof(q)));
     if (d->modality != AVF_PLUGIN_VIDEO && d->modality != AVF_PLUGIN_AUDIO)
-        return refuse(why, why_size, -EINVAL,
-                      "plugin %s: modality %" PRId32 " is neither video (%d) nor audio (%d)",
-                      d->name, d->modality, AVF_PLUGIN_VIDEO, AVF_PLUGIN_AUDIO);
+        return avf_why(why, why_size, -EINVAL,
+                       "plugin %s: modality %" PRId32 " is neither video (%d) nor audio (%d)",
+                       d->name, d->modality, AVF_PLUGIN_VIDEO, AVF_PLUGIN_AUDIO);
     if (d->nb_features == 0 || d->nb_features > AVF_PLUGIN_MAX_FEATURES)
-        return refuse(why, why_size, -EINVAL, "plugin %s: nb_features %" PRIu32 " is not in 1..%d",
-                      d->name, d->nb_features, AVF_PLUGIN_MAX_FEATURES);
+        return avf_why(why, why_size, -EINVAL, "plugin %s: nb_features %" PRIu32 " is not in 1..%d",
+                       d->name, d->nb_features, AVF_PLUGIN_MAX_FEATURES);
     if (!d->features)
-        return refuse(why, why_size, -EINVAL, "plugin %s: features is NULL", d->name);
+        return avf_why(why, why_size, -EINVAL, "plugin %s: features is NULL", d->name);
     for (uint32_t f = 0; f < d->nb_features; f++) {
         const avf_plugin_feature *feat = &d->features[f];
 
         if (!name_valid(feat->name))
-            return refuse(why, why_size, -EINVAL,
-                          "plugin %s: feature %" PRIu32 " name %s is not [a-z0-9_]{1,48}", d->name,
-                          f, quote(feat->name, q, sizeof(q)));
+            return avf_why(why, why_size, -EINVAL,
+                           "plugin %s: feature %" PRIu32 " name %s is not [a-z0-9_]{1,48}", d->name,
+                           f, quote(feat->name, q, sizeof(q)));
         if (feat->pool < AVF_POOL_MEAN || feat->pool > POOL_LAST_ABI1)
-            return refuse(why, why_size, -EINVAL,
-                          "plugin %s: feature %s: pool %" PRId32
-                          " is not an avf_plugin_pool (%d..%d)",
-                          d->name, feat->name, feat->pool, AVF_POOL_MEAN, POOL_LAST_ABI1);
+            return avf_why(why, why_size, -EINVAL,
+                           "plugin %s: feature %s: pool %" PRId32
+                           " is not an avf_plugin_pool (%d..%d)",
+                           d->name, feat->name, feat->pool, AVF_POOL_MEAN, POOL_LAST_ABI1);
         for (uint32_t g = 0; g < f; g++)
             if (strcmp(d->features[g].name, feat->name) == 0)
-                return refuse(why, why_size, -EINVAL,
-                              "plugin %s: feature name %s appears twice (features %" PRIu32
-                              " and %" PRIu32 ")",
-                              d->name, feat->name, g, f);
+                return avf_why(why, why_size, -EINVAL,
+                               "plugin %s: feature name %s appears twice (features %" PRIu32
+                               " and %" PRIu32 ")",
+                               d->name, feat->name, g, f);
     }
     if (!d->create)
-        return refuse(why, why_size, -EINVAL, "plugin %s: create is NULL", d->name);
+        return avf_why(why, why_size, -EINVAL, "plugin %s: create is NULL", d->name);
     if (!d->destroy)
-        return refuse(why, why_size, -EINVAL, "plugin %s: destroy is NULL", d->name);
+        return avf_why(why, why_size, -EINVAL, "plugin %s: destroy is NULL", d->name);
     if (d->modality == AVF_PLUGIN_VIDEO && !d->process_video)
-        return refuse(why, why_size, -EINVAL, "plugin %s: video plugin with process_video NULL",
-                      d->name);
+        return avf_why(why, why_size, -EINVAL, "plugin %s: video plugin with process_video NULL",
+                       d->name);
     if (d->modality == AVF_PLUGIN_AUDIO && !d->process_audio)
-        return refuse(why, why_size, -EINVAL, "plugin %s: audio plugin with process_audio NULL",
-                      d->name);
+        return avf_why(why, why_size, -EINVAL, "plugin %s: audio plugin with process_audio NULL",
+                       d->name);
     return 0;
 }
 
@@ -230,7 +217,7 @@ int avf_plugin_registry_add(avf_plugin_registry *r, const avf_plugin_descriptor 
     int ret;
 
     if (!r)
-        return refuse(why, why_size, -EINVAL, "no registry (NULL)");
+        return avf_why(why, why_size, -EINVAL, "no registry (NULL)");
     ret = avf_plugin_descriptor_check(d, why, why_size);
     if (ret < 0)
         return ret;
@@ -238,23 +225,23 @@ int avf_plugin_registry_add(avf_plugin_registry *r, const avf_plugin_descriptor 
         const plugin_entry *e = &r->entries[i];
 
         if (strcmp(e->desc->name, d->name) == 0)
-            return refuse(why, why_size, -EEXIST, "plugin name %s is already registered (from %s)",
-                          d->name, e->origin);
+            return avf_why(why, why_size, -EEXIST, "plugin name %s is already registered (from %s)",
+                           d->name, e->origin);
         if (e->desc->modality != d->modality)
             continue;
         for (uint32_t f = 0; f < d->nb_features; f++)
             for (uint32_t g = 0; g < e->desc->nb_features; g++)
                 if (strcmp(d->features[f].name, e->desc->features[g].name) == 0)
-                    return refuse(why, why_size, -EEXIST,
-                                  "plugin %s: feature name %s is already used by plugin %s (from "
-                                  "%s); features of one modality share one namespace",
-                                  d->name, d->features[f].name, e->desc->name, e->origin);
+                    return avf_why(why, why_size, -EEXIST,
+                                   "plugin %s: feature name %s is already used by plugin %s (from "
+                                   "%s); features of one modality share one namespace",
+                                   d->name, d->features[f].name, e->desc->name, e->origin);
     }
     ret = grow((void **)&r->entries, &r->max_entries, r->nb_entries, sizeof(*r->entries));
     origin_copy = strdup(origin ? origin : "unknown");
     if (ret < 0 || !origin_copy) {
         free(origin_copy);
-        return refuse(why, why_size, -ENOMEM, "plugin %s: out of memory", d->name);
+        return avf_why(why, why_size, -ENOMEM, "plugin %s: out of memory", d->name);
     }
     r->entries[r->nb_entries++] = (plugin_entry){.desc = d, .origin = origin_copy};
     if (why && why_size > 0)
@@ -442,19 +429,19 @@ static int open_plugin_dir(const char *dir, char *why, size_t why_size)
     if (dfd < 0) {
         ret = -errno;
         if (ret == -ENOTDIR)
-            return refuse(why, why_size, ret, "plugin folder is not a directory");
-        return refuse(why, why_size, ret, "cannot open plugin folder: %s", strerror(-ret));
+            return avf_why(why, why_size, ret, "plugin folder is not a directory");
+        return avf_why(why, why_size, ret, "cannot open plugin folder: %s", strerror(-ret));
     }
     if (fstat(dfd, &st) < 0) {
         ret = -errno;
         close(dfd);
-        return refuse(why, why_size, ret, "cannot stat plugin folder: %s", strerror(-ret));
+        return avf_why(why, why_size, ret, "cannot stat plugin folder: %s", strerror(-ret));
     }
     reason = unsafe_reason(&st, buf, sizeof(buf));
     if (reason) {
         close(dfd);
-        return refuse(why, why_size, -EPERM, "plugin folder %s; refusing to load plugins from it",
-                      reason);
+        return avf_why(why, why_size, -EPERM, "plugin folder %s; refusing to load plugins from it",
+                       reason);
     }
     return dfd;
 }
@@ -464,7 +451,7 @@ int avf_plugin_dir_check(const char *dir, char *why, size_t why_size)
     int dfd;
 
     if (!dir)
-        return refuse(why, why_size, -EINVAL, "no plugin folder (NULL)");
+        return avf_why(why, why_size, -EINVAL, "no plugin folder (NULL)");
     dfd = open_plugin_dir(dir, why, why_size);
     if (dfd < 0)
         return dfd;

@@ -39,6 +39,7 @@
 #include "base/log.h"
 #include "fusion/events.h"
 #include "fusion/message.h"
+#include "base/vocab.h"
 #include "fusion/tags.h"
 #include "base/error.h"
 #include "pipeline/scheduler.h"
@@ -78,7 +79,6 @@ enum series {
     S_COUNT
 };
 
-static const char *const content_names[4] = {"speech", "music", "noise", "silence"};
 static const char *const content_colours[4] = {"#1f77b4", "#9467bd", "#8c564b", "#7f7f7f"};
 static const char *const tag_colours[AVF_TAG_COUNT] = {
     "#1f77b4", "#9467bd", "#8c564b", "#7f7f7f", "#000000", "#17becf",
@@ -263,7 +263,7 @@ static int read_segment(report *r, json_t *msg, const char **why)
         return -EINVAL;
     }
     for (int c = 0; c < 4; c++)
-        s.v[S_SPEECH + c] = number_at(msg, "labels", content_names[c], NULL);
+        s.v[S_SPEECH + c] = number_at(msg, "labels", avf_content_names[c], NULL);
     s.v[S_VALENCE] = number_at(msg, "sentiment", "valence", NULL);
     s.v[S_AROUSAL] = number_at(msg, "sentiment", "arousal", NULL);
     s.v[S_LUFS] = number_at(msg, "audio", "features", "loudness_lufs", NULL);
@@ -816,8 +816,8 @@ static double draw_lanes(FILE *f, const rep_view *v, double y)
                 "<g class=\"lane\" id=\"lane-%s\">\n"
                 "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"#f6f6f6\"/>\n"
                 "<text x=\"12\" y=\"%.1f\" font-size=\"12\" fill=\"%s\">%s</text>\n",
-                content_names[c], PLOT_X, y, PLOT_W, LANE_H, base - LANE_H / 2.0 + 4,
-                content_colours[c], content_names[c]);
+                avf_content_names[c], PLOT_X, y, PLOT_W, LANE_H, base - LANE_H / 2.0 + 4,
+                content_colours[c], avf_content_names[c]);
         if (c == 0)
             fprintf(f,
                     "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" fill=\"#888\" "
@@ -1102,7 +1102,7 @@ static double draw_legend(FILE *f, const rep_view *v, const char *level_name, do
             "<text x=\"12\" y=\"%.1f\">legend</text>\n",
             y);
     for (int c = 0; c < 4; c++)
-        x = legend_item(f, x, y, 0, content_colours[c], "1", content_names[c]);
+        x = legend_item(f, x, y, 0, content_colours[c], "1", avf_content_names[c]);
     x = legend_item(f, x, y, 1, VALENCE_COLOUR, "1", "valence");
     x = legend_item(f, x, y, 1, AROUSAL_COLOUR, "1", "arousal");
     x = legend_item(f, x, y, 1, LEVEL_COLOUR, "1", level_name);

@@ -169,11 +169,13 @@ static char *training_summary(const prepared *p, const char *summary_path)
     json_object_set_new(obj, "manifest_rows", json_integer(p->rows));
     json_object_set_new(obj, "content_segments", counts);
     json_object_set_new(obj, "valence_segments",
-                        json_pack("{s:i, s:i, s:i}", "negative", valence[0], "neutral", valence[1],
-                                  "positive", valence[2]));
-    json_object_set_new(
-        obj, "arousal_segments",
-        json_pack("{s:i, s:i, s:i}", "low", arousal[0], "medium", arousal[1], "high", arousal[2]));
+                        json_pack("{s:i, s:i, s:i}", avf_valence_names[0], valence[0],
+                                  avf_valence_names[1], valence[1], avf_valence_names[2],
+                                  valence[2]));
+    json_object_set_new(obj, "arousal_segments",
+                        json_pack("{s:i, s:i, s:i}", avf_arousal_names[0], arousal[0],
+                                  avf_arousal_names[1], arousal[1], avf_arousal_names[2],
+                                  arousal[2]));
     if (summary_path) {
         json_error_t err;
 
