@@ -27,6 +27,15 @@ static int valid_key(const char *text)
     return strlen(text) == AVF_Z85_KEY_LEN && zmq_z85_decode(raw, text) != NULL;
 }
 
+/* Copies a key value whole into key, or leaves key empty when the value is not
+ * 40 characters long (a longer one is not cut down to a valid-looking key). */
+static void take_key(char key[AVF_Z85_KEY_LEN + 1], const char *v)
+{
+    key[0] = 0;
+    if (strlen(v) == AVF_Z85_KEY_LEN)
+        memcpy(key, v, AVF_Z85_KEY_LEN + 1);
+}
+
 /* The text after "name = " on a line, trimmed, or NULL. */
 static char *value_of(char *line, const char *name)
 {
@@ -74,9 +83,9 @@ int avf_curve_load_keypair(avf_curve_keypair *kp, const char *path, char *why, s
         char *v;
 
         if ((v = value_of(line, "public")))
-            snprintf(kp->public_key, sizeof(kp->public_key), "%.40s", v);
+            take_key(kp->public_key, v);
         else if ((v = value_of(line, "secret")))
-            snprintf(kp->secret_key, sizeof(kp->secret_key), "%.40s", v);
+            take_key(kp->secret_key, v);
     }
     fclose(f);
     if (!valid_key(kp->public_key) || !valid_key(kp->secret_key)) {
@@ -104,14 +113,16 @@ int avf_curve_load_public(char key[AVF_Z85_KEY_LEN + 1], const char *path, char 
         return ret;
     }
     while (!found && fgets(line, sizeof(line), f)) {
-        char *v = line + strspn(line, " \t");
+        /* a NAME.pub (the key alone) or a NAME.key ("public = KEY") */
+        char *v = value_of(line, "public");
 
-        v[strcspn(v, " \t\r\n")] = 0;
+        if (!v) {
+            v = line + strspn(line, " \t");
+            v[strcspn(v, " \t\r\n")] = 0;
+        }
         if (*v == '#' || !*v)
             continue;
-        if (value_of(line, "public"))
-            v = value_of(line, "public");
-        snprintf(key, AVF_Z85_KEY_LEN + 1, "%.40s", v);
+        take_key(key, v);
         found = valid_key(key);
         if (!found)
             break;

@@ -162,6 +162,8 @@ static void test_keypair_refused(void **state)
     expect_keypair_refused(text, 0600, AVF_ERR_CONFIG, not_key);
     snprintf(text, sizeof(text), "public = %s\nsecret = %.39s\n", public_key, secret_key);
     expect_keypair_refused(text, 0600, AVF_ERR_CONFIG, not_key);
+    snprintf(text, sizeof(text), "public = %s\nsecret = %sA\n", public_key, secret_key);
+    expect_keypair_refused(text, 0600, AVF_ERR_CONFIG, not_key);
     expect_keypair_refused("", 0600, AVF_ERR_CONFIG, not_key);
 
     unlink(path);
@@ -185,6 +187,12 @@ static void test_public(void **state)
     memset(key, 0, sizeof(key));
     assert_int_equal(avf_curve_load_public(key, path, why, sizeof(why)), 0);
     assert_string_equal(key, public_key);
+    /* the key pair file keygen writes ("public = KEY"): its public line */
+    snprintf(text, sizeof(text), "public = %s\nsecret = %s\n", public_key, secret_key);
+    write_file(text, 0600);
+    memset(key, 0, sizeof(key));
+    assert_int_equal(avf_curve_load_public(key, path, why, sizeof(why)), 0);
+    assert_string_equal(key, public_key);
 
     /* the first line that is not a comment decides: a bad one is not skipped */
     snprintf(expected, sizeof(expected), "%s: no 40-character Z85 public key in it", path);
@@ -194,6 +202,11 @@ static void test_public(void **state)
     assert_string_equal(why, expected);
     snprintf(text, sizeof(text), "%s\n", public_key);
     text[0] = '"';
+    write_file(text, 0644);
+    assert_int_equal(avf_curve_load_public(key, path, why, sizeof(why)), AVF_ERR_CONFIG);
+    assert_string_equal(why, expected);
+    /* a key with one character more is not cut down to 40 */
+    snprintf(text, sizeof(text), "%sA\n", public_key);
     write_file(text, 0644);
     assert_int_equal(avf_curve_load_public(key, path, why, sizeof(why)), AVF_ERR_CONFIG);
     assert_string_equal(why, expected);
