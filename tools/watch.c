@@ -78,6 +78,18 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/* SIGINT and SIGTERM end watch with status 0, also while the socket is set up. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {0};
+
+    /* no SA_RESTART: a signal also cuts zmq_poll() short */
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static void watch_usage(FILE *f)
 {
     fprintf(f, "usage: avfuse watch [options] [ENDPOINT]\n"
@@ -715,13 +727,6 @@ static int watch_drain(watch *w)
  */
 static int watch_loop(watch *w)
 {
-    struct sigaction sa = {0};
-
-    /* no SA_RESTART: a signal also cuts zmq_poll() short */
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     /* every line as it is printed: watch is mostly read live or through a pipe */
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (w->timeout > 0)
@@ -773,6 +778,7 @@ int avf_cmd_watch(int argc, char **argv)
         watch_usage(stdout);
         return 0;
     }
+    catch_stop_signals();
     ret = watch_open(&w);
     if (ret < 0)
         goto done;
