@@ -22,8 +22,9 @@
 #include <zmq.h>
 
 #include "tools/commands.h"
-#include "daemon/config.h"
+#include "base/log.h"
 #include "base/redact.h"
+#include "daemon/config.h"
 #include "fusion/message.h"
 
 #define CTL_DEFAULT_TIMEOUT 5.0
@@ -231,16 +232,15 @@ static int check_ipc_path(const char *endpoint, int is_default)
     if (strncmp(endpoint, "ipc://", strlen("ipc://")) || *path == '@' || !*path)
         return 0; /* another transport, or Linux's abstract namespace: no file */
     if (access(path, F_OK) < 0 && errno == ENOENT) {
-        fprintf(stderr, "avfuse ctl: %s: no such socket (is avfused running?%s)\n", endpoint,
+        avf_log(AVF_LOG_ERROR, "ctl", "%s: no such socket (is avfused running?%s)", endpoint,
                 is_default && strcmp(endpoint, CTL_SERVICE_SOCKET)
                     ? " The system service's is --socket " CTL_SERVICE_SOCKET
                     : "");
         return -ENOENT;
     }
     if (access(path, R_OK | W_OK) < 0 && errno == EACCES) {
-        fprintf(stderr,
-                "avfuse ctl: %s: permission denied (the control socket is for the daemon's "
-                "user and group)\n",
+        avf_log(AVF_LOG_ERROR, "ctl",
+                "%s: permission denied (the control socket is for the daemon's user and group)",
                 endpoint);
         return -EACCES;
     }
@@ -256,25 +256,25 @@ static int handle_reply(const char *endpoint, const char *data, size_t len, int 
     char *text = NULL;
 
     if (!reply || !json_is_object(reply)) {
-        fprintf(stderr, "avfuse ctl: %s: the reply is not a JSON object%s%s\n", endpoint,
+        avf_log(AVF_LOG_ERROR, "ctl", "%s: the reply is not a JSON object%s%s", endpoint,
                 reply ? "" : ": ", reply ? "" : err.text);
         goto done;
     }
     ok = json_object_get(reply, "ok");
     if (!json_is_boolean(ok)) {
-        fprintf(stderr, "avfuse ctl: %s: malformed reply: no \"ok\": true or false\n", endpoint);
+        avf_log(AVF_LOG_ERROR, "ctl", "%s: malformed reply: no \"ok\": true or false", endpoint);
         goto done;
     }
     /* the daemon redacts its replies; one of another version may not have */
     redacted = avf_redact_json(reply);
     if (redacted < 0) {
-        fprintf(stderr, "avfuse ctl: out of memory\n");
+        avf_log(AVF_LOG_ERROR, "ctl", "out of memory");
         goto done;
     }
     if (json_is_false(ok)) {
         const char *why = json_string_value(json_object_get(reply, "error"));
 
-        fprintf(stderr, "avfuse ctl: %s\n", why ? why : "request refused (no reason given)");
+        avf_log(AVF_LOG_ERROR, "ctl", "%s", why ? why : "request refused (no reason given)");
         goto done;
     }
     if (compact && !redacted && !memchr(data, '\n', len) && !memchr(data, '\r', len)) {
@@ -293,14 +293,26 @@ static int handle_reply(const char *endpoint, const char *data, size_t len, int 
     status = 0;
     goto done;
 write_failed:
-    fprintf(stderr, "avfuse ctl: cannot write the reply: %s\n", strerror(errno));
+    avf_log(AVF_LOG_ERROR, "ctl", "cannot write the reply: %s", strerror(errno));
 done:
     free(text);
     json_decref(reply);
     return status;
 }
 
-int avf_cmd_ctl(int argc, char **argv)
+/* The command line, up to the command. */
+typedef struct ctl_opts {
+    const char *endpoint;         /* --socket, or NULL for the default */
+    const char *key, *server_key; /* CURVE, or NULL */
+    double timeout;               /* for the reply, in seconds */
+    int compact, help;            /* --json, --help */
+} ctl_opts;
+
+/*
+ * Reads the options into o; the command starts at argv[optind]. Returns 0 (o->help
+ * set for --help), or -EINVAL after a message on stderr.
+ */
+static int ctl_parse_args(ctl_opts *o, int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_KEY, OPT_SERVER_KEY };
     static const struct option options[] = {
@@ -312,94 +324,105 @@ int avf_cmd_ctl(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = NULL, *key = NULL, *server_key = NULL;
-    char default_socket[4096 + 32];
-    double timeout = CTL_DEFAULT_TIMEOUT;
-    json_t *req = NULL;
-    char *text = NULL;
-    void *ctx = NULL, *sock = NULL;
-    zmq_msg_t reply;
-    int compact = 0, status = EXIT_USAGE, opt, ms, linger = 0, ret, is_default;
     char *end;
+    int opt;
 
-    zmq_msg_init(&reply);
+    o->timeout = CTL_DEFAULT_TIMEOUT;
     while ((opt = getopt_long(argc, argv, "s:t:h", options, NULL)) != -1) {
         switch (opt) {
         case 's':
-            endpoint = optarg;
+            o->endpoint = optarg;
             break;
         case 't':
             errno = 0;
-            timeout = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(timeout > 0 && timeout <= 3600)) {
+            o->timeout = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(o->timeout > 0 && o->timeout <= 3600)) {
                 fprintf(stderr,
-                        "avfuse ctl: --timeout: seconds above 0 and at most 3600, "
-                        "not '%s'\n",
+                        "avfuse ctl: --timeout: seconds above 0 and at most 3600, not '%s'\n",
                         optarg);
-                goto done;
+                return -EINVAL;
             }
             break;
         case OPT_JSON:
-            compact = 1;
+            o->compact = 1;
             break;
         case OPT_KEY:
-            key = optarg;
+            o->key = optarg;
             break;
         case OPT_SERVER_KEY:
-            server_key = optarg;
+            o->server_key = optarg;
             break;
         case 'h':
-            ctl_usage(stdout);
-            status = 0;
-            goto done;
+            o->help = 1;
+            return 0;
         default:
             ctl_short_usage();
-            goto done;
+            return -EINVAL;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "avfuse ctl: no command\n");
         ctl_short_usage();
-        goto done;
+        return -EINVAL;
     }
-    req = build_request(argc - optind, argv + optind);
-    if (!req) {
-        ctl_short_usage();
-        goto done;
+    return 0;
+}
+
+/*
+ * Creates a REQ socket of ctx with o's timeout and CURVE keys, stored in *sockp for
+ * the caller to close (also on failure). Returns 0 or a negative error, reported.
+ */
+static int ctl_socket(void *ctx, const ctl_opts *o, void **sockp)
+{
+    int ms = (int)ceil(o->timeout * 1000), linger = 0, ret;
+    void *sock = zmq_socket(ctx, ZMQ_REQ);
+
+    *sockp = sock;
+    if (!sock) {
+        ret = zmq_errno();
+        avf_log(AVF_LOG_ERROR, "ctl", "cannot create a ZeroMQ socket: %s", zmq_strerror(ret));
+        return -ret;
     }
-    text = json_dumps(req, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    status = EXIT_INPUT_FAILED;
-    if (!text) {
-        fprintf(stderr, "avfuse ctl: out of memory\n");
-        goto done;
-    }
-    is_default = !endpoint;
-    if (is_default) {
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof(ms));
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &ms, sizeof(ms));
+    return avf_zmq_curve(sock, o->key, o->server_key, "ctl");
+}
+
+/*
+ * Sends the request text to the daemon at o's endpoint (or the default one) and
+ * prints its reply. Returns the exit status.
+ */
+static int ctl_send(const ctl_opts *o, const char *text)
+{
+    const char *endpoint = o->endpoint;
+    char default_socket[4096 + 32];
+    void *ctx = NULL, *sock = NULL;
+    zmq_msg_t reply;
+    int status = EXIT_INPUT_FAILED, ret;
+
+    zmq_msg_init(&reply);
+    if (!endpoint) {
         if (avf_control_default(default_socket, sizeof(default_socket)) < 0) {
-            fprintf(stderr, "avfuse ctl: the default control socket's path is too long: use "
-                            "--socket\n");
+            avf_log(AVF_LOG_ERROR, "ctl",
+                    "the default control socket's path is too long: use --socket");
             goto done;
         }
         endpoint = default_socket;
     }
-    if (check_ipc_path(endpoint, is_default) < 0)
+    if (check_ipc_path(endpoint, !o->endpoint) < 0)
         goto done;
     ctx = zmq_ctx_new();
-    sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
-    if (!sock) {
-        fprintf(stderr, "avfuse ctl: cannot create a ZeroMQ socket: %s\n",
+    if (!ctx) {
+        avf_log(AVF_LOG_ERROR, "ctl", "cannot create a ZeroMQ context: %s",
                 zmq_strerror(zmq_errno()));
         goto done;
     }
-    ms = (int)ceil(timeout * 1000);
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof(ms));
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &ms, sizeof(ms));
-    if (avf_zmq_curve(sock, key, server_key, "ctl") < 0)
+    if (ctl_socket(ctx, o, &sock) < 0)
         goto done;
     if (zmq_connect(sock, endpoint) < 0) {
         ret = zmq_errno();
-        fprintf(stderr, "avfuse ctl: cannot connect to %s: %s\n", endpoint,
+        avf_log(AVF_LOG_ERROR, "ctl", "cannot connect to %s: %s", endpoint,
                 ret == EINVAL ? "not a ZeroMQ endpoint (e.g. ipc:///run/avfuse/control)"
                               : zmq_strerror(ret));
         status = ret == EINVAL || ret == EPROTONOSUPPORT ? EXIT_USAGE : EXIT_INPUT_FAILED;
@@ -408,20 +431,47 @@ int avf_cmd_ctl(int argc, char **argv)
     if (zmq_send(sock, text, strlen(text), 0) < 0 || zmq_msg_recv(&reply, sock, 0) < 0) {
         ret = zmq_errno();
         if (ret == EAGAIN)
-            fprintf(stderr, "avfuse ctl: no reply from %s within %g s (is avfused running?)\n",
-                    endpoint, timeout);
+            avf_log(AVF_LOG_ERROR, "ctl", "no reply from %s within %g s (is avfused running?)",
+                    endpoint, o->timeout);
         else
-            fprintf(stderr, "avfuse ctl: %s: %s\n", endpoint, zmq_strerror(ret));
+            avf_log(AVF_LOG_ERROR, "ctl", "%s: %s", endpoint, zmq_strerror(ret));
         goto done;
     }
-    status = handle_reply(endpoint, zmq_msg_data(&reply), zmq_msg_size(&reply), compact);
+    status = handle_reply(endpoint, zmq_msg_data(&reply), zmq_msg_size(&reply), o->compact);
 done:
     zmq_msg_close(&reply);
     if (sock)
         zmq_close(sock);
     if (ctx)
         zmq_ctx_term(ctx);
-    free(text);
+    return status;
+}
+
+int avf_cmd_ctl(int argc, char **argv)
+{
+    ctl_opts o = {0};
+    json_t *req;
+    char *text;
+    int status;
+
+    if (ctl_parse_args(&o, argc, argv) < 0)
+        return EXIT_USAGE;
+    if (o.help) {
+        ctl_usage(stdout);
+        return 0;
+    }
+    req = build_request(argc - optind, argv + optind);
+    if (!req) {
+        ctl_short_usage();
+        return EXIT_USAGE;
+    }
+    text = json_dumps(req, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(req);
+    if (!text) {
+        avf_log(AVF_LOG_ERROR, "ctl", "out of memory");
+        return EXIT_INPUT_FAILED;
+    }
+    status = ctl_send(&o, text);
+    free(text);
     return status;
 }

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "tools/commands.h"
+#include "base/log.h"
 #include "daemon/curve.h"
 
 static void keygen_usage(FILE *f)
@@ -32,20 +33,33 @@ static void keygen_usage(FILE *f)
                "  -h, --help   this help\n");
 }
 
-/* Writes text to path with mode, refusing an existing file unless force. */
+/*
+ * Writes text to path with mode, refusing an existing file unless force. Returns 0
+ * or a negative errno, reported.
+ */
 static int write_file(const char *path, const char *text, mode_t mode, int force)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
     size_t n = strlen(text);
+    ssize_t written;
+    int err;
 
     if (fd < 0) {
-        fprintf(stderr, "avfuse keygen: %s: %s%s\n", path, strerror(errno),
-                errno == EEXIST ? " (-f overwrites)" : "");
-        return -1;
+        err = errno;
+        avf_log(AVF_LOG_ERROR, "keygen", "%s: %s%s", path, strerror(err),
+                err == EEXIST ? " (-f overwrites)" : "");
+        return -err;
     }
-    if (fchmod(fd, mode) < 0 || write(fd, text, n) != (ssize_t)n || close(fd) < 0) {
-        fprintf(stderr, "avfuse keygen: %s: cannot write: %s\n", path, strerror(errno));
-        return -1;
+    err = fchmod(fd, mode) < 0 ? errno : 0;
+    if (!err) {
+        written = write(fd, text, n);
+        err = written < 0 ? errno : written != (ssize_t)n ? EIO : 0;
+    }
+    if (close(fd) < 0 && !err)
+        err = errno;
+    if (err) {
+        avf_log(AVF_LOG_ERROR, "keygen", "%s: cannot write: %s", path, strerror(err));
+        return -err;
     }
     return 0;
 }
@@ -78,7 +92,7 @@ int avf_cmd_keygen(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (zmq_curve_keypair(public_key, secret_key) < 0) {
-        fprintf(stderr, "avfuse keygen: %s (libzmq built without CURVE?)\n",
+        avf_log(AVF_LOG_ERROR, "keygen", "%s (libzmq built without CURVE?)",
                 zmq_strerror(zmq_errno()));
         return EXIT_INPUT_FAILED;
     }
@@ -108,23 +122,21 @@ int avf_zmq_curve(void *sock, const char *key_path, const char *server_key_path,
     if (!key_path && !server_key_path)
         return 0;
     if (!key_path || !server_key_path) {
-        fprintf(stderr,
-                "avfuse %s: CURVE needs both --key (yours) and --server-key (the "
-                "daemon's .pub)\n",
-                cmd);
+        avf_log(AVF_LOG_ERROR, cmd,
+                "CURVE needs both --key (yours) and --server-key (the daemon's .pub)");
         return -EINVAL;
     }
     ret = avf_curve_load_keypair(&kp, key_path, why, sizeof(why));
     if (ret == 0)
         ret = avf_curve_load_public(server, server_key_path, why, sizeof(why));
     if (ret < 0) {
-        fprintf(stderr, "avfuse %s: %s\n", cmd, why);
+        avf_log(AVF_LOG_ERROR, cmd, "%s", why);
         explicit_bzero(&kp, sizeof(kp));
         return ret;
     }
     ret = avf_curve_client(sock, server, &kp);
     explicit_bzero(&kp, sizeof(kp));
     if (ret < 0)
-        fprintf(stderr, "avfuse %s: cannot set the CURVE keys: %s\n", cmd, zmq_strerror(-ret));
+        avf_log(AVF_LOG_ERROR, cmd, "cannot set the CURVE keys: %s", zmq_strerror(-ret));
     return ret;
 }

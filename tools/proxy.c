@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "tools/commands.h"
+#include "base/log.h"
 #include "daemon/curve.h"
 
 /* How long shutdown waits for messages still queued to subscribers, in ms. */
@@ -46,14 +47,13 @@ int avf_zmq_attach(void *sock, const char *endpoints, int bind, const char *cmd)
         if (!ep)
             return -ENOMEM;
         if (!len) {
-            fprintf(stderr, "avfuse %s: empty endpoint in '%s'\n", cmd, endpoints);
+            avf_log(AVF_LOG_ERROR, cmd, "empty endpoint in '%s'", endpoints);
             ret = -EINVAL;
         } else {
             ret = bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep);
             if (ret < 0) {
                 ret = -zmq_errno();
-                fprintf(stderr, "avfuse %s: cannot %s %s: %s\n", cmd, bind ? "bind" : "connect to",
-                        ep,
+                avf_log(AVF_LOG_ERROR, cmd, "cannot %s %s: %s", bind ? "bind" : "connect to", ep,
                         ret == -EINVAL ? "not a ZeroMQ endpoint (e.g. tcp://HOST:PORT)"
                                        : zmq_strerror(-ret));
             }
@@ -104,19 +104,32 @@ static void proxy_short_usage(void)
                     "Run 'avfuse proxy --help' for more.\n");
 }
 
-typedef struct proxy_thread {
-    void *frontend, *backend, *control; /* owned by the proxy thread once it runs */
-    atomic_int done;                    /* atomic: set when zmq_proxy_steerable() returned */
-    int ret;                            /* written by the proxy thread before done */
-} proxy_thread;
+/* The command line. */
+typedef struct proxy_opts {
+    const char *frontend, *backend;          /* the endpoint lists */
+    const char *key, *server_key;            /* CURVE towards the daemons, or NULL */
+    const char *backend_key, *backend_allow; /* CURVE for subscribers, or NULL */
+    int help;
+} proxy_opts;
+
+/*
+ * The sockets: frontend, backend and control belong to the proxy thread while it
+ * runs, steer (the other end of control) to the main thread.
+ */
+typedef struct proxy {
+    void *ctx;
+    void *frontend, *backend, *control, *steer;
+    avf_zap *zap;    /* the subscribers' allow-list, with --backend-allow */
+    atomic_int done; /* atomic: set when zmq_proxy_steerable() returned */
+    int ret;         /* written by the proxy thread before done */
+} proxy;
 
 static void *proxy_main(void *arg)
 {
-    proxy_thread *pt = arg;
+    proxy *p = arg;
 
-    pt->ret =
-        zmq_proxy_steerable(pt->frontend, pt->backend, NULL, pt->control) < 0 ? -zmq_errno() : 0;
-    atomic_store(&pt->done, 1);
+    p->ret = zmq_proxy_steerable(p->frontend, p->backend, NULL, p->control) < 0 ? -zmq_errno() : 0;
+    atomic_store(&p->done, 1);
     return NULL;
 }
 
@@ -130,7 +143,11 @@ static void *new_socket(void *ctx, int type)
     return s;
 }
 
-int avf_cmd_proxy(int argc, char **argv)
+/*
+ * Reads the options and the two endpoint arguments into o. Returns 0 (o->help
+ * set for --help), or -EINVAL after a message on stderr.
+ */
+static int proxy_parse_args(proxy_opts *o, int argc, char **argv)
 {
     enum { OPT_KEY = 256, OPT_SERVER_KEY, OPT_BACKEND_KEY, OPT_BACKEND_ALLOW };
     static const struct option options[] = {
@@ -141,112 +158,126 @@ int avf_cmd_proxy(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *key = NULL, *server_key = NULL, *backend_key = NULL, *backend_allow = NULL;
-    avf_curve_keypair backend_kp;
-    avf_zap *zap = NULL;
-    char why[512];
-    proxy_thread pt = {0};
-    const struct timespec tick = {0, 200 * 1000 * 1000};
-    pthread_t thread;
-    sigset_t signals;
-    void *ctx = NULL, *steer = NULL;
-    int status = EXIT_USAGE, opt, ret;
+    int opt;
 
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case OPT_KEY:
-            key = optarg;
+            o->key = optarg;
             break;
         case OPT_SERVER_KEY:
-            server_key = optarg;
+            o->server_key = optarg;
             break;
         case OPT_BACKEND_KEY:
-            backend_key = optarg;
+            o->backend_key = optarg;
             break;
         case OPT_BACKEND_ALLOW:
-            backend_allow = optarg;
+            o->backend_allow = optarg;
             break;
         case 'h':
-            proxy_usage(stdout);
+            o->help = 1;
             return 0;
         default:
             proxy_short_usage();
-            return EXIT_USAGE;
+            return -EINVAL;
         }
     }
-    if ((backend_key != NULL) != (backend_allow != NULL)) {
+    if ((o->backend_key != NULL) != (o->backend_allow != NULL)) {
         fprintf(stderr, "avfuse proxy: --backend-key and --backend-allow go together (CURVE "
                         "without an allow-list would accept any subscriber)\n");
-        return EXIT_USAGE;
+        return -EINVAL;
     }
     if (argc - optind != 2) {
         fprintf(stderr, "avfuse proxy: %s\n",
                 argc - optind < 2 ? "FRONTEND and BACKEND are required" : "too many arguments");
         proxy_short_usage();
-        return EXIT_USAGE;
+        return -EINVAL;
     }
-    /* blocked before any thread exists (zmq's I/O threads block all signals anyway) */
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    o->frontend = argv[optind];
+    o->backend = argv[optind + 1];
+    return 0;
+}
 
-    status = EXIT_INPUT_FAILED;
-    ctx = zmq_ctx_new();
-    if (!ctx) {
-        fprintf(stderr, "avfuse proxy: cannot create a ZeroMQ context: %s\n",
-                zmq_strerror(zmq_errno()));
-        goto done;
-    }
-    pt.frontend = new_socket(ctx, ZMQ_XSUB);
-    pt.backend = new_socket(ctx, ZMQ_XPUB);
-    pt.control = new_socket(ctx, ZMQ_PAIR);
-    steer = new_socket(ctx, ZMQ_PAIR);
-    if (!pt.frontend || !pt.backend || !pt.control || !steer) {
-        fprintf(stderr, "avfuse proxy: cannot create sockets: %s\n", zmq_strerror(zmq_errno()));
-        goto done;
-    }
-    if (zmq_bind(steer, PROXY_CONTROL_EP) < 0 || zmq_connect(pt.control, PROXY_CONTROL_EP) < 0) {
-        fprintf(stderr, "avfuse proxy: cannot set up the control pair: %s\n",
-                zmq_strerror(zmq_errno()));
-        goto done;
-    }
-    if (avf_zmq_curve(pt.frontend, key, server_key, "proxy") < 0)
-        goto done;
-    if (backend_key) {
-        if (avf_curve_load_keypair(&backend_kp, backend_key, why, sizeof(why)) < 0 ||
-            avf_zap_start(&zap, ctx, backend_allow, why, sizeof(why)) < 0) {
-            fprintf(stderr, "avfuse proxy: %s\n", why);
-            explicit_bzero(&backend_kp, sizeof(backend_kp));
-            goto done;
-        }
-        ret = avf_curve_server(pt.backend, &backend_kp);
-        explicit_bzero(&backend_kp, sizeof(backend_kp));
-        if (ret < 0) {
-            fprintf(stderr, "avfuse proxy: --backend-key: %s\n", zmq_strerror(-ret));
-            goto done;
-        }
-    }
-    /* bind first: a taken port is the likeliest failure and needs no daemon */
-    ret = avf_zmq_attach(pt.backend, argv[optind + 1], 1, "proxy");
+/* Makes the backend a CURVE server that lets in the keys of the allow-list. */
+static int proxy_backend_curve(proxy *p, const proxy_opts *o)
+{
+    avf_curve_keypair kp;
+    char why[512];
+    int ret;
+
+    ret = avf_curve_load_keypair(&kp, o->backend_key, why, sizeof(why));
     if (ret == 0)
-        ret = avf_zmq_attach(pt.frontend, argv[optind], 0, "proxy");
+        ret = avf_zap_start(&p->zap, p->ctx, o->backend_allow, why, sizeof(why));
     if (ret < 0) {
-        status = avf_zmq_attach_status(ret);
-        goto done;
+        avf_log(AVF_LOG_ERROR, "proxy", "%s", why);
+        explicit_bzero(&kp, sizeof(kp));
+        return ret;
     }
+    ret = avf_curve_server(p->backend, &kp);
+    explicit_bzero(&kp, sizeof(kp));
+    if (ret < 0)
+        avf_log(AVF_LOG_ERROR, "proxy", "--backend-key: %s", zmq_strerror(-ret));
+    return ret;
+}
+
+/*
+ * Creates the context, the four sockets and the control pair between them, and
+ * sets up CURVE on either side as asked; the endpoints are attached afterwards.
+ * Returns 0 or a negative error, reported.
+ */
+static int proxy_open(proxy *p, const proxy_opts *o)
+{
+    int ret;
+
+    p->ctx = zmq_ctx_new();
+    if (!p->ctx) {
+        ret = zmq_errno();
+        avf_log(AVF_LOG_ERROR, "proxy", "cannot create a ZeroMQ context: %s", zmq_strerror(ret));
+        return -ret;
+    }
+    p->frontend = new_socket(p->ctx, ZMQ_XSUB);
+    p->backend = new_socket(p->ctx, ZMQ_XPUB);
+    p->control = new_socket(p->ctx, ZMQ_PAIR);
+    p->steer = new_socket(p->ctx, ZMQ_PAIR);
+    if (!p->frontend || !p->backend || !p->control || !p->steer) {
+        ret = zmq_errno();
+        avf_log(AVF_LOG_ERROR, "proxy", "cannot create sockets: %s", zmq_strerror(ret));
+        return -ret;
+    }
+    if (zmq_bind(p->steer, PROXY_CONTROL_EP) < 0 || zmq_connect(p->control, PROXY_CONTROL_EP) < 0) {
+        ret = zmq_errno();
+        avf_log(AVF_LOG_ERROR, "proxy", "cannot set up the control pair: %s", zmq_strerror(ret));
+        return -ret;
+    }
+    ret = avf_zmq_curve(p->frontend, o->key, o->server_key, "proxy");
+    if (ret == 0 && o->backend_key)
+        ret = proxy_backend_curve(p, o);
+    return ret;
+}
+
+/*
+ * Runs zmq_proxy_steerable() in a thread of its own until SIGINT or SIGTERM (which
+ * the caller has blocked, in signals) or until it fails. Returns 0 or a negative
+ * error, reported.
+ */
+static int proxy_run(proxy *p, const sigset_t *signals)
+{
+    const struct timespec tick = {0, 200 * 1000 * 1000};
+    pthread_t thread;
+    int ret;
+
     /* pthread_create() is the memory barrier that hands the three sockets over */
-    ret = pthread_create(&thread, NULL, proxy_main, &pt);
+    ret = pthread_create(&thread, NULL, proxy_main, p);
     if (ret) {
-        fprintf(stderr, "avfuse proxy: cannot start the proxy thread: %s\n", strerror(ret));
-        goto done;
+        avf_log(AVF_LOG_ERROR, "proxy", "cannot start the proxy thread: %s", strerror(ret));
+        return -ret;
     }
-    while (!atomic_load(&pt.done)) {
-        if (sigtimedwait(&signals, NULL, &tick) >= 0) {
+    while (!atomic_load(&p->done)) {
+        if (sigtimedwait(signals, NULL, &tick) >= 0) {
             /* zmq_proxy_steerable() reads it on its next poll, or first if not there yet */
-            if (zmq_send(steer, "TERMINATE", 9, 0) < 0) {
+            if (zmq_send(p->steer, "TERMINATE", 9, 0) < 0) {
                 /* the proxy thread still owns its sockets: no clean way out is left */
-                fprintf(stderr, "avfuse proxy: cannot stop the proxy: %s\n",
+                avf_log(AVF_LOG_ERROR, "proxy", "cannot stop the proxy: %s",
                         zmq_strerror(zmq_errno()));
                 _exit(EXIT_INPUT_FAILED);
             }
@@ -254,24 +285,60 @@ int avf_cmd_proxy(int argc, char **argv)
         }
     }
     pthread_join(thread, NULL);
-    if (pt.ret < 0) {
-        fprintf(stderr, "avfuse proxy: the proxy failed: %s\n", zmq_strerror(-pt.ret));
+    if (p->ret < 0)
+        avf_log(AVF_LOG_ERROR, "proxy", "the proxy failed: %s", zmq_strerror(-p->ret));
+    return p->ret;
+}
+
+static void proxy_close(proxy *p)
+{
+    if (p->steer)
+        zmq_close(p->steer);
+    if (p->control)
+        zmq_close(p->control);
+    if (p->backend)
+        zmq_close(p->backend);
+    if (p->frontend)
+        zmq_close(p->frontend);
+    if (p->ctx)
+        zmq_ctx_shutdown(p->ctx); /* ends the ZAP handler's wait */
+    avf_zap_free(&p->zap);
+    if (p->ctx)
+        zmq_ctx_term(p->ctx);
+}
+
+int avf_cmd_proxy(int argc, char **argv)
+{
+    proxy_opts o = {0};
+    proxy p = {0};
+    sigset_t signals;
+    int status = EXIT_INPUT_FAILED, ret;
+
+    if (proxy_parse_args(&o, argc, argv) < 0)
+        return EXIT_USAGE;
+    if (o.help) {
+        proxy_usage(stdout);
+        return 0;
+    }
+    /* blocked before any thread exists (zmq's I/O threads block all signals anyway) */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
+    if (proxy_open(&p, &o) < 0)
+        goto done;
+    /* bind first: a taken port is the likeliest failure and needs no daemon */
+    ret = avf_zmq_attach(p.backend, o.backend, 1, "proxy");
+    if (ret == 0)
+        ret = avf_zmq_attach(p.frontend, o.frontend, 0, "proxy");
+    if (ret < 0) {
+        status = avf_zmq_attach_status(ret);
         goto done;
     }
-    status = 0;
+    if (proxy_run(&p, &signals) == 0)
+        status = 0;
 done:
-    if (steer)
-        zmq_close(steer);
-    if (pt.control)
-        zmq_close(pt.control);
-    if (pt.backend)
-        zmq_close(pt.backend);
-    if (pt.frontend)
-        zmq_close(pt.frontend);
-    if (ctx)
-        zmq_ctx_shutdown(ctx); /* ends the ZAP handler's wait */
-    avf_zap_free(&zap);
-    if (ctx)
-        zmq_ctx_term(ctx);
+    proxy_close(&p);
     return status;
 }

@@ -27,6 +27,7 @@
 #include <zmq.h>
 
 #include "tools/commands.h"
+#include "base/log.h"
 #include "base/redact.h"
 #include "fusion/message.h"
 
@@ -54,8 +55,17 @@ typedef struct watch_source {
 } watch_source;
 
 typedef struct watch {
-    int json;
-    const char *only; /* --source, or NULL */
+    /* the command line */
+    const char *endpoint;         /* one or several, comma-separated */
+    const char *only;             /* --source, or NULL */
+    const char *key, *server_key; /* CURVE, or NULL */
+    int json, help;               /* --json, --help */
+    double timeout;               /* --timeout in seconds; 0: wait for ever */
+    long long count;              /* --count; 0: no limit */
+    /* the running state */
+    void *ctx, *sock;
+    double deadline;    /* of --timeout, from the last message; 0: none */
+    long long segments; /* printed so far */
     watch_source *sources;
     int nb_sources;
 } watch;
@@ -68,6 +78,18 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/* SIGINT and SIGTERM end watch with status 0, also while the socket is set up. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {0};
+
+    /* no SA_RESTART: a signal also cuts zmq_poll() short */
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static void watch_usage(FILE *f)
 {
     fprintf(f, "usage: avfuse watch [options] [ENDPOINT]\n"
@@ -77,14 +99,16 @@ static void watch_usage(FILE *f)
                "be given comma-separated (default " WATCH_DEFAULT_ENDPOINT ").\n"
                "\n"
                "Readable output, one line per message:\n"
-               "  segment  lobby  00:17.0-00:18.0  speech 0.93  [speech motion]  v -0.20 a +0.70\n"
-               "           (source, t0-t1 as mm:ss.s or h:mm:ss.s, the most likely content\n"
-               "           label and its probability or '-' without a model, the tags,\n"
-               "           sentiment valence and arousal or '-'; 'partial' at the end of\n"
-               "           a segment cut short)\n"
-               "  event    lobby  00:17.0  start speech      (an end also gives the duration)\n"
-               "  status   lobby  status running epoch 1     (only when the state changes;\n"
-               "           a reconnecting or failed source also gives its error)\n"
+               "  lobby  00:17.0-00:18.0  speech 0.93  [speech motion]  v -0.20 a +0.70\n"
+               "      a segment: the source, t0-t1 (mm:ss.s, or h:mm:ss.s from an hour on),\n"
+               "      the most likely content label and its probability ('-' without a\n"
+               "      model), the tags, sentiment valence and arousal ('-' without);\n"
+               "      'partial' at the end of a segment cut short\n"
+               "  lobby  00:17.0  start speech\n"
+               "      an event; an end also gives the duration ('  2.0 s')\n"
+               "  lobby  status running epoch 1\n"
+               "      a status, only when the source's state changes; a reconnecting or\n"
+               "      failed source also gives its error\n"
                "\n"
                "Lost segments (a gap in a source's seq) and daemon restarts (seq back to 0)\n"
                "are reported on stderr, as are malformed messages, which are skipped.\n"
@@ -157,7 +181,8 @@ static void format_time(double t, char *buf, size_t size)
 
 /*
  * Splits a topic "<kind>/<source>/" into its kind and source (name must hold
- * AVF_SOURCE_NAME_MAX + 1 bytes). Returns the kind or -1.
+ * AVF_SOURCE_NAME_MAX + 1 bytes). Returns the kind, or -EINVAL when the topic is
+ * not one of watch's.
  */
 static int parse_topic(const char *topic, size_t len, char *name)
 {
@@ -169,12 +194,12 @@ static int parse_topic(const char *topic, size_t len, char *name)
             continue;
         name_len = len - n - 2;
         if (name_len > AVF_SOURCE_NAME_MAX)
-            return -1;
+            return -EINVAL;
         memcpy(name, topic + n + 1, name_len);
         name[name_len] = '\0';
-        return avf_source_name_valid(name) ? k : -1;
+        return avf_source_name_valid(name) ? k : -EINVAL;
     }
-    return -1;
+    return -EINVAL;
 }
 
 static int is_count(const json_t *v)
@@ -316,13 +341,14 @@ static void track_seq(watch_source *s, long long seq)
     if (last < 0 || seq == last + 1)
         return;
     if (seq > last) {
-        fprintf(stderr, "watch: %s: %lld segment%s lost (seq %lld -> %lld)\n", s->name,
+        avf_log(AVF_LOG_WARN, "watch", "%s: %lld segment%s lost (seq %lld -> %lld)", s->name,
                 seq - last - 1, seq - last - 1 == 1 ? "" : "s", last, seq);
     } else if (seq == 0) {
-        fprintf(stderr, "watch: %s: daemon restarted\n", s->name);
+        avf_log(AVF_LOG_WARN, "watch", "%s: daemon restarted", s->name);
     } else {
-        fprintf(stderr, "watch: %s: daemon restarted (seq %lld -> %lld): %lld segment%s lost\n",
-                s->name, last, seq, seq, seq == 1 ? "" : "s");
+        avf_log(AVF_LOG_WARN, "watch",
+                "%s: daemon restarted (seq %lld -> %lld): %lld segment%s lost", s->name, last, seq,
+                seq, seq == 1 ? "" : "s");
     }
 }
 
@@ -451,23 +477,22 @@ static int handle_message(watch *w, const char *topic, size_t topic_len, const c
         char shown[80];
 
         describe_topic(topic, topic_len, shown, sizeof(shown));
-        fprintf(stderr,
-                "watch: message skipped: topic '%s' is not seg/NAME/, evt/NAME/ or "
-                "status/NAME/\n",
-                shown);
+        avf_log(AVF_LOG_WARN, "watch",
+                "message skipped: topic '%s' is not seg/NAME/, evt/NAME/ or status/NAME/", shown);
         return 0;
     }
     if (w->only && strcmp(name, w->only))
         return 0; /* the subscription already filters; this is belt and braces */
     msg = json_loadb(body, body_len, 0, &err);
     if (!msg) {
-        fprintf(stderr, "watch: %s: %s message skipped: invalid JSON: %s (line %d, column %d)\n",
-                name, kinds[kind].what, err.text, err.line, err.column);
+        avf_log(AVF_LOG_WARN, "watch",
+                "%s: %s message skipped: invalid JSON: %s (line %d, column %d)", name,
+                kinds[kind].what, err.text, err.line, err.column);
         return 0;
     }
     why = check_message(kind, msg, name);
     if (why) {
-        fprintf(stderr, "watch: %s: %s message skipped: %s\n", name, kinds[kind].what, why);
+        avf_log(AVF_LOG_WARN, "watch", "%s: %s message skipped: %s", name, kinds[kind].what, why);
         goto done;
     }
     /* the daemon redacts what it publishes; a daemon of another version, or
@@ -537,12 +562,16 @@ static int parse_positive(const char *opt, const char *arg, double max, double *
     if (errno || end == arg || *end || !(*out > 0 && *out <= max)) {
         fprintf(stderr, "avfuse watch: %s: a number above 0 and at most %g, not '%s'\n", opt, max,
                 arg);
-        return -1;
+        return -EINVAL;
     }
     return 0;
 }
 
-int avf_cmd_watch(int argc, char **argv)
+/*
+ * Reads the options and the ENDPOINT argument into w. Returns 0 (w->help set for
+ * --help), or -EINVAL after a message and the short usage on stderr.
+ */
+static int watch_parse_args(watch *w, int argc, char **argv)
 {
     enum { OPT_SOURCE = 256, OPT_JSON, OPT_COUNT, OPT_TIMEOUT, OPT_KEY, OPT_SERVER_KEY };
     static const struct option options[] = {
@@ -555,161 +584,212 @@ int avf_cmd_watch(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    watch w = {0};
-    const char *endpoint = WATCH_DEFAULT_ENDPOINT, *key = NULL, *server_key = NULL;
-    double timeout = 0, count = 0, deadline = 0;
-    long long segments = 0;
-    void *ctx = NULL, *sock = NULL;
-    zmq_msg_t topic, body;
-    struct sigaction sa = {0};
-    int status = EXIT_USAGE, opt, linger = 0, ret;
+    double count;
+    int opt;
 
-    zmq_msg_init(&topic);
-    zmq_msg_init(&body);
+    w->endpoint = WATCH_DEFAULT_ENDPOINT;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case OPT_SOURCE:
             if (!avf_source_name_valid(optarg)) {
                 fprintf(stderr, "avfuse watch: --source: '%s' does not match [A-Za-z0-9_-]{1,64}\n",
                         optarg);
-                goto done;
+                return -EINVAL;
             }
-            w.only = optarg;
+            w->only = optarg;
             break;
         case OPT_JSON:
-            w.json = 1;
+            w->json = 1;
             break;
         case OPT_KEY:
-            key = optarg;
+            w->key = optarg;
             break;
         case OPT_SERVER_KEY:
-            server_key = optarg;
+            w->server_key = optarg;
             break;
         case OPT_COUNT:
             if (parse_positive("--count", optarg, 1e15, &count) < 0)
-                goto done;
+                return -EINVAL;
             if (count != floor(count)) {
                 fprintf(stderr, "avfuse watch: --count: a whole number, not '%s'\n", optarg);
-                goto done;
+                return -EINVAL;
             }
+            w->count = (long long)count;
             break;
         case OPT_TIMEOUT:
-            if (parse_positive("--timeout", optarg, 1e7, &timeout) < 0)
-                goto done;
+            if (parse_positive("--timeout", optarg, 1e7, &w->timeout) < 0)
+                return -EINVAL;
             break;
         case 'h':
-            watch_usage(stdout);
-            status = 0;
-            goto done;
+            w->help = 1;
+            return 0;
         default:
             watch_short_usage();
-            goto done;
+            return -EINVAL;
         }
     }
     if (argc - optind > 1) {
         fprintf(stderr, "avfuse watch: one ENDPOINT argument at most (join several with ',')\n");
         watch_short_usage();
-        goto done;
+        return -EINVAL;
     }
     if (optind < argc)
-        endpoint = argv[optind];
+        w->endpoint = argv[optind];
+    return 0;
+}
 
-    status = EXIT_INPUT_FAILED;
-    ctx = zmq_ctx_new();
-    sock = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
-    if (!sock) {
-        fprintf(stderr, "avfuse watch: cannot create a ZeroMQ socket: %s\n",
-                zmq_strerror(zmq_errno()));
-        goto done;
+/*
+ * Creates the SUB socket, subscribes it to the topics asked for and gives it the
+ * CURVE keys; it is connected afterwards. Returns 0 or a negative error, reported.
+ */
+static int watch_open(watch *w)
+{
+    int linger = 0;
+
+    w->ctx = zmq_ctx_new();
+    w->sock = w->ctx ? zmq_socket(w->ctx, ZMQ_SUB) : NULL;
+    if (!w->sock) {
+        int err = zmq_errno();
+
+        avf_log(AVF_LOG_ERROR, "watch", "cannot create a ZeroMQ socket: %s", zmq_strerror(err));
+        return -err;
     }
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
     for (int k = 0; k < MSG_KINDS; k++) {
         char prefix[AVF_SOURCE_NAME_MAX + 16];
-        int n = w.only ? snprintf(prefix, sizeof(prefix), "%s/%s/", kinds[k].topic, w.only)
-                       : snprintf(prefix, sizeof(prefix), "%s/", kinds[k].topic);
+        int n = w->only ? snprintf(prefix, sizeof(prefix), "%s/%s/", kinds[k].topic, w->only)
+                        : snprintf(prefix, sizeof(prefix), "%s/", kinds[k].topic);
 
-        if (zmq_setsockopt(sock, ZMQ_SUBSCRIBE, prefix, (size_t)n) < 0) {
-            fprintf(stderr, "avfuse watch: cannot subscribe: %s\n", zmq_strerror(zmq_errno()));
-            goto done;
+        if (zmq_setsockopt(w->sock, ZMQ_SUBSCRIBE, prefix, (size_t)n) < 0) {
+            int err = zmq_errno();
+
+            avf_log(AVF_LOG_ERROR, "watch", "cannot subscribe: %s", zmq_strerror(err));
+            return -err;
         }
     }
-    if (avf_zmq_curve(sock, key, server_key, "watch") < 0)
-        goto done;
-    ret = avf_zmq_attach(sock, endpoint, 0, "watch");
-    if (ret < 0) {
-        status = avf_zmq_attach_status(ret);
-        goto done;
-    }
+    return avf_zmq_curve(w->sock, w->key, w->server_key, "watch");
+}
 
-    /* no SA_RESTART: a signal also cuts zmq_poll() short */
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+/*
+ * Handles every message waiting on the socket. Returns 1 once --count segments
+ * were printed, 0 when no message is left waiting, or a negative error, reported.
+ */
+static int watch_drain(watch *w)
+{
+    zmq_msg_t topic, body;
+    int ret = 0;
+
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    while (!stop_requested) {
+        int frames = receive(w->sock, &topic, &body);
+
+        if (frames == 0)
+            break;
+        if (frames < 0) {
+            avf_log(AVF_LOG_ERROR, "watch", "%s", zmq_strerror(-frames));
+            ret = frames;
+            break;
+        }
+        if (w->timeout > 0)
+            w->deadline = now_s() + w->timeout;
+        if (frames != 2) {
+            avf_log(AVF_LOG_WARN, "watch", "message skipped: %d frame%s instead of 2 (topic, JSON)",
+                    frames, frames == 1 ? "" : "s");
+            continue;
+        }
+        ret = handle_message(w, zmq_msg_data(&topic), zmq_msg_size(&topic), zmq_msg_data(&body),
+                             zmq_msg_size(&body));
+        if (ret < 0) {
+            avf_log(AVF_LOG_ERROR, "watch", "out of memory");
+            break;
+        }
+        if (ferror(stdout)) {
+            ret = errno ? -errno : -EIO;
+            avf_log(AVF_LOG_ERROR, "watch", "cannot write to stdout: %s", strerror(-ret));
+            break;
+        }
+        w->segments += ret;
+        ret = 0;
+        if (w->count > 0 && w->segments >= w->count) {
+            ret = 1;
+            break;
+        }
+    }
+    zmq_msg_close(&body);
+    zmq_msg_close(&topic);
+    return ret;
+}
+
+/*
+ * Prints what arrives until SIGINT or SIGTERM, --count segments or --timeout.
+ * Returns 0, -ETIMEDOUT after --timeout or another negative error, reported.
+ */
+static int watch_loop(watch *w)
+{
     /* every line as it is printed: watch is mostly read live or through a pipe */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (timeout > 0)
-        deadline = now_s() + timeout;
+    if (w->timeout > 0)
+        w->deadline = now_s() + w->timeout;
     while (!stop_requested) {
-        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-        int wait_ms = WATCH_TICK_MS;
+        zmq_pollitem_t item = {w->sock, 0, ZMQ_POLLIN, 0};
+        int wait_ms = WATCH_TICK_MS, ret;
 
-        if (deadline) {
-            double left = deadline - now_s();
+        if (w->deadline) {
+            double left = w->deadline - now_s();
 
             if (left <= 0) {
-                fprintf(stderr, "avfuse watch: no message from %s within %g s\n", endpoint,
-                        timeout);
-                goto done;
+                avf_log(AVF_LOG_ERROR, "watch", "no message from %s within %g s", w->endpoint,
+                        w->timeout);
+                return -ETIMEDOUT;
             }
             if (left * 1000 < wait_ms)
                 wait_ms = (int)ceil(left * 1000);
         }
         if (zmq_poll(&item, 1, wait_ms) < 0 && zmq_errno() != EINTR) {
-            fprintf(stderr, "avfuse watch: %s\n", zmq_strerror(zmq_errno()));
-            goto done;
+            ret = zmq_errno();
+            avf_log(AVF_LOG_ERROR, "watch", "%s", zmq_strerror(ret));
+            return -ret;
         }
-        while (!stop_requested) {
-            int frames = receive(sock, &topic, &body);
-
-            if (frames == 0)
-                break;
-            if (frames < 0) {
-                fprintf(stderr, "avfuse watch: %s\n", zmq_strerror(-frames));
-                goto done;
-            }
-            if (deadline)
-                deadline = now_s() + timeout;
-            if (frames != 2) {
-                fprintf(stderr, "watch: message skipped: %d frame%s instead of 2 (topic, JSON)\n",
-                        frames, frames == 1 ? "" : "s");
-                continue;
-            }
-            ret = handle_message(&w, zmq_msg_data(&topic), zmq_msg_size(&topic),
-                                 zmq_msg_data(&body), zmq_msg_size(&body));
-            if (ret < 0) {
-                fprintf(stderr, "avfuse watch: out of memory\n");
-                goto done;
-            }
-            if (ferror(stdout)) {
-                fprintf(stderr, "avfuse watch: cannot write to stdout: %s\n", strerror(errno));
-                goto done;
-            }
-            segments += ret;
-            if (count > 0 && segments >= count) {
-                status = 0;
-                goto done;
-            }
-        }
+        ret = watch_drain(w);
+        if (ret != 0)
+            return ret < 0 ? ret : 0;
     }
-    status = 0;
+    return 0;
+}
+
+static void watch_close(watch *w)
+{
+    if (w->sock)
+        zmq_close(w->sock);
+    if (w->ctx)
+        zmq_ctx_term(w->ctx);
+    free(w->sources);
+}
+
+int avf_cmd_watch(int argc, char **argv)
+{
+    watch w = {0};
+    int status = EXIT_INPUT_FAILED, ret;
+
+    if (watch_parse_args(&w, argc, argv) < 0)
+        return EXIT_USAGE;
+    if (w.help) {
+        watch_usage(stdout);
+        return 0;
+    }
+    catch_stop_signals();
+    ret = watch_open(&w);
+    if (ret < 0)
+        goto done;
+    ret = avf_zmq_attach(w.sock, w.endpoint, 0, "watch");
+    if (ret < 0) {
+        status = avf_zmq_attach_status(ret);
+        goto done;
+    }
+    if (watch_loop(&w) == 0)
+        status = 0;
 done:
-    zmq_msg_close(&body);
-    zmq_msg_close(&topic);
-    if (sock)
-        zmq_close(sock);
-    if (ctx)
-        zmq_ctx_term(ctx);
-    free(w.sources);
+    watch_close(&w);
     return status;
 }

@@ -299,8 +299,24 @@ class WatchTest(ClientTestCase):
         w.wait_stderr("restarted")
         self.assertEqual(w.stop(signal.SIGINT), 0)
         self.assertEqual(w.out, expected)
-        self.assertEqual(w.err, ["watch: lobby: 3 segments lost (seq 15 -> 19)",
-                                 "watch: lobby: daemon restarted"])
+        self.assertEqual(w.err, ["avfuse: watch: warning: lobby: 3 segments lost (seq 15 -> 19)",
+                                 "avfuse: watch: warning: lobby: daemon restarted"])
+
+    def test_help_shows_the_lines_it_prints(self):
+        """Each example line of --help is what watch prints for such a message."""
+        d = self.daemon()
+        w = self.client("watch", d.endpoint)
+        d.wait_subscriptions(ALL_TOPICS)
+        d.publish(segment("lobby", 17, 17.0,
+                          labels={"speech": 0.93, "music": 0.04, "noise": 0.02, "silence": 0.01},
+                          tags=["speech", "motion"], sentiment=(-0.2, 0.7)))
+        d.publish(event("lobby", 17, "speech", "start", 17.0))
+        d.publish(status("lobby", "running", epoch=1, next_seq=18))
+        w.wait_stdout(3)
+        self.assertEqual(w.stop(), 0)
+        help_lines = run("watch", "--help").stdout.splitlines()
+        examples = [line[2:] for line in help_lines if line.startswith("  lobby  ")]
+        self.assertEqual(examples, w.out)
 
     def test_json_as_received_with_count(self):
         d = self.daemon()
@@ -323,7 +339,7 @@ class WatchTest(ClientTestCase):
         for i in (0, 1, 2, 4):
             self.assertEqual(w.out[i], bodies[i])
         self.assertEqual(json.loads(w.out[3]), msgs[3])
-        self.assertEqual(w.err, ["watch: lobby: 3 segments lost (seq 1 -> 5)"])
+        self.assertEqual(w.err, ["avfuse: watch: warning: lobby: 3 segments lost (seq 1 -> 5)"])
 
     def test_readable_count(self):
         d = self.daemon()
@@ -377,15 +393,16 @@ class WatchTest(ClientTestCase):
         self.assertEqual(w.stop(), 0)
         self.assertEqual(w.out, ["lobby  00:02.0-00:03.0  -  [speech]  -"])
         err = "\n".join(w.err)
-        for text in ["watch: lobby: segment message skipped: invalid JSON",
-                     "watch: message skipped: 1 frame instead of 2",
-                     "watch: message skipped: 3 frames instead of 2",
-                     "watch: lobby: segment message skipped: \"seq\" is not a non-negative integer",
-                     "watch: lobby: segment message skipped: \"source\" differs from the topic's",
-                     "watch: lobby: event message skipped: not a JSON object",
-                     "watch: lobby: status message skipped: unknown \"schema\"",
-                     "watch: message skipped: topic 'seg/not a name/' is not",
-                     "watch: lobby: segment message skipped: \"labels\" is not an object"]:
+        for text in ["lobby: segment message skipped: invalid JSON",
+                     "message skipped: 1 frame instead of 2",
+                     "message skipped: 3 frames instead of 2",
+                     "lobby: segment message skipped: \"seq\" is not a non-negative integer",
+                     "lobby: segment message skipped: \"source\" differs from the topic's",
+                     "lobby: event message skipped: not a JSON object",
+                     "lobby: status message skipped: unknown \"schema\"",
+                     "message skipped: topic 'seg/not a name/' is not",
+                     "lobby: segment message skipped: \"labels\" is not an object"]:
+            text = "avfuse: watch: warning: " + text
             self.assertIn(text, err)
         self.assertEqual(len(w.err), 11, err)
 
@@ -395,8 +412,8 @@ class WatchTest(ClientTestCase):
         p = run("watch", "--timeout", 0.5, "tcp://127.0.0.1:%d" % port)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertLess(time.monotonic() - start, 5)
-        self.assertEqual(p.stderr, "avfuse watch: no message from tcp://127.0.0.1:%d within 0.5 s\n"
-                         % port)
+        self.assertEqual(p.stderr, "avfuse: watch: error: no message from tcp://127.0.0.1:%d "
+                         "within 0.5 s\n" % port)
         self.assertEqual(p.stdout, "")
 
     def test_timeout_counts_from_the_last_message(self):
@@ -430,7 +447,9 @@ class WatchTest(ClientTestCase):
             p = run("watch", *args)
             self.assertEqual(p.returncode, 2, "%s: %s" % (args, p.stderr))
             self.assertEqual(p.stdout, "")
-            self.assertIn("avfuse watch", p.stderr)
+            # an option's mistake comes with the usage; a malformed endpoint, found by
+            # ZeroMQ, as the command's error
+            self.assertRegex(p.stderr, r"(?m)(avfuse watch[ :]|^avfuse: watch: error: )")
 
 
 # ---------------------------------------------------------------------------
@@ -485,8 +504,8 @@ class ProxyTest(ClientTestCase):
         port = taken.bind_to_random_port("tcp://127.0.0.1")
         p = run("proxy", "tcp://127.0.0.1:%d" % free_port(), "tcp://127.0.0.1:%d" % port)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("avfuse proxy: cannot bind tcp://127.0.0.1:%d: Address already in use"
-                      % port, p.stderr)
+        self.assertEqual("avfuse: proxy: error: cannot bind tcp://127.0.0.1:%d: Address already "
+                         "in use\n" % port, p.stderr)
 
     def test_usage(self):
         p = run("proxy", "--help")
@@ -497,7 +516,7 @@ class ProxyTest(ClientTestCase):
                      ["tcp://127.0.0.1:1,", "tcp://127.0.0.1:%d" % free_port()]):
             p = run("proxy", *args)
             self.assertEqual(p.returncode, 2, "%s: %s" % (args, p.stderr))
-            self.assertIn("avfuse proxy", p.stderr)
+            self.assertRegex(p.stderr, r"(?m)(avfuse proxy[ :]|^avfuse: proxy: error: )")
 
 
 # ---------------------------------------------------------------------------
@@ -576,12 +595,13 @@ class CtlTest(ClientTestCase):
         self.assertEqual(req, b'{"cmd":"remove","name":"nope"}')
         self.assertEqual(p.proc.returncode, 1)
         self.assertEqual(p.out, [])
-        self.assertEqual(p.err, ["avfuse ctl: unknown source 'nope'"])
+        self.assertEqual(p.err, ["avfuse: ctl: error: unknown source 'nope'"])
 
     def test_bad_reply(self):
         _, p = self.exchange(["status"], b"<html>")
         self.assertEqual(p.proc.returncode, 1)
-        self.assertIn("the reply is not a JSON object", p.err[0])
+        self.assertIn("avfuse: ctl: error: tcp://127.0.0.1:", p.err[0])
+        self.assertIn(": the reply is not a JSON object", p.err[0])
 
     def test_no_reply(self):
         rep = CTX.socket(zmq.REP)                     # takes the request, never answers
@@ -592,14 +612,14 @@ class CtlTest(ClientTestCase):
         p = run("ctl", "--timeout", "0.5", "--socket", endpoint, "status")
         self.assertLess(time.monotonic() - start, 3)
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(p.stderr, "avfuse ctl: no reply from %s within 0.5 s "
+        self.assertEqual(p.stderr, "avfuse: ctl: error: no reply from %s within 0.5 s "
                          "(is avfused running?)\n" % endpoint)
         self.assertEqual(p.stdout, "")
         # nobody listening at all
         endpoint = "tcp://127.0.0.1:%d" % free_port()
         p = run("ctl", "-t", "0.3", "-s", endpoint, "sources")
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(p.stderr, "avfuse ctl: no reply from %s within 0.3 s "
+        self.assertEqual(p.stderr, "avfuse: ctl: error: no reply from %s within 0.3 s "
                          "(is avfused running?)\n" % endpoint)
 
     def test_missing_ipc_socket(self):
@@ -608,8 +628,8 @@ class CtlTest(ClientTestCase):
         endpoint = "ipc://%s/control" % tmp
         p = run("ctl", "--socket", endpoint, "status")
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(p.stderr, "avfuse ctl: %s: no such socket (is avfused running?)\n"
-                         % endpoint)
+        self.assertEqual(p.stderr, "avfuse: ctl: error: %s: no such socket (is avfused "
+                         "running?)\n" % endpoint)
 
     def test_default_socket_without_daemon(self):
         """Without --socket, the daemon's own default (docs/configuration.md, control)."""
@@ -622,9 +642,9 @@ class CtlTest(ClientTestCase):
             p = subprocess.run([AVFUSE, "ctl", "status"], env=dict(env, **extra), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=WAIT)
             self.assertEqual(p.returncode, 1)
-            self.assertEqual(p.stderr, "avfuse ctl: %s: no such socket (is avfused running? The "
-                             "system service's is --socket ipc:///run/avfuse/control)\n"
-                             % endpoint)
+            self.assertEqual(p.stderr, "avfuse: ctl: error: %s: no such socket (is avfused "
+                             "running? The system service's is --socket "
+                             "ipc:///run/avfuse/control)\n" % endpoint)
 
     def test_usage(self):
         p = run("ctl", "--help")
