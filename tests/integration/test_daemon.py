@@ -24,6 +24,8 @@ import unittest
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import media  # noqa: E402
+import procinfo  # noqa: E402
 from media import generate  # noqa: E402
 
 AVFUSED = os.environ.get("AVFUSED_BIN", "avfused")
@@ -308,19 +310,39 @@ class TestFiles(DaemonTestCase):
 
 class TestSignals(DaemonTestCase):
     def test_sigterm_publishes_partial_and_final_status(self):
-        d = Daemon(self, {"a": file_source(MEDIA["ts6"])})
+        """A live input that sent 3.6 s and went quiet (a FIFO held open, never at its
+        end), SIGTERM once the daemon took every byte and went idle: the last segment
+        runs from 3.0 s to the end of data, 3.6 s, and is partial; then the final
+        status. The stop point is known, so the check is exact, not "partial or a
+        full segment"."""
+        fifo = media.HeldFifo(os.path.join(tempfile.mkdtemp(dir=WORKDIR), "live.mkv"),
+                              media.generate_bytes(media.HELD_ARGS))
+        self.addCleanup(fifo.close)
+        d = Daemon(self, {"a": {"type": "file", "url": fifo.path, "read_timeout": 60}})
         sub = self.subscribe(d)
-        sub.wait(lambda: len(sub.segments("a")) >= 2, 20, "two segments")
-        time.sleep(0.4)  # into the third segment
+        # read at full speed: the subscriber must be there before the first byte is
+        sub.wait(lambda: sub.of("status", "a"), 10, "a first status (the subscriber is in)")
+        fifo.start()
+        sub.wait(lambda: len(sub.segments("a")) >= 3 and fifo.drained(), 20,
+                 "three segments and the whole input read")
+        procinfo.wait_idle(d.proc.pid, 20)
+        self.assertEqual(sub.of("status", "a")[-1]["state"], "running")
+        self.assertEqual(len(sub.segments("a")), 3)  # the fourth is still open
         rc, took = d.terminate()
-        self.assertEqual(rc, 0)
         self.assertLess(took, 2.0)
-        time.sleep(0.3)
+        sub.wait(lambda: "ended" in sub.states("a"), 5, "the final status")
         segs = sub.segments("a")
         self.assert_seq_contiguous(segs)
-        # partial, unless the stop landed on a segment boundary (then what follows is
-        # shorter than min_partial: padding, not content)
-        self.assertTrue(segs[-1]["partial"] or segs[-1]["t1"] - segs[-1]["t0"] == 1.0, segs[-1])
+        self.assertEqual([(s["t0"], s["t1"], s["partial"]) for s in segs[:3]],
+                         [(0.0, 1.0, False), (1.0, 2.0, False), (2.0, 3.0, False)])
+        self.assertEqual(len(segs), 4, [(s["t0"], s["t1"]) for s in segs])
+        last = segs[-1]
+        brief = {k: last[k] for k in ("seq", "t0", "t1", "partial")}
+        # the content end, to within one 40 ms video frame
+        self.assertEqual(last["t0"], 3.0)
+        self.assertAlmostEqual(last["t1"] - last["t0"], media.HELD_SECONDS - 3.0, delta=0.04,
+                               msg=brief)
+        self.assertIs(last["partial"], True, brief)
         msgs = sub.snapshot()
         last_seg = max(i for i, (_, t, _m) in enumerate(msgs) if t == "seg/a/")
         finals = [m for _, t, m in msgs[last_seg:] if t == "status/a/"]
