@@ -76,6 +76,19 @@ static const struct {
     {"slow.mp4", "15", X264_PYRAMID},
 };
 
+static int group_teardown(void **state)
+{
+    char path[PATH_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(clips) / sizeof(clips[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, clips[i].name);
+        unlink(path);
+    }
+    rmdir(dir);
+    return 0;
+}
+
 static int group_setup(void **state)
 {
     const char *tmp = getenv("TMPDIR");
@@ -89,24 +102,17 @@ static int group_setup(void **state)
 
         if (ret != 0) {
             /* a fixture that cannot be made is a failure, never a skip */
-            print_error("cannot make the fixture %s/%s: ffmpeg (with libx264) %s %d\n", dir,
-                        clips[i].name, ret < 0 ? "did not run, status" : "exited", ret);
+            if (ret < 0)
+                print_error("cannot make the fixture %s/%s: ffmpeg could not be run\n", dir,
+                            clips[i].name);
+            else
+                print_error("cannot make the fixture %s/%s: ffmpeg (with libx264) exited with "
+                            "status %d\n",
+                            dir, clips[i].name, ret);
+            group_teardown(state);
             return -1;
         }
     }
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    char path[PATH_MAX];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(clips) / sizeof(clips[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, clips[i].name);
-        unlink(path);
-    }
-    rmdir(dir);
     return 0;
 }
 
