@@ -81,7 +81,7 @@ class AbuseTestCase(td.DaemonTestCase):
     def start(self, sources):
         d = td.Daemon(self, sources)
         sub = self.subscribe(d)
-        sub.wait(lambda: os.path.exists(d.control), 10, "the control socket")
+        d.wait_ready()
         return d, sub
 
     def assert_answers(self, d, what, limit=1.0, times=3):

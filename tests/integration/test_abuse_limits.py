@@ -238,10 +238,7 @@ class TestSourceLimit(td.DaemonTestCase):
     def test_add_and_reload_beyond_max_sources_are_refused(self):
         src = td.file_source(MEDIA["clip6"], loop="yes")
         d = td.Daemon(self, {"a": src}, "max_sources = 2\n")
-        deadline = time.monotonic() + 10
-        while not os.path.exists(d.control):
-            self.assertLess(time.monotonic(), deadline, d.stderr())
-            time.sleep(0.1)
+        d.wait_ready()
         proc = ctl(d, "add", "b", "type=file", "url=" + MEDIA["clip6"], "loop=true")
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         proc = ctl(d, "add", "c", "type=file", "url=" + MEDIA["clip6"], "loop=true")

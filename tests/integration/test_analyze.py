@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import media  # tests/integration/media.py
@@ -25,6 +26,7 @@ SCHEMA = "avfuse.segment.v1"
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 T_TOL = 1e-6          # tolerance for segment boundaries on whole-second grids
 END_TOL = 1e-3        # tolerance for content-end timestamps (partial t1)
+HELD_TOL = 0.04       # a stopped live input's end: one 40 ms video frame
 
 FULL_FRAMES = 10      # 10 fps sampling, 1 s segment
 FULL_SAMPLES = 16000  # mono 16 kHz, 1 s segment
@@ -378,38 +380,49 @@ class TestErrors(AnalyzeTestCase):
 
 class TestInterrupt(unittest.TestCase):
     def test_sigint_publishes_partial_and_exits_130(self):
-        """SIGINT during a live-paced input: what was decoded is published, the last
-        segment partial, and the exit status is 130."""
+        """SIGINT on a live input that has sent 3.6 s and gone quiet (a FIFO held open,
+        never at its end): every segment is published, the last one from 3.0 s to
+        the end of data, 3.6 s, and partial; the exit status is 130. The stop comes
+        after avfuse took every byte and went idle, so where it cuts is known: 0.6 s
+        into the fourth segment, never on a boundary."""
         import signal
-        import time
-        fifo = os.path.join(WORKDIR, "live.ts")
-        os.mkfifo(fifo)
-        feeder = subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-re",
-             "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
-             "-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "30",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-f", "mpegts", fifo],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import procinfo
+        data = media.generate_bytes(media.HELD_ARGS)
+        fifo = media.HeldFifo(os.path.join(WORKDIR, "live.mkv"), data).start()
+        self.addCleanup(fifo.close)
+        proc = subprocess.Popen([AVFUSE, "analyze", fifo.path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
         try:
-            proc = subprocess.Popen([AVFUSE, "analyze", fifo], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-            time.sleep(5)
+            deadline = time.monotonic() + 30
+            while not fifo.drained():
+                self.assertIsNone(proc.poll(), "avfuse exited before it took the input")
+                self.assertLess(time.monotonic(), deadline, "avfuse did not read the FIFO")
+                time.sleep(0.02)
+            procinfo.wait_idle(proc.pid, 30)
+            self.assertIsNone(proc.poll(), "avfuse ended on a FIFO held open")
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=60)
         finally:
-            feeder.kill()
-            feeder.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         self.assertEqual(proc.returncode, 130, err)
-        lines = [json.loads(l) for l in out.splitlines()]
-        self.assertGreaterEqual(len(lines), 1, err)
-        self.assertEqual([m["seq"] for m in lines], list(range(len(lines))))
-        # the last segment is partial, unless the stop landed on a segment boundary
-        # (what follows it is then shorter than --min-partial: padding, not content)
-        last = lines[-1]
-        self.assertTrue(last["partial"] or last["t1"] - last["t0"] == 1.0, last)
-        self.assertTrue(all(not m["partial"] for m in lines[:-1]))
         self.assertIn("interrupted", err)
+        lines = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual([m["seq"] for m in lines], [0, 1, 2, 3], err)
+        self.assertEqual([(m["t0"], m["t1"]) for m in lines[:3]],
+                         [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
+        self.assertTrue(all(not m["partial"] for m in lines[:-1]), lines[:-1])
+        last = lines[-1]
+        brief = {k: last[k] for k in ("seq", "t0", "t1", "partial")}
+        # the content end, to within one audio sample block and one video frame
+        self.assertAlmostEqual(last["t0"], 3.0, delta=T_TOL)
+        self.assertAlmostEqual(last["t1"] - last["t0"], media.HELD_SECONDS - 3.0,
+                               delta=HELD_TOL, msg=brief)
+        self.assertIs(last["partial"], True, brief)
+        self.assertAlmostEqual(last["audio"]["samples"], 9600, delta=HELD_TOL * 16000)
+        self.assertEqual(last["video"]["frames"], 6)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -24,6 +24,8 @@ import unittest
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import media  # noqa: E402
+import procinfo  # noqa: E402
 from media import generate  # noqa: E402
 
 AVFUSED = os.environ.get("AVFUSED_BIN", "avfused")
@@ -87,6 +89,47 @@ def wait_until(predicate, timeout, what, detail=lambda: ""):
     raise AssertionError("timed out after %.0f s waiting for %s%s" % (timeout, what, detail()))
 
 
+class NotifySocket:
+    """A fake $NOTIFY_SOCKET: collects every datagram in a thread, (arrival, text)."""
+
+    def __init__(self, testcase):
+        self.path = os.path.join(tempfile.mkdtemp(dir=WORKDIR), "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.05)
+        self.got = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        testcase.addCleanup(self.close)
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.got.append((time.monotonic(), data.decode()))
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.got)
+
+    def times(self, text):
+        """Arrival times of the datagrams that are exactly text (WATCHDOG=1)."""
+        return [t for t, d in self.snapshot() if d == text]
+
+    def wait(self, predicate, timeout, what):
+        wait_until(predicate, timeout, what, lambda: "; got %s" % (self.snapshot(),))
+
+
 class Subscriber:
     """Collects every message of an endpoint in a thread: (arrival, topic, body)."""
 
@@ -144,9 +187,30 @@ class Subscriber:
         wait_until(predicate, timeout, what)
 
 
+def sigterm(proc, timeout, detail=lambda: ""):
+    """SIGTERM to avfused (proc) and its exit, asserted: status 0 within timeout
+    seconds (else killed). Every test that terminates a daemon goes through here.
+    Returns the seconds it took; detail() (the daemon's log) goes into a failure."""
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        raise AssertionError("avfused did not exit within %.0f s of SIGTERM\n%s"
+                             % (timeout, detail()))
+    if rc != 0:
+        raise AssertionError("avfused exited with status %d after SIGTERM, not 0\n%s"
+                             % (rc, detail()))
+    return time.monotonic() - start
+
+
 class Daemon:
     """avfused on a config written from sections; stderr goes to a file. verbose is
-    the number of -v (2: the debug log)."""
+    the number of -v (2: the debug log). Unless env names its own $NOTIFY_SOCKET,
+    the daemon gets a fake one (self.notify), so that wait_ready() can wait for its
+    READY=1: everything is set up and every source started."""
 
     def __init__(self, testcase, sources, daemon_extra="", env=None, watchdog_pid=False,
                  verbose=1):
@@ -158,6 +222,10 @@ class Daemon:
         self.write_config(sources, daemon_extra)
         self.errpath = os.path.join(self.dir, "stderr")
         self.err = open(self.errpath, "w")
+        self.notify = None
+        if "NOTIFY_SOCKET" not in (os.environ if env is None else env):
+            self.notify = NotifySocket(testcase)
+            env = dict(os.environ if env is None else env, NOTIFY_SOCKET=self.notify.path)
         argv = [AVFUSED] + ["-v"] * verbose + ["-c", self.conf]
         if watchdog_pid:
             # $WATCHDOG_PID names the daemon itself, as systemd sets it: the shell
@@ -181,16 +249,20 @@ class Daemon:
         with open(self.errpath) as fh:
             return fh.read()
 
+    def wait_ready(self, timeout=20):
+        """Waits for READY=1 on the fake notify socket; fails at once, with the log,
+        when the daemon exits first."""
+        assert self.notify, "this daemon was given a $NOTIFY_SOCKET of the test's own"
+        wait_until(lambda: self.proc.poll() is not None or
+                   any(g.split("\n")[0] == "READY=1" for _, g in self.notify.snapshot()),
+                   timeout, "READY=1", lambda: "\n" + self.stderr())
+        if self.proc.poll() is not None:
+            raise AssertionError("avfused exited with status %d before READY=1\n%s"
+                                 % (self.proc.returncode, self.stderr()))
+
     def terminate(self, timeout=2.0):
-        """SIGTERM; returns (exit code, seconds it took)."""
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout + 3)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError("avfused did not exit within %.0f s of SIGTERM" % (timeout + 3))
-        return rc, time.monotonic() - start
+        """SIGTERM; asserts exit status 0 (sigterm()); returns (0, seconds it took)."""
+        return 0, sigterm(self.proc, timeout + 3, self.stderr)
 
     def ctl(self, request, timeout=5):
         ctx = zmq.Context()
@@ -308,19 +380,39 @@ class TestFiles(DaemonTestCase):
 
 class TestSignals(DaemonTestCase):
     def test_sigterm_publishes_partial_and_final_status(self):
-        d = Daemon(self, {"a": file_source(MEDIA["ts6"])})
+        """A live input that sent 3.6 s and went quiet (a FIFO held open, never at its
+        end), SIGTERM once the daemon took every byte and went idle: the last segment
+        runs from 3.0 s to the end of data, 3.6 s, and is partial; then the final
+        status. The stop point is known, so the check is exact, not "partial or a
+        full segment"."""
+        fifo = media.HeldFifo(os.path.join(tempfile.mkdtemp(dir=WORKDIR), "live.mkv"),
+                              media.generate_bytes(media.HELD_ARGS))
+        self.addCleanup(fifo.close)
+        d = Daemon(self, {"a": {"type": "file", "url": fifo.path, "read_timeout": 60}})
         sub = self.subscribe(d)
-        sub.wait(lambda: len(sub.segments("a")) >= 2, 20, "two segments")
-        time.sleep(0.4)  # into the third segment
+        # read at full speed: the subscriber must be there before the first byte is
+        sub.wait(lambda: sub.of("status", "a"), 10, "a first status (the subscriber is in)")
+        fifo.start()
+        sub.wait(lambda: len(sub.segments("a")) >= 3 and fifo.drained(), 20,
+                 "three segments and the whole input read")
+        procinfo.wait_idle(d.proc.pid, 20)
+        self.assertEqual(sub.of("status", "a")[-1]["state"], "running")
+        self.assertEqual(len(sub.segments("a")), 3)  # the fourth is still open
         rc, took = d.terminate()
-        self.assertEqual(rc, 0)
         self.assertLess(took, 2.0)
-        time.sleep(0.3)
+        sub.wait(lambda: "ended" in sub.states("a"), 5, "the final status")
         segs = sub.segments("a")
         self.assert_seq_contiguous(segs)
-        # partial, unless the stop landed on a segment boundary (then what follows is
-        # shorter than min_partial: padding, not content)
-        self.assertTrue(segs[-1]["partial"] or segs[-1]["t1"] - segs[-1]["t0"] == 1.0, segs[-1])
+        self.assertEqual([(s["t0"], s["t1"], s["partial"]) for s in segs[:3]],
+                         [(0.0, 1.0, False), (1.0, 2.0, False), (2.0, 3.0, False)])
+        self.assertEqual(len(segs), 4, [(s["t0"], s["t1"]) for s in segs])
+        last = segs[-1]
+        brief = {k: last[k] for k in ("seq", "t0", "t1", "partial")}
+        # the content end, to within one 40 ms video frame
+        self.assertEqual(last["t0"], 3.0)
+        self.assertAlmostEqual(last["t1"] - last["t0"], media.HELD_SECONDS - 3.0, delta=0.04,
+                               msg=brief)
+        self.assertIs(last["partial"], True, brief)
         msgs = sub.snapshot()
         last_seg = max(i for i, (_, t, _m) in enumerate(msgs) if t == "seg/a/")
         finals = [m for _, t, m in msgs[last_seg:] if t == "status/a/"]
@@ -844,8 +936,10 @@ class TestMetrics(DaemonTestCase):
 
     def test_metrics_off_by_default_and_bad_address_refused(self):
         d = Daemon(self, {})
+        d.wait_ready()  # set up: a metrics listener would have started, and said so
         self.assertIsNone(d.proc.poll())
         self.assertNotIn("metrics", d.stderr())
+        self.assertIn("publishing on", d.stderr())  # the log is there to be read
         d.terminate()
         bad = Daemon(self, {}, "metrics = 300.1.1.1:80\n")
         self.assertEqual(bad.proc.wait(10), 1)
@@ -1062,47 +1156,6 @@ class TestByHand(DaemonTestCase):
         self.check_refused(conf, env, "my.conf:", "cam", "url")
 
 
-class NotifySocket:
-    """A fake $NOTIFY_SOCKET: collects every datagram in a thread, (arrival, text)."""
-
-    def __init__(self, testcase):
-        self.path = os.path.join(tempfile.mkdtemp(dir=WORKDIR), "notify")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.05)
-        self.got = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        testcase.addCleanup(self.close)
-
-    def _run(self):
-        while not self.stop.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            with self.lock:
-                self.got.append((time.monotonic(), data.decode()))
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.got)
-
-    def times(self, text):
-        """Arrival times of the datagrams that are exactly text (WATCHDOG=1)."""
-        return [t for t, d in self.snapshot() if d == text]
-
-    def wait(self, predicate, timeout, what):
-        wait_until(predicate, timeout, what, lambda: "; got %s" % (self.snapshot(),))
-
-
 class TestNotify(DaemonTestCase):
     def test_ready_watchdog_stopping(self):
         path = os.path.join(WORKDIR, "notify-%d" % os.getpid())
@@ -1129,8 +1182,10 @@ class TestNotify(DaemonTestCase):
         """A plugin that blocks wedges the pipeline itself: WATCHDOG=1 stops within the
         runner's liveness limit, the log says which source, and it comes back."""
         plugin = os.environ.get("AVFUSE_STALL_PLUGIN")
-        if not plugin:
-            self.skipTest("AVFUSE_STALL_PLUGIN (tests/plugins/stall_plugin.c) not given")
+        # a fixture: without it the test fails, it is not skipped
+        self.assertTrue(plugin and os.path.isfile(plugin),
+                        "AVFUSE_STALL_PLUGIN must name the built tests/plugins/stall_plugin.c "
+                        "(ctest sets it)")
         # the loader refuses folders and files that group or others may write
         plugins = tempfile.mkdtemp(dir=WORKDIR)
         os.chmod(plugins, 0o755)

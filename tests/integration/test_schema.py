@@ -16,7 +16,6 @@ import copy
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import zmq
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from media import generate  # noqa: E402
+import test_daemon as td  # noqa: E402  (sigterm)
 
 AVFUSED = os.environ.get("AVFUSED_BIN", "avfused")
 AVFUSE = os.environ.get("AVFUSE_BIN", "avfuse")
@@ -262,12 +262,9 @@ class Daemon:
         testcase.addCleanup(self.kill)
 
     def terminate(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError("avfused did not exit within 10 s of SIGTERM")
+        """SIGTERM; asserts exit status 0 (test_daemon.sigterm); returns 0."""
+        td.sigterm(self.proc, 10, lambda: open(self.errpath).read())
+        return 0
 
     def ctl(self, request):
         ctx = zmq.Context()

@@ -3,8 +3,8 @@
  * the analysis sampler gets when non-reference frames are not decoded, against a
  * full decode of the same clip; the fallback to per-packet decisions on runs of
  * non-reference frames; no skipping near the analysis rate; the end time; and the
- * items and pictures recycled by the pools. Skipped when ffmpeg (with libx264) is
- * not on the PATH.
+ * items and pictures recycled by the pools. The clips are fixtures: when the ffmpeg
+ * CLI (with libx264) cannot make one, the group setup fails and so does every test.
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,7 +33,6 @@ extern char **environ;
 #define MAX_FRAMES 1024
 
 static char dir[PATH_MAX / 2]; /* the clips; removed by the group teardown */
-static int have_ffmpeg;
 
 /* x264 with a fixed GOP of three B-frames, pyramid or not, so the structure is known. */
 #define X264_PYRAMID "bframes=3:b-adapt=0:b-pyramid=normal:keyint=60:scenecut=0"
@@ -67,6 +66,29 @@ static int make_clip(const char *name, const char *rate, const char *x264, const
     return run(argv);
 }
 
+/* The clips every test decodes. */
+static const struct {
+    const char *name, *rate, *x264;
+} clips[] = {
+    {"pyramid.mp4", "30", X264_PYRAMID},
+    {"flat.mp4", "30", X264_FLAT},
+    {"ntsc.mp4", "30000/1001", X264_PYRAMID},
+    {"slow.mp4", "15", X264_PYRAMID},
+};
+
+static int group_teardown(void **state)
+{
+    char path[PATH_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(clips) / sizeof(clips[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, clips[i].name);
+        unlink(path);
+    }
+    rmdir(dir);
+    return 0;
+}
+
 static int group_setup(void **state)
 {
     const char *tmp = getenv("TMPDIR");
@@ -75,24 +97,22 @@ static int group_setup(void **state)
     snprintf(dir, sizeof(dir), "%s/avf_decode_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return -1;
-    have_ffmpeg = make_clip("pyramid.mp4", "30", X264_PYRAMID, "4") == 0 &&
-                  make_clip("flat.mp4", "30", X264_FLAT, "4") == 0 &&
-                  make_clip("ntsc.mp4", "30000/1001", X264_PYRAMID, "4") == 0 &&
-                  make_clip("slow.mp4", "15", X264_PYRAMID, "4") == 0;
-    return 0;
-}
+    for (size_t i = 0; i < sizeof(clips) / sizeof(clips[0]); i++) {
+        int ret = make_clip(clips[i].name, clips[i].rate, clips[i].x264, "4");
 
-static int group_teardown(void **state)
-{
-    static const char *const names[] = {"pyramid.mp4", "flat.mp4", "ntsc.mp4", "slow.mp4"};
-    char path[PATH_MAX];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        unlink(path);
+        if (ret != 0) {
+            /* a fixture that cannot be made is a failure, never a skip */
+            if (ret < 0)
+                print_error("cannot make the fixture %s/%s: ffmpeg could not be run\n", dir,
+                            clips[i].name);
+            else
+                print_error("cannot make the fixture %s/%s: ffmpeg (with libx264) exited with "
+                            "status %d\n",
+                            dir, clips[i].name, ret);
+            group_teardown(state);
+            return -1;
+        }
     }
-    rmdir(dir);
     return 0;
 }
 
@@ -211,12 +231,6 @@ static int compare_picks(const run_result *full, const run_result *r, int from, 
     return late;
 }
 
-#define SKIP_WITHOUT_FFMPEG()                                                                      \
-    do {                                                                                           \
-        if (!have_ffmpeg)                                                                          \
-            skip();                                                                                \
-    } while (0)
-
 /*
  * B-pyramid (x264's default): non-reference frames stand alone, so a frame the
  * grid wanted and that was not decoded is replaced by the next one, a reference.
@@ -227,7 +241,6 @@ static void test_pyramid_nonref_skipped(void **state)
     int late;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     decode_clip("pyramid.mp4", AVF_SKIP_NONE, &full);
     decode_clip("pyramid.mp4", AVF_SKIP_AUTO, &auto_skip);
     assert_int_equal(full.stats.frame_skip, AVF_SKIP_NONE);
@@ -249,7 +262,6 @@ static void test_exact_same_frames(void **state)
     static run_result full, exact;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     decode_clip("pyramid.mp4", AVF_SKIP_NONE, &full);
     decode_clip("pyramid.mp4", AVF_SKIP_EXACT, &exact);
     assert_int_equal(exact.stats.frame_skip, AVF_SKIP_EXACT);
@@ -271,7 +283,6 @@ static void test_runs_fall_back_to_exact(void **state)
     int late_after;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     decode_clip("flat.mp4", AVF_SKIP_NONE, &full);
     decode_clip("flat.mp4", AVF_SKIP_AUTO, &auto_skip);
     assert_int_equal(auto_skip.stats.frame_skip, AVF_SKIP_EXACT);
@@ -290,7 +301,6 @@ static void test_ntsc_rate(void **state)
     static run_result full, auto_skip;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     decode_clip("ntsc.mp4", AVF_SKIP_NONE, &full);
     decode_clip("ntsc.mp4", AVF_SKIP_AUTO, &auto_skip);
     assert_int_equal(auto_skip.stats.frame_skip, AVF_SKIP_AUTO);
@@ -306,7 +316,6 @@ static void test_no_skip_near_analysis_rate(void **state)
     static run_result full, auto_skip;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     decode_clip("slow.mp4", AVF_SKIP_NONE, &full);
     decode_clip("slow.mp4", AVF_SKIP_AUTO, &auto_skip);
     assert_int_equal(auto_skip.stats.frame_skip, AVF_SKIP_NONE);
@@ -323,7 +332,6 @@ static void test_items_and_pictures_recycled(void **state)
     static run_result r;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     decode_clip("pyramid.mp4", AVF_SKIP_AUTO, &r);
     assert_true(r.pool.gets > (uint64_t)r.nb_frames);
     assert_int_equal(r.pool.allocated, 1);
@@ -342,7 +350,6 @@ static void test_item_outlives_decoder(void **state)
     avf_vdec *d = NULL;
 
     (void)state;
-    SKIP_WITHOUT_FFMPEG();
     snprintf(path, sizeof(path), "%s/pyramid.mp4", dir);
     assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
     assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
