@@ -10,11 +10,11 @@
  * Three pieces of shared state, each with its own lock: the ordered output (the
  * input at the head of the order writes straight through, later ones hold their
  * lines until their turn), the running pipelines (so a signal can stop them all),
- * and the progress bar, which owns the terminal line while it is up: stderr (and
- * stdout when it is that terminal) are replaced by stdio streams of our own, so
- * every line from any thread, the log's and FFmpeg's included, wipes the bar,
- * is written whole and has the bar redrawn under it. Later subcommands (watch,
- * ctl, train, eval) join the table in main().
+ * and the progress bar (tools/progress.c), which owns the terminal line while it
+ * is up: stderr (and stdout when it is that terminal) are replaced by stdio
+ * streams of our own, so every line from any thread, the log's and FFmpeg's
+ * included, wipes the bar, is written whole and has the bar redrawn under it.
+ * Later subcommands (watch, ctl, train, eval) join the table in main().
  */
 #include <errno.h>
 #include <getopt.h>

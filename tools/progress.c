@@ -44,7 +44,7 @@ typedef struct progress_stream {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* progress_stop() to the thread */
+    pthread_cond_t wake; /* avf_progress_stop() to the thread */
     pthread_t thread;
     int up;    /* protected by lock: the bar is drawn */
     int quit;  /* protected by lock */

@@ -71,18 +71,18 @@ static void report_usage(FILE *f)
             REPORT_MAX_CUT_MARKS, REPORT_MAX_BINS, REPORT_MAX_BINS);
 }
 
-/* 1: HTML, 0: SVG, -1: neither (by the extension, case-insensitive). */
+/* 1: HTML, 0: SVG, -EINVAL: neither (by the extension, case-insensitive). */
 static int output_format(const char *path)
 {
     const char *dot = strrchr(path, '.');
 
     if (!dot || strchr(dot, '/'))
-        return -1;
+        return -EINVAL;
     if (!strcasecmp(dot, ".svg"))
         return 0;
     if (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm"))
         return 1;
-    return -1;
+    return -EINVAL;
 }
 
 /* report's command line. */
