@@ -44,10 +44,7 @@ typedef struct daemon_state {
     const char *config_path;
     int verbosity; /* -v count: overrides log_level when > 0 */
     int64_t started_us;
-    avf_plugin_registry *registry;
-    const avf_plugin_descriptor **plugins;
-    avf_model *model;
-    avf_fused_layout *fused;
+    avf_setup setup; /* the extractors and the model the runners share */
     avf_runner_env env;
     avf_publisher *pub;
     void *zctx, *control;
@@ -88,16 +85,24 @@ static int load_analysis(daemon_state *d)
 {
     const char *dirs[64];
     char *copy = d->config->plugin_dirs ? strdup(d->config->plugin_dirs) : NULL, *save = NULL;
-    int nb_dirs = 0, n, ret;
-    avf_fused_layout *available;
     const char *model = d->config->model;
+    avf_setup_options so = {
+        .plugin_dirs = dirs,
+        .model_path = model,
+        .model = model && !strcmp(model, "none") ? AVF_MODEL_NONE : AVF_MODEL_OPTIONAL,
+        .component = "avfused",
+        .no_model = "segments carry features only",
+    };
+    int ret;
 
-    for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir && nb_dirs < 64;
+    if (d->config->plugin_dirs && !copy)
+        return AVERROR(ENOMEM);
+    for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir && so.nb_plugin_dirs < 64;
          dir = strtok_r(NULL, ":", &save))
-        dirs[nb_dirs++] = dir;
+        dirs[so.nb_plugin_dirs++] = dir;
     /* a folder the loader would refuse is a configuration error, for -n and a run
      * alike: the plugins it was named for would be missing from every segment */
-    for (int i = 0; i < nb_dirs; i++) {
+    for (int i = 0; i < so.nb_plugin_dirs; i++) {
         char why[300];
 
         if (avf_plugin_dir_check(dirs[i], why, sizeof(why)) < 0) {
@@ -107,27 +112,14 @@ static int load_analysis(daemon_state *d)
             return AVF_ERR_CONFIG;
         }
     }
-    n = avf_load_plugins(&d->registry, dirs, nb_dirs, &d->plugins);
+    ret = avf_setup_load(&d->setup, &so);
     free(copy);
-    if (n < 0)
-        return n;
-    d->env.plugins = d->plugins;
-    d->env.nb_plugins = n;
-    if (model && !strcmp(model, "none"))
-        return 0;
-    available = avf_fused_layout_new(d->plugins, n);
-    if (!available)
-        return AVERROR(ENOMEM);
-    ret = avf_load_model(&d->model, &d->fused, model, available);
-    avf_fused_layout_free(&available);
-    if (ret == 1) {
-        avf_log(AVF_LOG_WARN, "avfused", "no model found: segments carry features only");
-        return 0;
-    }
     if (ret < 0)
         return ret;
-    d->env.fused = d->fused;
-    d->env.model = d->model;
+    d->env.plugins = d->setup.plugins;
+    d->env.nb_plugins = d->setup.nb_plugins;
+    d->env.fused = d->setup.fused;
+    d->env.model = d->setup.model;
     return 0;
 }
 
@@ -377,10 +369,7 @@ static void shut_down(daemon_state *d)
         avf_config_free(&d->config);
         return;
     }
-    avf_fused_layout_free(&d->fused);
-    avf_model_free(&d->model);
-    free(d->plugins);
-    avf_plugin_registry_free(&d->registry);
+    avf_setup_free(&d->setup);
     avf_config_free(&d->config);
 }
 
@@ -393,12 +382,12 @@ static int check_run(daemon_state *d)
 
     if (d->config->control && avf_control_check_dir(d->config->control, d->config->control_per_user,
                                                     0, why, sizeof(why)) < 0) {
-        fprintf(stderr, "avfused: %s: %s\n", d->config_path, why);
+        avf_log(AVF_LOG_ERROR, "config", "%s: %s", d->config_path, why);
         return 1;
     }
     if (avf_config_check_files(d->config, why, sizeof(why)) < 0 ||
         open_security(d, why, sizeof(why)) < 0) {
-        fprintf(stderr, "avfused: %s\n", why);
+        avf_log(AVF_LOG_ERROR, "config", "%s", why);
         return 1;
     }
     printf("%s: configuration OK, %d sources%s\n", d->config_path, d->config->nb_sources,
@@ -406,7 +395,11 @@ static int check_run(daemon_state *d)
     return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * Parses the command line into d and *check. Returns 1 to run, or 0 with *status
+ * the exit status (--help, a usage error).
+ */
+static int parse_args(daemon_state *d, int *check, int argc, char **argv, int *status)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
@@ -415,12 +408,41 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    daemon_state d = {.config_path = AVFUSE_DEFAULT_CONFIG};
-    const avf_curve_keypair *curve;
-    int check = 0, opt, sigfd, linger_ms;
-    sigset_t signals;
-    char why[600];
+    int opt;
 
+    while ((opt = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            d->config_path = optarg;
+            break;
+        case 'n':
+            *check = 1;
+            break;
+        case 'v':
+            d->verbosity++;
+            break;
+        case 'h':
+            usage(stdout);
+            *status = 0;
+            return 0;
+        default:
+            usage(stderr);
+            *status = 2;
+            return 0;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "avfused: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        *status = 2;
+        return 0;
+    }
+    return 1;
+}
+
+/* The allocator's settings for a daemon that reconnects and loops for months. */
+static void tune_malloc(void)
+{
     /* Every reconnect and every pass of a looped file frees and allocates buffers of
      * megabytes (libavformat's UDP FIFO alone is 5.4 MB). glibc's dynamic mmap
      * threshold moves such blocks into its per-thread arenas, which keep them: after
@@ -436,48 +458,15 @@ int main(int argc, char **argv)
      * shared lock costs little. MALLOC_ARENA_MAX in the environment overrides it. */
     if (!getenv("MALLOC_ARENA_MAX"))
         mallopt(M_ARENA_MAX, 1);
-    avf_log_init("avfused");
-    while ((opt = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            d.config_path = optarg;
-            break;
-        case 'n':
-            check = 1;
-            break;
-        case 'v':
-            d.verbosity++;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "avfused: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (avf_config_load(&d.config, d.config_path, why, sizeof(why)) < 0) {
-        fprintf(stderr, "avfused: %s\n", why);
-        return 1;
-    }
-    apply_log_level(&d);
-    if (load_analysis(&d) < 0) {
-        shut_down(&d);
-        return 1;
-    }
-    if (check) {
-        int status = check_run(&d);
+}
 
-        shut_down(&d);
-        return status;
-    }
+/* Signals become events of the main loop (every thread inherits the mask): returns
+ * the signalfd, or a negative error (logged). */
+static int signals_as_events(void)
+{
+    sigset_t signals;
+    int sigfd;
 
-    /* signals become events of the main loop; every thread inherits the mask */
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
@@ -486,46 +475,98 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
     if (sigfd < 0) {
+        int ret = AVERROR(errno);
+
         avf_warn("avfused", "signalfd");
+        return ret;
+    }
+    return sigfd;
+}
+
+/*
+ * Opens what a run serves with: the ZeroMQ context (and CURVE), the publisher, the
+ * control socket, the metrics endpoint, then starts the sources. Returns 0 or a
+ * negative error (logged).
+ */
+static int start_serving(daemon_state *d)
+{
+    int linger_ms = (int)llround(d->config->linger * 1000), ret;
+    const avf_curve_keypair *curve;
+    char why[600];
+
+    ret = open_security(d, why, sizeof(why));
+    if (ret < 0)
+        goto fail;
+    curve = d->config->curve_key ? &d->curve : NULL;
+    ret = avf_publisher_open(&d->pub, d->zctx, d->config->publish, d->config->sndhwm, linger_ms,
+                             curve, why, sizeof(why));
+    if (ret < 0)
+        goto fail;
+    d->env.pub = d->pub;
+    if (d->config->control) {
+        ret = avf_control_check_dir(d->config->control, d->config->control_per_user, 1, why,
+                                    sizeof(why));
+        if (ret < 0)
+            goto fail;
+        d->control = avf_control_open(d->zctx, d->config->control, curve, why, sizeof(why));
+        if (!d->control) {
+            ret = AVERROR(EINVAL);
+            goto fail;
+        }
+    }
+    if (d->config->metrics) {
+        ret = avf_metrics_start(&d->metrics, d->config->metrics, why, sizeof(why));
+        if (ret < 0)
+            goto fail;
+    }
+    d->sources = avf_sources_new(&d->env);
+    if (!d->sources) {
+        avf_log(AVF_LOG_ERROR, "avfused", "cannot start the sources: out of memory");
+        return AVERROR(ENOMEM);
+    }
+    if (avf_sources_apply(d->sources, d->config, NULL) < 0)
+        avf_log(AVF_LOG_ERROR, "avfused", "some sources could not start");
+    return 0;
+fail:
+    avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    daemon_state d = {.config_path = AVFUSE_DEFAULT_CONFIG};
+    int check = 0, status, sigfd;
+    char why[600];
+
+    tune_malloc();
+    avf_log_init("avfused");
+    if (!parse_args(&d, &check, argc, argv, &status))
+        return status;
+    if (avf_config_load(&d.config, d.config_path, why, sizeof(why)) < 0) {
+        avf_log(AVF_LOG_ERROR, "config", "%s", why);
+        return 1;
+    }
+    apply_log_level(&d);
+    if (load_analysis(&d) < 0) {
         shut_down(&d);
         return 1;
     }
-
+    if (check) {
+        status = check_run(&d);
+        shut_down(&d);
+        return status;
+    }
+    sigfd = signals_as_events();
+    if (sigfd < 0) {
+        shut_down(&d);
+        return 1;
+    }
     d.started_us = av_gettime_relative();
-    linger_ms = (int)llround(d.config->linger * 1000);
-    if (open_security(&d, why, sizeof(why)) < 0) {
-        avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
-        goto fail;
+    if (start_serving(&d) < 0) {
+        shut_down(&d);
+        close(sigfd);
+        return 1;
     }
-    curve = d.config->curve_key ? &d.curve : NULL;
-    if (avf_publisher_open(&d.pub, d.zctx, d.config->publish, d.config->sndhwm, linger_ms, curve,
-                           why, sizeof(why)) < 0) {
-        avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
-        goto fail;
-    }
-    d.env.pub = d.pub;
-    if (d.config->control) {
-        if (avf_control_check_dir(d.config->control, d.config->control_per_user, 1, why,
-                                  sizeof(why)) < 0) {
-            avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
-            goto fail;
-        }
-        d.control = avf_control_open(d.zctx, d.config->control, curve, why, sizeof(why));
-        if (!d.control) {
-            avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
-            goto fail;
-        }
-    }
-    if (d.config->metrics &&
-        avf_metrics_start(&d.metrics, d.config->metrics, why, sizeof(why)) < 0) {
-        avf_log(AVF_LOG_ERROR, "avfused", "%s", why);
-        goto fail;
-    }
-    d.sources = avf_sources_new(&d.env);
-    if (!d.sources)
-        goto fail;
-    if (avf_sources_apply(d.sources, d.config, NULL) < 0)
-        avf_log(AVF_LOG_ERROR, "avfused", "some sources could not start");
     avf_log(AVF_LOG_INFO, "avfused", "publishing on %s, %d sources", d.config->publish,
             avf_sources_count(d.sources));
     update_metrics(&d);
@@ -538,8 +579,4 @@ int main(int argc, char **argv)
     shut_down(&d);
     close(sigfd);
     return 0;
-fail:
-    shut_down(&d);
-    close(sigfd);
-    return 1;
 }

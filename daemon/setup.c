@@ -1,11 +1,13 @@
 /*
- * setup.c - loading the extractors and the model, shared by avfuse and avfused.
+ * setup.c - loading the extractors and the model, shared by avfuse and avfused:
+ * every command that analyzes loads them through avf_setup_load(), so a plugin
+ * folder, a model and the check between them mean the same everywhere.
  */
 #include "daemon/setup.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -71,17 +73,17 @@ int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
         return 1;
     ret = avf_model_load(pm, path, why, sizeof(why));
     if (ret < 0) {
-        fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, path, why);
+        avf_log(AVF_LOG_ERROR, path, "%s", why);
         return ret;
     }
     /* extra plugins add features the model ignores; a feature it needs that no
      * plugin provides means the model was made for another feature set */
     for (int i = 0; i < (*pm)->dim; i++) {
         if (avf_fused_find(available, (*pm)->features[i]) < 0) {
-            fprintf(stderr,
-                    "%s: %s: made for other features: it needs '%s' (feature %d), which "
-                    "no loaded extractor provides\n",
-                    program_invocation_short_name, path, (*pm)->features[i], i);
+            avf_log(AVF_LOG_ERROR, path,
+                    "made for other features: it needs '%s' (feature %d), which no loaded "
+                    "extractor provides",
+                    (*pm)->features[i], i);
             avf_model_free(pm);
             return AVF_ERR_CONFIG;
         }
@@ -89,9 +91,62 @@ int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
     *playout = avf_fused_layout_from_names((const char *const *)(*pm)->features, (*pm)->dim, why,
                                            sizeof(why));
     if (!*playout) {
-        fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, path, why);
+        avf_log(AVF_LOG_ERROR, path, "%s", why);
         avf_model_free(pm);
         return AVF_ERR_CONFIG;
     }
     return 0;
+}
+
+int avf_setup_load(avf_setup *s, const avf_setup_options *o)
+{
+    int ret;
+
+    memset(s, 0, sizeof(*s));
+    ret = avf_load_plugins(&s->registry, o->plugin_dirs, o->nb_plugin_dirs, &s->plugins);
+    if (ret < 0)
+        return ret;
+    s->nb_plugins = ret;
+    s->available = avf_fused_layout_new(s->plugins, s->nb_plugins);
+    if (!s->available) {
+        avf_setup_free(s);
+        return AVERROR(ENOMEM);
+    }
+    if (o->model == AVF_MODEL_NONE)
+        return 0;
+    ret = avf_load_model(&s->model, &s->fused, o->model_path, s->available);
+    if (ret > 0 && o->model == AVF_MODEL_REQUIRED) {
+        avf_log(AVF_LOG_ERROR, o->component, "no model found; give one with --model");
+        ret = AVERROR(ENOENT);
+    } else if (ret > 0) {
+        avf_log(AVF_LOG_WARN, o->component, "no model found: %s", o->no_model);
+        ret = 0;
+    }
+    if (ret < 0)
+        avf_setup_free(s);
+    return ret;
+}
+
+void avf_setup_free(avf_setup *s)
+{
+    avf_model_free(&s->model);
+    avf_fused_layout_free(&s->fused);
+    avf_fused_layout_free(&s->available);
+    free(s->plugins);
+    s->plugins = NULL;
+    s->nb_plugins = 0;
+    avf_plugin_registry_free(&s->registry);
+}
+
+void avf_setup_apply(const avf_setup *s, avf_pipeline_config *cfg)
+{
+    cfg->plugins = s->plugins;
+    cfg->nb_plugins = s->nb_plugins;
+    cfg->fused = s->fused;
+    cfg->model = s->model;
+}
+
+const avf_fused_layout *avf_setup_layout(const avf_setup *s)
+{
+    return s->fused ? s->fused : s->available;
 }

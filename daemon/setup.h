@@ -1,31 +1,77 @@
 /*
  * setup.h - what both programs load before they analyze: the feature extractors
  * (built-in and plugins) and the model, checked against each other.
+ *
+ * avf_setup_load() is the one call for analyze, report, train, eval and the
+ * daemon: it registers the extractors, loads and checks the model and keeps
+ * them together, with one avf_setup_free().
  */
 #ifndef AVF_SETUP_H
 #define AVF_SETUP_H
 
 #include "fusion/model.h"
 #include "fusion/vector.h"
+#include "pipeline/scheduler.h"
 #include "plugins/loader.h"
 
+/* Which model a command wants. */
+enum avf_model_need {
+    AVF_MODEL_OPTIONAL, /* the one named, else the default if one exists (analyze, daemon) */
+    AVF_MODEL_REQUIRED, /* the one named or the default; none is an error (eval) */
+    AVF_MODEL_NONE,     /* no model: the extractors only (train, daemon model = none) */
+};
+
+typedef struct avf_setup_options {
+    const char *const *plugin_dirs; /* also load the plugins of these folders */
+    int nb_plugin_dirs;
+    const char *model_path; /* NULL: $AVFUSE_MODEL, the installed, the source tree's */
+    enum avf_model_need model;
+    /* names the log line that says no model was found (AVF_MODEL_OPTIONAL) and the
+     * consequence it has, e.g. "segments carry no labels or sentiment" */
+    const char *component;
+    const char *no_model;
+} avf_setup_options;
+
+typedef struct avf_setup {
+    avf_plugin_registry *registry;
+    const avf_plugin_descriptor **plugins;
+    int nb_plugins;
+    avf_fused_layout *available; /* the fused layout of every registered extractor */
+    avf_model *model;            /* NULL: no model */
+    avf_fused_layout *fused;     /* the model's layout, to run the pipeline with; or NULL */
+} avf_setup;
+
 /*
- * Registers the built-in extractors and the plugins of each folder (a refused
- * plugin or folder is reported and skipped). On success *plugins is the caller's
- * to free() and the count is returned; *pr must outlive the descriptors' use.
+ * Registers the built-in extractors and the plugins of o's folders (a refused
+ * plugin or folder is reported and skipped), then loads the model o asks for and
+ * checks that every feature it needs is registered. Returns 0 with *s filled, or
+ * a negative error already logged (AVERROR(ENOENT) when a required model is not
+ * found); *s is then empty. Free with avf_setup_free() either way.
+ */
+int avf_setup_load(avf_setup *s, const avf_setup_options *o);
+void avf_setup_free(avf_setup *s);
+
+/* Sets the extractors, the fused layout and the model of cfg from s. */
+void avf_setup_apply(const avf_setup *s, avf_pipeline_config *cfg);
+
+/* The layout of the fused vectors: the model's, else every extractor's. */
+const avf_fused_layout *avf_setup_layout(const avf_setup *s);
+
+/*
+ * The two steps of avf_setup_load(), for callers that run them apart.
+ *
+ * avf_load_plugins(): on success *plugins is the caller's to free() and the count
+ * is returned; *pr must outlive the descriptors' use.
+ *
+ * avf_load_model(): loads the model at path, or when path is NULL the first that
+ * exists of $AVFUSE_MODEL, the installed default and the source tree's
+ * models/default.model, and checks that every feature it needs is in `available`
+ * (more is fine). Returns 0 with *pm and *playout (the model's own fused layout;
+ * free with avf_fused_layout_free()) set, 1 when path is NULL and no model exists
+ * (*pm NULL), or a negative error already logged.
  */
 int avf_load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
                      const avf_plugin_descriptor ***plugins);
-
-/*
- * Loads the model at path, or when path is NULL the first that exists of
- * $AVFUSE_MODEL, the installed default and the source tree's models/default.model,
- * and checks that every feature it needs is in `available` (the registered
- * plugins' layout; more is fine). Returns 0 with *pm and *playout (the model's own
- * fused layout, to run the pipeline with; free with avf_fused_layout_free()) set,
- * 1 when path is NULL and no model exists (*pm NULL), or a negative error already
- * reported on stderr.
- */
 int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
                    const avf_fused_layout *available);
 

@@ -10,11 +10,11 @@
  * Three pieces of shared state, each with its own lock: the ordered output (the
  * input at the head of the order writes straight through, later ones hold their
  * lines until their turn), the running pipelines (so a signal can stop them all),
- * and the progress bar, which owns the terminal line while it is up: stderr (and
- * stdout when it is that terminal) are replaced by stdio streams of our own, so
- * every line from any thread, the log's and FFmpeg's included, wipes the bar,
- * is written whole and has the bar redrawn under it. Later subcommands (watch,
- * ctl, train, eval) join the table in main().
+ * and the progress bar (tools/progress.c), which owns the terminal line while it
+ * is up: stderr (and stdout when it is that terminal) are replaced by stdio
+ * streams of our own, so every line from any thread, the log's and FFmpeg's
+ * included, wipes the bar, is written whole and has the bar redrawn under it.
+ * Later subcommands (watch, ctl, train, eval) join the table in main().
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,15 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libavutil/avutil.h>
-#include <libavutil/rational.h>
 
 #include "tools/commands.h"
+#include "tools/options.h"
+#include "tools/progress.h"
 #include "base/log.h"
 #include "fusion/events.h"
 #include "fusion/heads.h"
@@ -129,29 +128,6 @@ static void main_usage(FILE *f)
                "Run 'avfuse COMMAND --help' for the options of a command.\n");
 }
 
-int avf_parse_seconds(const char *opt, const char *arg, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(arg, &end);
-    if (errno || end == arg || *end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "avfuse: %s: not a non-negative number: '%s'\n", opt, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ------------------------------------------------------------------------- */
 /* The batch: its inputs, the ordered output, the running pipelines          */
 /* ------------------------------------------------------------------------- */
@@ -191,6 +167,8 @@ typedef struct batch {
     pthread_mutex_t out_lock; /* lock order: out_lock before running_lock */
     int head;                 /* protected by out_lock: the input writing straight to out */
     int out_error;            /* protected by out_lock: errno of a failed write, or 0 */
+    int out_lock_ready;       /* out_lock is initialized */
+    int out_dir;              /* -o DIR: each input writes its own file */
 } batch;
 
 /*
@@ -204,8 +182,6 @@ typedef struct batch {
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int interrupted; /* atomic */
 static batch *signal_batch;    /* protected by running_lock: the batch while it runs */
-
-static void progress_abandon(void);
 
 static void halt_locked(batch *b)
 {
@@ -241,7 +217,7 @@ static void *signal_main(void *arg)
 
     while (sigwait(set, &sig) == 0) {
         if (atomic_exchange(&interrupted, 1)) {
-            progress_abandon();
+            avf_progress_abandon();
             _exit(128 + SIGINT);
         }
         avf_log(AVF_LOG_WARN, "analyze", "interrupted: finishing the current segment");
@@ -656,149 +632,20 @@ static int make_dirs(const char *dir)
 }
 
 /* ------------------------------------------------------------------------- */
-/* The progress bar                                                          */
+/* The progress bar's numbers (tools/progress.c draws it)                    */
 /* ------------------------------------------------------------------------- */
 
 /*
- * The bar is one line on stderr, redrawn by its own thread at most 10 times a
- * second with '\r' and spaces (no escape sequences, so any terminal will do).
- * stderr and, when it is a terminal, stdout are replaced by line-buffered
- * fopencookie() streams whose writes take the bar's lock, wipe the bar, write
- * the line and redraw the bar under it: error lines from any thread never share
- * the bar's line, and the log module needs no hook. The streams stay in place
- * until exit; once the bar is gone they only write.
- *
  * Percent: each input weighs its duration, found when a worker opens it or, ahead
  * of the workers, by a probe thread that opens local files only for that; an
  * input whose duration is not known (yet) weighs the mean known duration and
- * counts only once done. Speed: media seconds analyzed per wall second over the
- * whole run; ETA: the time so far times what is left over what is done.
+ * counts only once done.
  */
-typedef struct progress_stream {
-    int fd;
-    int mid_line; /* protected by progress.lock: the last write did not end a line */
-} progress_stream;
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* progress_stop() to the thread */
-    pthread_t thread;
-    int up;    /* protected by lock: the bar is drawn */
-    int quit;  /* protected by lock */
-    int shown; /* protected by lock: columns the bar covers on the terminal now */
-    char text[512];
-    int text_cols;
-    progress_stream err, out; /* protected by lock */
-    const char *times;        /* set before the thread starts: "×" or "x" */
-    const batch *b;           /* set before the thread starts */
-    int64_t start_us;         /* set before the thread starts */
-} progress = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
-    .err = {STDERR_FILENO, 0},
-    .out = {STDOUT_FILENO, 0},
-};
-
-static int write_all(int fd, const char *buf, size_t size)
+static void batch_progress(void *opaque, avf_progress_counts *c)
 {
-    while (size > 0) {
-        ssize_t n = write(fd, buf, size);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        buf += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
-static void bar_wipe_locked(void)
-{
-    char blank[600];
-    int n = progress.shown < (int)sizeof(blank) - 2 ? progress.shown : (int)sizeof(blank) - 2;
-
-    if (!progress.shown)
-        return;
-    blank[0] = '\r';
-    memset(blank + 1, ' ', (size_t)n);
-    blank[n + 1] = '\r';
-    write_all(STDERR_FILENO, blank, (size_t)n + 2);
-    progress.shown = 0;
-}
-
-static void bar_draw_locked(void)
-{
-    char line[sizeof(progress.text) + 80];
-    int len, pad;
-
-    if (!progress.up || progress.err.mid_line || progress.out.mid_line || !progress.text[0])
-        return;
-    len = snprintf(line, sizeof(line), "\r%s", progress.text);
-    pad = progress.shown - progress.text_cols; /* what the last bar drew beyond this one */
-    while (pad-- > 0 && len < (int)sizeof(line) - 1)
-        line[len++] = ' ';
-    write_all(STDERR_FILENO, line, (size_t)len);
-    progress.shown = progress.text_cols;
-}
-
-static ssize_t progress_stream_write(void *cookie, const char *buf, size_t size)
-{
-    progress_stream *ps = cookie;
-    int ret;
-
-    pthread_mutex_lock(&progress.lock);
-    bar_wipe_locked();
-    ret = write_all(ps->fd, buf, size);
-    ps->mid_line = size > 0 && buf[size - 1] != '\n';
-    bar_draw_locked();
-    pthread_mutex_unlock(&progress.lock);
-    if (ret < 0) {
-        errno = -ret;
-        return -1;
-    }
-    return (ssize_t)size;
-}
-
-/* Replaces *stream (stderr or stdout) by a stream through progress_stream_write(). */
-static void progress_wrap(FILE **stream, progress_stream *ps)
-{
-    FILE *f = fopencookie(ps, "w", (cookie_io_functions_t){.write = progress_stream_write});
-
-    if (!f)
-        return; /* the bar may then share its line with a message; nothing worse */
-    setvbuf(f, NULL, _IOLBF, 4096);
-    fflush(*stream);
-    *stream = f;
-}
-
-static void format_hms(char *buf, size_t size, double s)
-{
-    long t = lround(s);
-
-    if (t >= 3600)
-        snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
-}
-
-/* Columns a UTF-8 string takes (one per character). */
-static int text_columns(const char *s)
-{
-    int n = 0;
-
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
-static void progress_compose_locked(void)
-{
-    const batch *b = progress.b;
-    double total = 0, done = 0, media_s = 0, known_s = 0, elapsed, frac;
-    int nb_known = 0, finished = 0, failed = 0, cols = 80, bar;
-    char speed[32] = "--", eta[32] = "--:--", tail[160], failures[32] = "";
-    struct winsize ws;
+    const batch *b = opaque;
+    double total = 0, done = 0, known_s = 0;
+    int nb_known = 0;
 
     for (int i = 0; i < b->nb_jobs; i++) {
         int64_t d = atomic_load(&b->jobs[i].duration_us);
@@ -815,144 +662,18 @@ static void progress_compose_locked(void)
         double a = atomic_load(&j->analyzed_us) / 1e6;
         double weight = d > 0 ? d : nb_known ? known_s / nb_known : 1.0;
 
-        media_s += a > 0 ? a : 0;
+        c->media_s += a > 0 ? a : 0;
         total += weight;
         if (state == JOB_DONE || state == JOB_FAILED) {
             done += weight;
-            finished++;
-            failed += state == JOB_FAILED;
+            c->finished++;
+            c->failed += state == JOB_FAILED;
         } else if (d > 0 && a > 0) {
             done += a < d ? a : d;
         }
     }
-    frac = total > 0 ? done / total : 0;
-    frac = frac < 0 ? 0 : frac > 1 ? 1 : frac;
-    elapsed = (now_us() - progress.start_us) / 1e6;
-    if (media_s > 0 && elapsed > 0.2)
-        snprintf(speed, sizeof(speed), "%.1f", media_s / elapsed);
-    if (frac > 0.001 && elapsed > 0.2)
-        format_hms(eta, sizeof(eta), elapsed * (1 - frac) / frac);
-    if (failed)
-        snprintf(failures, sizeof(failures), " (%d failed)", failed);
-    snprintf(tail, sizeof(tail), " %d/%d files%s  %s%s real time  ETA %s", finished, b->nb_jobs,
-             failures, speed, progress.times, eta);
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        cols = ws.ws_col;
-    /* "100% [" + bar + "]" + tail, one column short of the edge so it never wraps */
-    bar = cols - 1 - 7 - text_columns(tail);
-    if (bar > 40)
-        bar = 40;
-    if (bar >= 10) {
-        int fill = (int)(frac * bar);
-        char cells[48];
-
-        memset(cells, '#', (size_t)fill);
-        memset(cells + fill, ' ', (size_t)(bar - fill));
-        cells[bar] = '\0';
-        snprintf(progress.text, sizeof(progress.text), "%3d%% [%s]%s", (int)(frac * 100), cells,
-                 tail);
-    } else {
-        snprintf(progress.text, sizeof(progress.text), "%3d%%%s", (int)(frac * 100), tail);
-    }
-    progress.text_cols = text_columns(progress.text);
-    if (progress.text_cols > cols - 1) { /* a very narrow terminal: cut the line */
-        int keep = 0, n = 0;
-
-        for (const char *p = progress.text; *p; p++) {
-            if (((unsigned char)*p & 0xc0) != 0x80 && ++n > cols - 1)
-                break;
-            keep++;
-        }
-        progress.text[keep] = '\0';
-        progress.text_cols = text_columns(progress.text);
-    }
-}
-
-static void *progress_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&progress.lock);
-    while (!progress.quit) {
-        struct timespec until;
-
-        progress_compose_locked();
-        bar_draw_locked();
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 100 * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        while (!progress.quit &&
-               pthread_cond_timedwait(&progress.wake, &progress.lock, &until) != ETIMEDOUT)
-            ;
-    }
-    bar_wipe_locked();
-    progress.up = 0;
-    pthread_mutex_unlock(&progress.lock);
-    return NULL;
-}
-
-/* "×" where the locale's characters are UTF-8 (the way setlocale() would see it). */
-static const char *times_sign(void)
-{
-    const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        const char *v = getenv(names[i]);
-
-        if (v && *v)
-            return strcasestr(v, "utf-8") || strcasestr(v, "utf8") ? "\xc3\x97" : "x";
-    }
-    return "x";
-}
-
-/* Puts the bar up; wraps stderr (and stdout, when it is a terminal) first. */
-static int progress_start(const batch *b)
-{
-    pthread_condattr_t attr;
-
-    progress.b = b;
-    progress.times = times_sign();
-    progress.start_us = now_us();
-    if (pthread_condattr_init(&attr) != 0)
-        return -ENOMEM;
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&progress.wake, &attr) != 0) {
-        pthread_condattr_destroy(&attr);
-        return -ENOMEM;
-    }
-    pthread_condattr_destroy(&attr);
-    progress_wrap(&stderr, &progress.err);
-    if (isatty(STDOUT_FILENO))
-        progress_wrap(&stdout, &progress.out);
-    progress.up = 1;
-    if (pthread_create(&progress.thread, NULL, progress_main, NULL) != 0) {
-        progress.up = 0;
-        pthread_cond_destroy(&progress.wake);
-        return -EAGAIN;
-    }
-    return 0;
-}
-
-/* Takes the bar down, wiped from the terminal. */
-static void progress_stop(void)
-{
-    pthread_mutex_lock(&progress.lock);
-    progress.quit = 1;
-    pthread_cond_signal(&progress.wake);
-    pthread_mutex_unlock(&progress.lock);
-    pthread_join(progress.thread, NULL);
-    pthread_cond_destroy(&progress.wake);
-}
-
-/* Wipes the bar before an immediate exit, unless a writer holds it. */
-static void progress_abandon(void)
-{
-    if (pthread_mutex_trylock(&progress.lock) == 0) {
-        bar_wipe_locked();
-        pthread_mutex_unlock(&progress.lock);
-    }
+    c->done = total > 0 ? done / total : 0;
+    c->total = b->nb_jobs;
 }
 
 /*
@@ -991,6 +712,15 @@ static void *probe_main(void *arg)
 /* The command                                                               */
 /* ------------------------------------------------------------------------- */
 
+/* analyze's own long options (the shared ones are tools/options.h's). */
+enum {
+    OPT_SOURCE = 256,
+    OPT_NO_FEATURES,
+    OPT_EVENTS,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+};
+
 /*
  * Half the processors, at most 4: one pipeline already keeps about two busy (its
  * decoders are threaded), and each holds its decoders' frames in memory.
@@ -1011,290 +741,290 @@ static int is_dir_output(const char *output)
     return (len > 0 && output[len - 1] == '/') || (stat(output, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
-static int cmd_analyze(int argc, char **argv)
+/* analyze's command line. */
+typedef struct analyze_args {
+    avf_tool_options opt; /* the pipeline, the extractors, the model, -v, -q */
+    const char *output, *source;
+    int features, events, jobs;
+    int show_progress; /* -1: when stderr is a terminal and not -q */
+} analyze_args;
+
+/* Takes analyze's own options: 0, or a negative error after a message. */
+static int analyze_option(analyze_args *a, int opt, const char *arg)
 {
-    enum {
-        OPT_HOP = 256,
-        OPT_LEN,
-        OPT_FPS,
-        OPT_WIDTH,
-        OPT_MIN_PARTIAL,
-        OPT_TIMEOUT,
-        OPT_SOURCE,
-        OPT_PLUGIN_DIR,
-        OPT_NO_FEATURES,
-        OPT_MODEL,
-        OPT_EVENTS,
-        OPT_PROGRESS,
-        OPT_NO_PROGRESS,
-    };
+    char *end;
+
+    switch (opt) {
+    case OPT_SOURCE:
+        a->source = arg;
+        break;
+    case OPT_NO_FEATURES:
+        a->features = 0;
+        break;
+    case OPT_EVENTS:
+        a->events = 1;
+        break;
+    case OPT_PROGRESS:
+    case OPT_NO_PROGRESS:
+        a->show_progress = opt == OPT_PROGRESS;
+        break;
+    case 'j':
+        errno = 0;
+        a->jobs = (int)strtol(arg, &end, 10);
+        if (errno || end == arg || *end || a->jobs < 1 || a->jobs > JOBS_MAX) {
+            fprintf(stderr, "avfuse: -j: a number of inputs from 1 to %d, not '%s'\n", JOBS_MAX,
+                    arg);
+            return -EINVAL;
+        }
+        break;
+    case 'o':
+        a->output = arg;
+        break;
+    default:
+        analyze_usage(stderr);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * Parses analyze's command line into a and checks it. Returns 1 to run, or 0 with
+ * *status the exit status (--help, a usage error).
+ */
+static int parse_analyze_args(analyze_args *a, int argc, char **argv, int *status)
+{
     static const struct option options[] = {
-        {"hop", required_argument, NULL, OPT_HOP},
-        {"len", required_argument, NULL, OPT_LEN},
-        {"fps", required_argument, NULL, OPT_FPS},
-        {"width", required_argument, NULL, OPT_WIDTH},
-        {"min-partial", required_argument, NULL, OPT_MIN_PARTIAL},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        AVF_OPTION_HOP,
+        AVF_OPTION_LEN,
+        AVF_OPTION_FPS,
+        AVF_OPTION_WIDTH,
+        AVF_OPTION_MIN_PARTIAL,
+        AVF_OPTION_TIMEOUT,
         {"source", required_argument, NULL, OPT_SOURCE},
-        {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+        AVF_OPTION_PLUGIN_DIR,
         {"no-features", no_argument, NULL, OPT_NO_FEATURES},
-        {"model", required_argument, NULL, OPT_MODEL},
+        AVF_OPTION_MODEL,
         {"events", no_argument, NULL, OPT_EVENTS},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"jobs", required_argument, NULL, 'j'},
         {"output", required_argument, NULL, 'o'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
+        AVF_OPTION_VERBOSE,
+        AVF_OPTION_QUIET,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    avf_pipeline_config cfg;
-    const char *output = NULL, *source = NULL;
-    const char **plugin_dirs = NULL;
-    int nb_plugin_dirs = 0, features = 1;
-    const avf_plugin_descriptor **plugins = NULL;
-    avf_plugin_registry *registry = NULL;
-    avf_fused_layout *layout = NULL, *model_layout = NULL;
-    avf_model *model = NULL;
-    const char *model_path = NULL;
-    int events = 0, jobs = default_jobs(), show_progress = -1, out_dir = 0;
-    static sigset_t signals; /* the signal thread's, which outlives this call */
-    pthread_t signal_thread, probe_thread, workers[JOBS_MAX];
-    int level = AVF_LOG_WARN, failed = 0, status = EXIT_USAGE, opt, started = 0, probing = 0;
-    int bar = 0, out_lock_ready = 0;
-    double v;
-    char why[128], *end;
-    batch b = {0};
+    char why[128];
+    int opt, ret;
 
-    avf_pipeline_config_default(&cfg);
+    *status = EXIT_USAGE;
     while ((opt = getopt_long(argc, argv, "j:o:vqh", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_HOP:
-            if (avf_parse_seconds("--hop", optarg, &cfg.hop_s) < 0)
-                goto done;
-            break;
-        case OPT_LEN:
-            if (avf_parse_seconds("--len", optarg, &cfg.len_s) < 0)
-                goto done;
-            break;
-        case OPT_FPS:
-            if (avf_parse_seconds("--fps", optarg, &v) < 0)
-                goto done;
-            cfg.fps = v > 0 ? av_d2q(v, 1001000) : (AVRational){0, 1};
-            break;
-        case OPT_WIDTH:
-            if (avf_parse_seconds("--width", optarg, &v) < 0)
-                goto done;
-            cfg.max_width = v > INT32_MAX ? INT32_MAX : (int)v;
-            break;
-        case OPT_MIN_PARTIAL:
-            if (avf_parse_seconds("--min-partial", optarg, &cfg.min_partial_s) < 0)
-                goto done;
-            break;
-        case OPT_TIMEOUT:
-            if (avf_parse_seconds("--timeout", optarg, &v) < 0)
-                goto done;
-            if (v <= 0 || v > 86400) {
-                fprintf(stderr, "avfuse: --timeout must be above 0 and at most 86400\n");
-                goto done;
-            }
-            cfg.io_timeout_us = llround(v * AV_TIME_BASE);
-            break;
-        case OPT_SOURCE:
-            source = optarg;
-            break;
-        case OPT_PLUGIN_DIR: {
-            const char **dirs = realloc(plugin_dirs, (size_t)(nb_plugin_dirs + 1) * sizeof(*dirs));
-
-            if (!dirs) {
-                status = EXIT_INPUT_FAILED;
-                goto done;
-            }
-            plugin_dirs = dirs;
-            plugin_dirs[nb_plugin_dirs++] = optarg;
-            break;
-        }
-        case OPT_NO_FEATURES:
-            features = 0;
-            break;
-        case OPT_MODEL:
-            model_path = optarg;
-            break;
-        case OPT_EVENTS:
-            events = 1;
-            break;
-        case OPT_PROGRESS:
-            show_progress = 1;
-            break;
-        case OPT_NO_PROGRESS:
-            show_progress = 0;
-            break;
-        case 'j':
-            errno = 0;
-            jobs = (int)strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || jobs < 1 || jobs > JOBS_MAX) {
-                fprintf(stderr, "avfuse: -j: a number of inputs from 1 to %d, not '%s'\n", JOBS_MAX,
-                        optarg);
-                goto done;
-            }
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'v':
-            level++;
-            break;
-        case 'q':
-            level = AVF_LOG_ERROR;
-            break;
-        case 'h':
+        if (opt == 'h') {
             analyze_usage(stdout);
-            status = 0;
-            goto done;
-        default:
-            analyze_usage(stderr);
-            goto done;
+            *status = 0;
+            return 0;
+        }
+        ret = avf_tool_option(&a->opt, opt, optarg);
+        if (ret == 0)
+            ret = analyze_option(a, opt, optarg);
+        if (ret < 0) {
+            *status = avf_tool_option_status(ret);
+            return 0;
         }
     }
-    avf_log_set_level(level);
+    avf_log_set_level(a->opt.log_level);
     if (optind >= argc) {
         fprintf(stderr, "avfuse: analyze: no input file\n");
         analyze_usage(stderr);
-        goto done;
+        return 0;
     }
-    if (avf_pipeline_config_check(&cfg, why, sizeof(why)) < 0) {
+    if (avf_pipeline_config_check(&a->opt.cfg, why, sizeof(why)) < 0) {
         fprintf(stderr, "avfuse: analyze: %s\n", why);
-        goto done;
+        return 0;
     }
-    if (source && !avf_source_name_valid(source)) {
-        fprintf(stderr, "avfuse: --source: '%s' does not match [A-Za-z0-9_-]{1,64}\n", source);
-        goto done;
+    if (a->source && !avf_source_name_valid(a->source)) {
+        fprintf(stderr, "avfuse: --source: '%s' does not match [A-Za-z0-9_-]{1,64}\n", a->source);
+        return 0;
     }
-    if (source && argc - optind > 1) {
+    if (a->source && argc - optind > 1) {
         fprintf(stderr, "avfuse: --source names one input, but %d were given\n", argc - optind);
-        goto done;
+        return 0;
     }
-    status = EXIT_INPUT_FAILED;
-    b.nb_jobs = argc - optind;
-    b.jobs = calloc((size_t)b.nb_jobs, sizeof(*b.jobs));
-    if (!b.jobs)
-        goto done;
-    for (int i = 0; i < b.nb_jobs; i++) {
-        b.jobs[i].path = argv[optind + i];
-        if (source)
-            snprintf(b.jobs[i].source, sizeof(b.jobs[i].source), "%s", source);
+    return 1;
+}
+
+/* One job per input, named by --source or the file name; with -o DIR, their files. */
+static int batch_init(batch *b, char **inputs, int nb_inputs, const analyze_args *a)
+{
+    char why[128];
+    int ret;
+
+    b->nb_jobs = nb_inputs;
+    b->jobs = calloc((size_t)b->nb_jobs, sizeof(*b->jobs));
+    if (!b->jobs)
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < b->nb_jobs; i++) {
+        b->jobs[i].path = inputs[i];
+        if (a->source)
+            snprintf(b->jobs[i].source, sizeof(b->jobs[i].source), "%s", a->source);
         else
-            avf_source_name_from_path(b.jobs[i].path, b.jobs[i].source);
+            avf_source_name_from_path(b->jobs[i].path, b->jobs[i].source);
     }
-    if (output && is_dir_output(output)) {
-        int ret = make_dirs(output);
+    b->events = a->events;
+    if (!a->output || !is_dir_output(a->output))
+        return 0;
+    ret = make_dirs(a->output);
+    if (ret < 0) {
+        avf_log(AVF_LOG_ERROR, "analyze", "cannot create the folder %s: %s", a->output,
+                avf_strerror(ret, why, sizeof(why)));
+        return ret;
+    }
+    b->out_dir = 1;
+    return name_outputs(b, a->output);
+}
 
-        out_dir = 1;
-        if (ret < 0) {
-            avf_log(AVF_LOG_ERROR, "analyze", "cannot create the folder %s: %s", output,
-                    avf_strerror(ret, why, sizeof(why)));
-            goto done;
-        }
-        if (name_outputs(&b, output) < 0)
-            goto done;
+static void batch_free(batch *b)
+{
+    if (b->out_lock_ready)
+        pthread_mutex_destroy(&b->out_lock);
+    for (int i = 0; b->jobs && i < b->nb_jobs; i++) {
+        free(b->jobs[i].out_path);
+        free(b->jobs[i].part_path);
+        free(b->jobs[i].held);
     }
-    if (features) {
-        int ret = avf_load_plugins(&registry, plugin_dirs, nb_plugin_dirs, &plugins);
+    free(b->jobs);
+}
 
-        if (ret < 0)
-            goto done;
-        cfg.plugins = plugins;
-        cfg.nb_plugins = ret;
-        layout = avf_fused_layout_new(plugins, ret);
-        if (!layout)
-            goto done;
-        ret = avf_load_model(&model, &model_layout, model_path, layout);
-        if (ret < 0)
-            goto done;
-        if (ret > 0)
-            avf_log(AVF_LOG_WARN, "analyze",
-                    "no model found: segments carry no labels or sentiment");
-        cfg.fused = model_layout;
-        cfg.model = model;
+/* The ordered output, unless -o DIR: -o FILE or stdout. */
+static int open_output(batch *b, const char *output)
+{
+    char why[128];
+
+    if (b->out_dir)
+        return 0;
+    b->out = output ? fopen(output, "w") : stdout;
+    b->out_name = output ? output : "output";
+    if (!b->out) {
+        int ret = AVERROR(errno);
+
+        avf_log(AVF_LOG_ERROR, "analyze", "cannot create %s: %s", output,
+                avf_strerror(ret, why, sizeof(why)));
+        return ret;
     }
-    cfg.stop = &b.halt;
-    b.cfg = &cfg;
-    b.events = events;
-    if (pthread_mutex_init(&b.out_lock, NULL) != 0)
-        goto done;
-    out_lock_ready = 1;
+    return 0;
+}
+
+/*
+ * Runs the workers (and with the bar, the probe) until every input is done or the
+ * batch halts; then lets the skipped inputs through the ordered output. Returns
+ * whether any input failed.
+ */
+static int run_workers(batch *b, int jobs, int probe)
+{
+    pthread_t probe_thread, workers[JOBS_MAX];
+    int started = 0, probing = 0, failed = 0;
+
+    if (probe && b->nb_jobs > 1 && pthread_create(&probe_thread, NULL, probe_main, b) == 0)
+        probing = 1;
+    if (jobs > b->nb_jobs)
+        jobs = b->nb_jobs;
+    for (; started < jobs; started++)
+        if (pthread_create(&workers[started], NULL, worker_main, b) != 0)
+            break;
+    if (started == 0)
+        worker_main(b);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    atomic_store(&b->halt, 1); /* ends the probe: no pipeline is left to stop */
+    if (probing)
+        pthread_join(probe_thread, NULL);
+    for (int i = 0; i < b->nb_jobs; i++) {
+        int state = atomic_load(&b->jobs[i].state);
+
+        failed |= state == JOB_FAILED;
+        if (b->out && state == JOB_WAITING) /* skipped: the inputs after it still go out */
+            ordered_finish(b, &b->jobs[i]);
+    }
+    return failed;
+}
+
+/* Flushes and closes the ordered output; returns whether it failed. */
+static int close_output(batch *b)
+{
+    if (b->out && !b->out_error && fflush(b->out) == EOF)
+        output_failed_locked(b, errno); /* the workers are gone: the lock is free */
+    if (b->out && b->out != stdout && fclose(b->out) == EOF && !b->out_error)
+        output_failed_locked(b, errno);
+    return b->out_error != 0;
+}
+
+/*
+ * Analyzes the batch: signals to the signal thread, the bar, the output, the
+ * workers. Returns the exit status.
+ */
+static int run_batch(batch *b, const analyze_args *a)
+{
+    static sigset_t signals; /* the signal thread's, which outlives this call */
+    pthread_t signal_thread;
+    int bar = 0, failed, show_progress = a->show_progress;
+
+    if (pthread_mutex_init(&b->out_lock, NULL) != 0)
+        return EXIT_INPUT_FAILED;
+    b->out_lock_ready = 1;
     if (show_progress < 0)
-        show_progress = level > AVF_LOG_ERROR && isatty(STDERR_FILENO);
+        show_progress = a->opt.log_level > AVF_LOG_ERROR && isatty(STDERR_FILENO);
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     /* blocked before any other thread exists, so all of them inherit it */
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     /* before the output, which may be the stdout the bar wraps */
-    if (show_progress && progress_start(&b) == 0)
+    if (show_progress && avf_progress_start(batch_progress, b) == 0)
         bar = 1;
-    if (!out_dir) {
-        b.out = output ? fopen(output, "w") : stdout;
-        b.out_name = output ? output : "output";
-        if (!b.out) {
-            avf_log(AVF_LOG_ERROR, "analyze", "cannot create %s: %s", output,
-                    avf_strerror(AVERROR(errno), why, sizeof(why)));
-            goto done;
-        }
+    if (open_output(b, a->output) < 0) {
+        if (bar)
+            avf_progress_stop();
+        return EXIT_INPUT_FAILED;
     }
-    set_signal_batch(&b);
+    set_signal_batch(b);
     if (pthread_create(&signal_thread, NULL, signal_main, &signals) == 0)
         pthread_detach(signal_thread);
-    if (bar && b.nb_jobs > 1 && pthread_create(&probe_thread, NULL, probe_main, &b) == 0)
-        probing = 1;
-    if (jobs > b.nb_jobs)
-        jobs = b.nb_jobs;
-    for (; started < jobs; started++)
-        if (pthread_create(&workers[started], NULL, worker_main, &b) != 0)
-            break;
-    if (started == 0)
-        worker_main(&b);
-    for (int i = 0; i < started; i++)
-        pthread_join(workers[i], NULL);
-    atomic_store(&b.halt, 1); /* ends the probe: no pipeline is left to stop */
-    if (probing)
-        pthread_join(probe_thread, NULL);
-    for (int i = 0; i < b.nb_jobs; i++) {
-        int state = atomic_load(&b.jobs[i].state);
-
-        failed |= state == JOB_FAILED;
-        if (b.out && state == JOB_WAITING) /* skipped: the inputs after it still go out */
-            ordered_finish(&b, &b.jobs[i]);
-    }
-    if (bar) {
-        progress_stop();
-        bar = 0;
-    }
-    if (b.out && !b.out_error && fflush(b.out) == EOF)
-        output_failed_locked(&b, errno); /* the workers are gone: the lock is free */
-    if (b.out && b.out != stdout && fclose(b.out) == EOF && !b.out_error)
-        output_failed_locked(&b, errno);
-    failed |= b.out_error != 0;
-    status = atomic_load(&interrupted) ? 128 + SIGINT : failed ? EXIT_INPUT_FAILED : 0;
-done:
-    set_signal_batch(NULL);
+    failed = run_workers(b, a->jobs, bar);
     if (bar)
-        progress_stop();
-    if (out_lock_ready)
-        pthread_mutex_destroy(&b.out_lock);
-    for (int i = 0; b.jobs && i < b.nb_jobs; i++) {
-        free(b.jobs[i].out_path);
-        free(b.jobs[i].part_path);
-        free(b.jobs[i].held);
+        avf_progress_stop();
+    failed |= close_output(b);
+    set_signal_batch(NULL);
+    return atomic_load(&interrupted) ? 128 + SIGINT : failed ? EXIT_INPUT_FAILED : 0;
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    analyze_args a = {.features = 1, .jobs = default_jobs(), .show_progress = -1};
+    avf_setup setup = {0};
+    batch b = {0};
+    int status;
+
+    avf_tool_options_init(&a.opt);
+    if (!parse_analyze_args(&a, argc, argv, &status))
+        goto done;
+    status = EXIT_INPUT_FAILED;
+    if (batch_init(&b, argv + optind, argc - optind, &a) < 0)
+        goto done;
+    if (a.features) {
+        avf_setup_options so = avf_tool_setup_options(&a.opt, AVF_MODEL_OPTIONAL, "analyze",
+                                                      "segments carry no labels or sentiment");
+
+        if (avf_setup_load(&setup, &so) < 0)
+            goto done;
+        avf_setup_apply(&setup, &a.opt.cfg);
     }
-    free(b.jobs);
-    avf_model_free(&model);
-    avf_fused_layout_free(&model_layout);
-    avf_fused_layout_free(&layout);
-    free(plugins);
-    avf_plugin_registry_free(&registry);
-    free(plugin_dirs);
+    a.opt.cfg.stop = &b.halt;
+    b.cfg = &a.opt.cfg;
+    status = run_batch(&b, &a);
+done:
+    batch_free(&b);
+    avf_setup_free(&setup);
+    avf_tool_options_free(&a.opt);
     return status;
 }
 

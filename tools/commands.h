@@ -1,6 +1,7 @@
 /*
  * commands.h - the subcommands of the avfuse tool and what they share (the
- * extractors and the model come from daemon/setup.h).
+ * extractors and the model come from daemon/setup.h, the options of the commands
+ * that analyze from tools/options.h).
  */
 #ifndef AVF_COMMANDS_H
 #define AVF_COMMANDS_H
@@ -9,9 +10,6 @@
 
 #define EXIT_INPUT_FAILED 1
 #define EXIT_USAGE        2
-
-/* Parses a non-negative number of seconds for option opt; -1 after a message. */
-int avf_parse_seconds(const char *opt, const char *arg, double *out);
 
 int avf_cmd_train(int argc, char **argv);
 int avf_cmd_eval(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "tools/commands.h"
+#include "tools/options.h"
 #include "base/log.h"
 #include "fusion/dataset.h"
 #include "fusion/fit.h"
@@ -34,18 +35,22 @@
 /* grouped cross-validation on the training data chose it (docs/models.md) */
 #define DEFAULT_SMOOTHING 0.5
 
+/* What train and eval share: the manifest, -j, and tools/options.h's options. */
 typedef struct common_opts {
+    avf_tool_options opt; /* --plugin-dir, --model (eval), -v */
     const char *manifest;
-    const char **plugin_dirs;
-    int nb_plugin_dirs;
     int jobs;
 } common_opts;
 
-/* Parses an option shared by train and eval; returns 1 if it was one, -1 on error. */
+/* Parses an option shared by train and eval: 1 if it was one, 0 if not, or a
+ * negative error after a message. */
 static int common_option(int opt, const char *arg, common_opts *c)
 {
     char *end;
+    int ret = avf_tool_option(&c->opt, opt, arg);
 
+    if (ret != 0)
+        return ret;
     switch (opt) {
     case 'm':
         c->manifest = arg;
@@ -54,31 +59,18 @@ static int common_option(int opt, const char *arg, common_opts *c)
         c->jobs = (int)strtol(arg, &end, 10);
         if (*end || c->jobs < 1 || c->jobs > 16) {
             fprintf(stderr, "avfuse: -j: a number of jobs from 1 to 16, not '%s'\n", arg);
-            return -1;
+            return -EINVAL;
         }
-        return 1;
-    case 'P': {
-        const char **dirs =
-            realloc(c->plugin_dirs, (size_t)(c->nb_plugin_dirs + 1) * sizeof(*dirs));
-
-        if (!dirs)
-            return -1;
-        c->plugin_dirs = dirs;
-        c->plugin_dirs[c->nb_plugin_dirs++] = arg;
-        return 1;
-    }
-    case 'v':
-        avf_log_set_level(avf_log_get_level() + 1);
         return 1;
     }
     return 0;
 }
 
-/* Plugins, layout and the labelled dataset of a manifest. */
+/* The extractors, the model (eval), the layout and the labelled dataset of a
+ * manifest. */
 typedef struct prepared {
-    avf_plugin_registry *registry;
-    const avf_plugin_descriptor **plugins;
-    avf_fused_layout *layout;
+    avf_setup setup;
+    const avf_fused_layout *layout; /* the model's with one, else every extractor's */
     avf_dataset data;
     int rows, failed;
 } prepared;
@@ -86,22 +78,21 @@ typedef struct prepared {
 static void prepared_clear(prepared *p)
 {
     avf_dataset_clear(&p->data);
-    avf_fused_layout_free(&p->layout);
-    free(p->plugins);
-    avf_plugin_registry_free(&p->registry);
+    avf_setup_free(&p->setup);
 }
 
 /*
- * Registers the plugins and extracts the manifest's dataset. With load_model set
- * (eval), the model is loaded first and the dataset follows its layout.
+ * Registers the plugins and extracts the manifest's dataset. With need
+ * AVF_MODEL_REQUIRED (eval), the model is loaded first and the dataset follows
+ * its layout.
  */
-static int prepare(prepared *p, const common_opts *c, int load_model, const char *model_path,
-                   avf_model **model)
+static int prepare(prepared *p, const common_opts *c, enum avf_model_need need, const char *cmd)
 {
+    avf_setup_options so = avf_tool_setup_options(&c->opt, need, cmd, NULL);
     avf_pipeline_config cfg;
     avf_manifest m;
     char why[512];
-    int n, ret;
+    int ret;
 
     memset(p, 0, sizeof(*p));
     ret = avf_manifest_load(&m, c->manifest, why, sizeof(why));
@@ -109,33 +100,16 @@ static int prepare(prepared *p, const common_opts *c, int load_model, const char
         fprintf(stderr, "avfuse: %s\n", why);
         return ret;
     }
-    n = avf_load_plugins(&p->registry, c->plugin_dirs, c->nb_plugin_dirs, &p->plugins);
-    if (n < 0) {
+    ret = avf_setup_load(&p->setup, &so);
+    if (ret < 0) {
         avf_manifest_clear(&m);
-        return n;
+        return ret;
     }
-    p->layout = avf_fused_layout_new(p->plugins, n);
-    if (!p->layout) {
-        avf_manifest_clear(&m);
-        return AVERROR(ENOMEM);
-    }
-    if (load_model) {
-        avf_fused_layout *model_layout = NULL;
-
-        ret = avf_load_model(model, &model_layout, model_path, p->layout);
-        if (ret != 0) {
-            if (ret > 0)
-                fprintf(stderr, "avfuse: eval: no model found; give one with --model\n");
-            avf_manifest_clear(&m);
-            return ret > 0 ? AVERROR(ENOENT) : ret;
-        }
-        avf_fused_layout_free(&p->layout);
-        p->layout = model_layout;
-    }
+    p->layout = avf_setup_layout(&p->setup);
     avf_pipeline_config_default(&cfg);
-    cfg.plugins = p->plugins;
-    cfg.nb_plugins = n;
+    avf_setup_apply(&p->setup, &cfg);
     cfg.fused = p->layout;
+    cfg.model = NULL; /* the fused vectors are the data; the heads come later */
     avf_dataset_init(&p->data, p->layout->dim);
     ret = avf_manifest_extract(&m, &cfg, c->jobs, &p->data, &p->failed);
     p->rows = m.n;
@@ -231,6 +205,72 @@ static void train_usage(FILE *f)
             DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING);
 }
 
+/* Takes an option of the fit (--l2, --max-iter, --hidden, --smoothing): 1 if it
+ * was one, 0 if not, or -EINVAL after a message. */
+static int fit_option(int opt, const char *arg, avf_fit_options *fopt)
+{
+    char *end;
+
+    switch (opt) {
+    case 'l':
+        fopt->l2 = strtod(arg, &end);
+        if (end == arg || *end || !(fopt->l2 >= 0 && fopt->l2 < INFINITY)) {
+            fprintf(stderr, "avfuse: --l2: a number of 0 or more\n");
+            return -EINVAL;
+        }
+        return 1;
+    case 'I':
+        fopt->max_iter = atoi(arg);
+        if (fopt->max_iter < 1 || fopt->max_iter > 100000) {
+            fprintf(stderr, "avfuse: --max-iter: 1 to 100000\n");
+            return -EINVAL;
+        }
+        return 1;
+    case 'H':
+        fopt->hidden = atoi(arg);
+        if (fopt->hidden < 0 || fopt->hidden > 1024) {
+            fprintf(stderr, "avfuse: --hidden: 0 (linear) to 1024 units\n");
+            return -EINVAL;
+        }
+        return 1;
+    case 'S':
+        fopt->smoothing = strtod(arg, &end);
+        if (end == arg || *end || !(fopt->smoothing >= 0 && fopt->smoothing < 1)) {
+            fprintf(stderr, "avfuse: --smoothing: a number from 0 to below 1\n");
+            return -EINVAL;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Fits the heads on p's dataset and writes the model file; returns the exit status. */
+static int fit_and_save(const prepared *p, const char *output, const char *name,
+                        const char *summary, const avf_fit_options *fopt)
+{
+    avf_model *model = NULL;
+    char why[512], derived[256], *training = training_summary(p, summary);
+    int ret;
+
+    ret = avf_fit(&model, p->layout, &p->data,
+                  name ? name : default_name(output, derived, sizeof(derived)), training, fopt, why,
+                  sizeof(why));
+    free(training);
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: train: %s\n", why);
+        return EXIT_INPUT_FAILED;
+    }
+    ret = avf_model_save(model, output, why, sizeof(why));
+    avf_model_free(&model);
+    if (ret < 0) {
+        fprintf(stderr, "avfuse: %s: %s\n", output, why);
+        return EXIT_INPUT_FAILED;
+    }
+    fprintf(stderr, "avfuse: %s: %d segments from %d rows, %d features\n", output, p->data.n,
+            p->rows, p->layout->dim);
+    return p->failed ? EXIT_INPUT_FAILED : 0;
+}
+
 int avf_cmd_train(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -243,24 +283,27 @@ int avf_cmd_train(int argc, char **argv)
         {"max-iter", required_argument, NULL, 'I'},
         {"smoothing", required_argument, NULL, 'S'},
         {"jobs", required_argument, NULL, 'j'},
-        {"plugin-dir", required_argument, NULL, 'P'},
-        {"verbose", no_argument, NULL, 'v'},
+        AVF_OPTION_PLUGIN_DIR,
+        AVF_OPTION_VERBOSE,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     common_opts c = {.jobs = 2};
     avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING};
     const char *output = NULL, *name = NULL, *summary = NULL;
-    avf_model *model = NULL;
     prepared p = {0};
-    char why[512], derived[256], *training = NULL;
-    int opt, ret, status = EXIT_USAGE;
+    int opt, status = EXIT_USAGE;
 
+    avf_tool_options_init(&c.opt);
     while ((opt = getopt_long(argc, argv, "m:o:j:vh", options, NULL)) != -1) {
         int r = common_option(opt, optarg, &c);
 
-        if (r < 0)
+        if (r == 0)
+            r = fit_option(opt, optarg, &fopt);
+        if (r < 0) {
+            status = avf_tool_option_status(r);
             goto done;
+        }
         if (r)
             continue;
         switch (opt) {
@@ -273,40 +316,6 @@ int avf_cmd_train(int argc, char **argv)
         case 's':
             summary = optarg;
             break;
-        case 'l': {
-            char *end;
-
-            fopt.l2 = strtod(optarg, &end);
-            if (end == optarg || *end || !(fopt.l2 >= 0 && fopt.l2 < INFINITY)) {
-                fprintf(stderr, "avfuse: --l2: a number of 0 or more\n");
-                goto done;
-            }
-            break;
-        }
-        case 'I':
-            fopt.max_iter = atoi(optarg);
-            if (fopt.max_iter < 1 || fopt.max_iter > 100000) {
-                fprintf(stderr, "avfuse: --max-iter: 1 to 100000\n");
-                goto done;
-            }
-            break;
-        case 'H':
-            fopt.hidden = atoi(optarg);
-            if (fopt.hidden < 0 || fopt.hidden > 1024) {
-                fprintf(stderr, "avfuse: --hidden: 0 (linear) to 1024 units\n");
-                goto done;
-            }
-            break;
-        case 'S': {
-            char *end;
-
-            fopt.smoothing = strtod(optarg, &end);
-            if (end == optarg || *end || !(fopt.smoothing >= 0 && fopt.smoothing < 1)) {
-                fprintf(stderr, "avfuse: --smoothing: a number from 0 to below 1\n");
-                goto done;
-            }
-            break;
-        }
         case 'h':
             train_usage(stdout);
             status = 0;
@@ -316,35 +325,18 @@ int avf_cmd_train(int argc, char **argv)
             goto done;
         }
     }
+    avf_log_set_level(c.opt.log_level);
     if (!c.manifest || !output || optind < argc) {
         train_usage(stderr);
         goto done;
     }
     status = EXIT_INPUT_FAILED;
-    ret = prepare(&p, &c, 0, NULL, NULL);
-    if (ret < 0)
+    if (prepare(&p, &c, AVF_MODEL_NONE, "train") < 0)
         goto done;
-    training = training_summary(&p, summary);
-    ret = avf_fit(&model, p.layout, &p.data,
-                  name ? name : default_name(output, derived, sizeof(derived)), training, &fopt,
-                  why, sizeof(why));
-    if (ret < 0) {
-        fprintf(stderr, "avfuse: train: %s\n", why);
-        goto done;
-    }
-    ret = avf_model_save(model, output, why, sizeof(why));
-    if (ret < 0) {
-        fprintf(stderr, "avfuse: %s: %s\n", output, why);
-        goto done;
-    }
-    fprintf(stderr, "avfuse: %s: %d segments from %d rows, %d features\n", output, p.data.n, p.rows,
-            p.layout->dim);
-    status = p.failed ? EXIT_INPUT_FAILED : 0;
+    status = fit_and_save(&p, output, name, summary, &fopt);
 done:
-    free(training);
-    avf_model_free(&model);
     prepared_clear(&p);
-    free(c.plugin_dirs);
+    avf_tool_options_free(&c.opt);
     return status;
 }
 
@@ -517,34 +509,32 @@ int avf_cmd_eval(int argc, char **argv)
 {
     static const struct option options[] = {
         {"manifest", required_argument, NULL, 'm'},
-        {"model", required_argument, NULL, 'M'},
+        AVF_OPTION_MODEL,
         {"json", no_argument, NULL, 'J'},
         {"jobs", required_argument, NULL, 'j'},
-        {"plugin-dir", required_argument, NULL, 'P'},
-        {"verbose", no_argument, NULL, 'v'},
+        AVF_OPTION_PLUGIN_DIR,
+        AVF_OPTION_VERBOSE,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     common_opts c = {.jobs = 2};
-    const char *model_path = NULL;
     eval_result res[NB_ABLATIONS];
-    avf_model *model = NULL;
     avf_heads *heads = NULL;
     prepared p = {0};
     char why[512];
     int opt, json = 0, ret, status = EXIT_USAGE;
 
+    avf_tool_options_init(&c.opt);
     while ((opt = getopt_long(argc, argv, "m:j:vh", options, NULL)) != -1) {
         int r = common_option(opt, optarg, &c);
 
-        if (r < 0)
+        if (r < 0) {
+            status = avf_tool_option_status(r);
             goto done;
+        }
         if (r)
             continue;
         switch (opt) {
-        case 'M':
-            model_path = optarg;
-            break;
         case 'J':
             json = 1;
             break;
@@ -557,15 +547,16 @@ int avf_cmd_eval(int argc, char **argv)
             goto done;
         }
     }
+    avf_log_set_level(c.opt.log_level);
     if (!c.manifest || optind < argc) {
         eval_usage(stderr);
         goto done;
     }
     status = EXIT_INPUT_FAILED;
-    ret = prepare(&p, &c, 1, model_path, &model);
+    ret = prepare(&p, &c, AVF_MODEL_REQUIRED, "eval");
     if (ret < 0)
         goto done;
-    heads = avf_heads_new(model, p.layout, why, sizeof(why));
+    heads = avf_heads_new(p.setup.model, p.layout, why, sizeof(why));
     if (!heads) {
         fprintf(stderr, "avfuse: eval: %s\n", why);
         goto done;
@@ -576,14 +567,13 @@ int avf_cmd_eval(int argc, char **argv)
         goto done;
     }
     if (json)
-        print_json(res, model->name);
+        print_json(res, p.setup.model->name);
     else
-        print_text(res, model->name);
+        print_text(res, p.setup.model->name);
     status = p.failed ? EXIT_INPUT_FAILED : 0;
 done:
     avf_heads_free(&heads);
-    avf_model_free(&model);
     prepared_clear(&p);
-    free(c.plugin_dirs);
+    avf_tool_options_free(&c.opt);
     return status;
 }
