@@ -208,6 +208,8 @@ static float yin_refine(const avf_audio_pitch *p, int tau)
 void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int restart,
                              float *pitch_hz, float *voicing)
 {
+    const int len = p->yin_len;
+    const float *frame = p->hist;
     double frame_energy = 0;
     int tau, voiced;
 
@@ -215,13 +217,13 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
         p->hist_valid = 0;
     history_push(p, x, n);
     *pitch_hz = NAN;
-    if (p->hist_valid < p->yin_len) {
+    if (p->hist_valid < len) {
         *voicing = NAN;
         return;
     }
-    for (int j = 0; j < p->yin_len; j++)
-        frame_energy += (double)p->hist[j] * p->hist[j];
-    if (frame_energy / p->yin_len < AVF_AUDIO_SILENCE_POWER) {
+    for (int j = 0; j < len; j++)
+        frame_energy += (double)frame[j] * frame[j];
+    if (frame_energy / len < AVF_AUDIO_SILENCE_POWER) {
         *voicing = 0;
         return;
     }

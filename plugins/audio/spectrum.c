@@ -179,6 +179,9 @@ int avf_audio_spectrum_nfft(const avf_audio_spectrum *s)
  * sum of power times bin frequency. */
 static double power_spectrum(avf_audio_spectrum *s, const float *x, double *centroid_sum)
 {
+    const int nb = s->nb_bins;
+    const float scale = s->power_scale, *hz = s->bin_hz;
+    const AVComplexFloat *X = s->fft_out;
     float *p = s->power;
     double total = 0, centroid = 0;
 
@@ -187,35 +190,33 @@ static double power_spectrum(avf_audio_spectrum *s, const float *x, double *cent
     memset(s->fft_in + s->window, 0, sizeof(float) * (size_t)(s->nfft - s->window));
     s->fft_fn(s->fft, s->fft_out, s->fft_in, sizeof(float));
 
-    for (int k = 0; k < s->nb_bins; k++) {
-        float re = s->fft_out[k].re, im = s->fft_out[k].im;
+    for (int k = 0; k < nb; k++) {
+        float re = X[k].re, im = X[k].im;
 
-        p[k] = (re * re + im * im) * s->power_scale;
+        p[k] = (re * re + im * im) * scale;
         total += p[k];
-        centroid += (double)p[k] * s->bin_hz[k];
+        centroid += (double)p[k] * hz[k];
     }
     *centroid_sum = centroid;
     return total;
 }
 
-static void log_mel_bands(const avf_audio_spectrum *s, double *mel)
+static void log_mel_bands(const avf_audio_spectrum *s, double *out)
 {
-    const float *p = s->power;
+    const int nb = s->nb_bins, *seg = s->mel_seg;
+    const float *p = s->power, *rise = s->mel_rise;
+    double mel[NB_MEL] = {0};
 
-    for (int m = 0; m < NB_MEL; m++)
-        mel[m] = 0;
-    for (int k = 0; k < s->nb_bins; k++) {
-        int seg = s->mel_seg[k];
-
-        if (seg < 0)
+    for (int k = 0; k < nb; k++) {
+        if (seg[k] < 0)
             continue;
-        if (seg < NB_MEL)
-            mel[seg] += (double)p[k] * s->mel_rise[k];
-        if (seg > 0)
-            mel[seg - 1] += (double)p[k] * (1.0f - s->mel_rise[k]);
+        if (seg[k] < NB_MEL)
+            mel[seg[k]] += (double)p[k] * rise[k];
+        if (seg[k] > 0)
+            mel[seg[k] - 1] += (double)p[k] * (1.0f - rise[k]);
     }
     for (int m = 0; m < NB_MEL; m++)
-        mel[m] = log(mel[m] > MEL_LOG_FLOOR ? mel[m] : MEL_LOG_FLOOR);
+        out[m] = log(mel[m] > MEL_LOG_FLOOR ? mel[m] : MEL_LOG_FLOOR);
 }
 
 /* The DCT of the log mel bands, and its change since the last window. */
