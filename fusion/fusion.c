@@ -1,8 +1,9 @@
 /*
  * fusion.c - pools each segment's feature rows, feeds the offset estimator with
- * the rows it has not seen (overlapping segments share rows), and runs the tag
- * detectors. Features the detectors need are found by name once, at creation, so
- * a plugin set without them simply yields no such tags.
+ * the rows it has not seen (overlapping segments share rows), runs the tag
+ * detectors and the heads, and last the events' hysteresis on the finished
+ * segment's tag scores. Features the detectors need are found by name once, at
+ * creation, so a plugin set without them simply yields no such tags.
  */
 #include "fusion/fusion.h"
 
@@ -25,6 +26,7 @@ struct avf_fusion {
     int *map;  /* fused entry -> extractor column */
     double *x; /* the imputed copy the heads work on */
     avf_avsync *avsync;
+    avf_events *events;
     int window;            /* audio window length, in samples */
     int64_t last_frame_us; /* newest frame given to avsync */
     int64_t last_window;   /* newest window position given to avsync */
@@ -46,6 +48,9 @@ avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_la
     f->window = window;
     f->last_frame_us = INT64_MIN;
     f->last_window = INT64_MIN;
+    f->events = avf_events_new(NULL);
+    if (!f->events)
+        goto fail;
     f->v_black = avf_feature_layout_find(f->video, "black");
     f->v_frozen = avf_feature_layout_find(f->video, "frozen");
     f->v_cuts = avf_feature_layout_find(f->video, "cuts");
@@ -84,6 +89,7 @@ void avf_fusion_free(avf_fusion **pf)
     if (!pf || !*pf)
         return;
     avf_avsync_free(&(*pf)->avsync);
+    avf_events_free(&(*pf)->events);
     avf_heads_free(&(*pf)->heads);
     free((*pf)->map);
     free((*pf)->x);
@@ -160,7 +166,8 @@ static void apply_heads(avf_fusion *f, avf_segment *seg)
     }
 }
 
-int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
+/* Fills seg's features, offset, tags, labels and sentiment. */
+static int fuse(avf_fusion *f, avf_segment *seg)
 {
     avf_tag_inputs in;
     double *vf = NULL, *af = NULL;
@@ -212,4 +219,20 @@ int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
             apply_heads(f, seg);
     }
     return 0;
+}
+
+int avf_fusion_segment(avf_fusion *f, avf_segment *seg, avf_event *ev)
+{
+    double scores[AVF_TAG_COUNT];
+    int ret = fuse(f, seg);
+
+    if (ret < 0)
+        return ret;
+    avf_segment_tag_scores(seg, scores);
+    return avf_events_push(f->events, seg->t0_us, seg->t1_us, scores, ev);
+}
+
+int avf_fusion_finish(avf_fusion *f, avf_event *ev)
+{
+    return avf_events_flush(f->events, ev);
 }
