@@ -313,7 +313,7 @@ static void publish_segment(avf_runner *r, avf_sched *s, const avf_result *res, 
             r->nb_latency++;
     }
     pthread_mutex_unlock(&r->lock);
-    emit(r, r->topic_seg, avf_segment_message(seg, &meta));
+    emit(r, r->topic_seg, avf_segment_message(seg, &res->out, &meta));
     publish_events(r, res, meta.seq, e);
     e->last_seq = meta.seq;
     e->segments++;

@@ -118,6 +118,7 @@ void avf_result_free(avf_result **pres)
     if (!pres || !*pres)
         return;
     avf_segment_free(&(*pres)->seg);
+    avf_fusion_out_clear(&(*pres)->out);
     free(*pres);
     *pres = NULL;
 }
@@ -598,7 +599,7 @@ static void *fusion_main(void *arg)
             break;
         }
         res->seg = seg;
-        ret = avf_fusion_segment(s->fusion, seg, res->events);
+        ret = avf_fusion_segment(s->fusion, seg, &res->out, res->events);
         if (ret < 0) {
             avf_result_free(&res);
             break;

@@ -33,6 +33,7 @@
 
 #include "fusion/events.h"
 #include "fusion/model.h"
+#include "fusion/outputs.h"
 #include "fusion/vector.h"
 #include "pipeline/decode.h"
 #include "plugins/avfuse_plugin.h"
@@ -140,13 +141,15 @@ int avf_sched_start(avf_sched *s);
  * gives seg, and for the last result the seq of the last segment it received.
  */
 typedef struct avf_result {
-    avf_segment *seg; /* fused and complete; NULL in the last result, which carries
-                         the ENDs of the tags still active when the segments ended */
+    avf_segment *seg;   /* NULL in the last result, which carries the ENDs of the
+                           tags still active when the segments ended */
+    avf_fusion_out out; /* what fusion made of seg (zero without seg) */
     int nb_events;
     avf_event events[AVF_EVENTS_MAX]; /* decided by seg, in the order of events.h */
 } avf_result;
 
-/* Frees the result and its segment; accepts NULL; sets *pres to NULL. */
+/* Frees the result, its segment and its fusion outputs; accepts NULL; sets *pres
+ * to NULL. */
 void avf_result_free(avf_result **pres);
 
 /*

@@ -177,16 +177,6 @@ int avf_events_flush(avf_events *e, avf_event *out)
     return n;
 }
 
-void avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT])
-{
-    for (int t = 0; t < AVF_TAG_COUNT; t++)
-        scores[t] = (seg->tags >> t) & 1;
-    if (seg->labels_valid)
-        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
-            scores[AVF_TAG_SPEECH + c] =
-                c == AVF_SILENCE ? fmax(scores[AVF_TAG_SILENCE], seg->labels[c]) : seg->labels[c];
-}
-
 /* Adds key: real, which jansson refuses for NaN and infinities. */
 static int add_real(json_t *obj, const char *key, double v)
 {

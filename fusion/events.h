@@ -3,8 +3,8 @@
  * hysteresis, and encodes them as avfuse.event.v1 messages.
  *
  * Each segment brings one score in [0, 1] per tag (a content head's probability, or
- * 1.0/0.0 for a deterministic detector that fired or not). A tag becomes active
- * after rule.min_segments consecutive segments scored >= rule.enter, and inactive
+ * 1.0/0.0 for a deterministic detector that fired or not: fusion/fusion.h). A tag
+ * becomes active after rule.min_segments consecutive segments scored >= rule.enter, and inactive
  * after rule.min_segments consecutive segments scored < rule.leave; scores in
  * between keep the state. So a single noisy segment makes no event in either
  * direction, and a score that wavers around one threshold does not flicker.
@@ -31,7 +31,6 @@
 
 #include <stdint.h>
 
-#include "pipeline/segmenter.h"
 #include "fusion/tags.h"
 
 #define AVF_EVENT_SCHEMA "avfuse.event.v1"
@@ -88,10 +87,6 @@ typedef struct avf_event {
 } avf_event;
 
 typedef struct avf_events avf_events;
-
-/* Each tag's score of a finished segment: the head's probability for the content
- * tags, 1 or 0 for the detectors' tags (silence: the stronger of the two). */
-void avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT]);
 
 /*
  * rules: one per tag, copied; NULL means avf_event_rules_default(). Returns NULL

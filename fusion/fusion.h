@@ -15,6 +15,7 @@
 
 #include "fusion/events.h"
 #include "fusion/model.h"
+#include "fusion/outputs.h"
 #include "fusion/vector.h"
 #include "pipeline/extract.h"
 #include "pipeline/segmenter.h"
@@ -34,11 +35,14 @@ avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_la
 void avf_fusion_free(avf_fusion **pf);
 
 /*
- * Fills seg's features, offset, tags, labels and sentiment, and feeds its tag
- * scores to the events' hysteresis (default rules). Writes the events seg decides
- * into ev, which must hold AVF_EVENTS_MAX. Returns how many, or AVERROR(ENOMEM).
+ * Fills out (overwritten) with seg's features, offset, tags, labels and sentiment,
+ * and feeds its tag scores to the events' hysteresis (default rules: each tag's
+ * score is the head's probability for the content tags, 1 or 0 for the detectors'
+ * tags, silence the stronger of the two). Writes the events seg decides into ev,
+ * which must hold AVF_EVENTS_MAX. Returns how many, or AVERROR(ENOMEM). Either way
+ * the caller frees what out holds with avf_fusion_out_clear().
  */
-int avf_fusion_segment(avf_fusion *f, avf_segment *seg, avf_event *ev);
+int avf_fusion_segment(avf_fusion *f, const avf_segment *seg, avf_fusion_out *out, avf_event *ev);
 
 /*
  * At the end of the segments (input ended, failed or stopped): writes the ENDs of

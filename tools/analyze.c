@@ -41,7 +41,7 @@ int avf_analyze_results(avf_sched *s, const char *source, int events, avf_analyz
 
         if (res->seg) {
             avf_message_meta meta = {source, 0, seq, 0, INT64_MIN, NAN};
-            char *line = avf_segment_message(res->seg, &meta);
+            char *line = avf_segment_message(res->seg, &res->out, &meta);
 
             ret = line ? cb(opaque, line, res->seg, seq) : AVERROR(ENOMEM);
         } else {

@@ -2,7 +2,7 @@
  * fuzz_analyze.c - the whole analyze path on arbitrary bytes: libavformat's
  * probing and demuxing, decoding, the clock mapping, the segmenter, the built-in
  * feature extractors, fusion with the default model, the segment and event
- * messages (pipeline/scheduler.c and everything it drives).
+ * messages (engine/scheduler.c and everything it drives).
  *
  * The input is the media file itself. It reaches libavformat through an
  * AVIOContext over the input's bytes (avf_pipeline_config.pb), so nothing is
@@ -125,7 +125,7 @@ static void analyze(avf_sched *s)
             avf_result_free(&res);
             continue;
         }
-        json = avf_segment_message(seg, &meta);
+        json = avf_segment_message(seg, &res->out, &meta);
         FUZZ_ASSERT(json);
         free(json);
         /* segments come in timeline order, each of positive length */
