@@ -42,7 +42,7 @@
 #include "fusion/events.h"
 #include "fusion/message.h"
 #include "base/error.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 
 #define LATENCY_WINDOW 1000
 
@@ -63,7 +63,6 @@ struct avf_runner {
     atomic_llong heartbeat; /* av_gettime_relative() of the last sign of progress */
     int paced;              /* the input runs on the wall clock: latency is meaningful */
     unsigned seed;          /* backoff jitter; thread only */
-    avf_events *events;     /* thread only */
     FILE *output;           /* thread only: the JSON-lines sink, or NULL */
     atomic_int reopen;      /* close output before the next line (log rotation) */
     int output_failing;     /* thread only: the last write failed (reported once) */
@@ -241,20 +240,24 @@ static void emit(avf_runner *r, const char *topic, char *json)
     avf_publisher_send(r->env.pub, topic, json);
 }
 
-static void publish_events(avf_runner *r, const avf_event *ev, int n, int64_t epoch)
-{
-    for (int i = 0; i < n; i++)
-        emit(r, r->topic_evt, avf_event_message(&ev[i], r->conf.name, epoch));
-}
-
 /* Per connection: where its timeline sits on the source's. */
 typedef struct epoch_state {
     int64_t epoch;
     int64_t offset_us;
     int placed; /* offset decided (at the first segment) */
     uint64_t segments;
-    int ended_early; /* the input ended well before its declared end */
+    uint64_t last_seq; /* of the last segment published */
+    int ended_early;   /* the input ended well before its declared end */
 } epoch_state;
+
+/* The events the pipeline decided with the segment numbered seq (or, for the end's
+ * events, the last one), on the source's timeline. */
+static void publish_events(avf_runner *r, const avf_result *res, uint64_t seq, const epoch_state *e)
+{
+    for (int i = 0; i < res->nb_events; i++)
+        emit(r, r->topic_evt,
+             avf_event_message(&res->events[i], r->conf.name, e->epoch, seq, e->offset_us));
+}
 
 /*
  * Places a new epoch on the source's timeline: right after the last one, or for an
@@ -276,13 +279,11 @@ static void place_epoch(avf_runner *r, avf_sched *s, epoch_state *e)
     e->placed = 1;
 }
 
-static void publish_segment(avf_runner *r, avf_sched *s, avf_segment *seg, epoch_state *e)
+static void publish_segment(avf_runner *r, avf_sched *s, const avf_result *res, epoch_state *e)
 {
+    const avf_segment *seg = res->seg;
     avf_message_meta meta = {r->conf.name, e->epoch, 0, 0, INT64_MIN, NAN};
-    avf_event ev[AVF_EVENTS_MAX];
-    double scores[AVF_TAG_COUNT];
     int64_t clock;
-    int n;
 
     if (!e->placed)
         place_epoch(r, s, e);
@@ -312,13 +313,9 @@ static void publish_segment(avf_runner *r, avf_sched *s, avf_segment *seg, epoch
             r->nb_latency++;
     }
     pthread_mutex_unlock(&r->lock);
-    emit(r, r->topic_seg, avf_segment_message(seg, &meta));
-    if (r->events) {
-        avf_segment_tag_scores(seg, scores);
-        n = avf_events_push(r->events, meta.seq, (seg->t0_us + e->offset_us) / 1e6,
-                            (seg->t1_us + e->offset_us) / 1e6, scores, ev);
-        publish_events(r, ev, n, e->epoch);
-    }
+    emit(r, r->topic_seg, avf_segment_message(seg, &res->out, &meta));
+    publish_events(r, res, meta.seq, e);
+    e->last_seq = meta.seq;
     e->segments++;
     beat(r);
 }
@@ -348,8 +345,7 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     avf_pipeline_config cfg;
     avf_pipeline_stats stats = {.ended_early_us = INT64_MIN};
     avf_sched *s = NULL;
-    avf_segment *seg;
-    avf_event ev[AVF_EVENTS_MAX];
+    avf_result *res;
     const char *url;
     char *secret = NULL, input[AVF_URL_SHOWN], err[256], reason[1024] = "";
     int ret;
@@ -391,13 +387,14 @@ static int run_epoch(avf_runner *r, epoch_state *e, char *why, size_t why_size)
     ret = avf_sched_start(s);
     if (ret == 0) {
         set_state(r, AVF_STATE_RUNNING, NULL);
-        while (avf_sched_receive(s, &seg) == 0) {
-            publish_segment(r, s, seg, e);
-            avf_segment_free(&seg);
+        while (avf_sched_receive(s, &res) == 0) {
+            if (res->seg)
+                publish_segment(r, s, res, e);
+            else if (e->segments > 0) /* the end's events: always after a segment */
+                publish_events(r, res, e->last_seq, e);
+            avf_result_free(&res);
         }
     }
-    if (r->events)
-        publish_events(r, ev, avf_events_flush(r->events, ev), e->epoch);
     if (ret == 0)
         ret = avf_sched_wait(s, &stats);
     if (ret == 0 && stats.read_error < 0)
@@ -494,7 +491,6 @@ static void run(avf_runner *r)
 
 static void free_runner(avf_runner *r)
 {
-    avf_events_free(&r->events);
     if (r->output)
         fclose(r->output);
     pthread_cond_destroy(&r->done);
@@ -559,7 +555,6 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
     r->paced = conf->type != AVF_TYPE_FILE || conf->realtime;
     r->seed = (unsigned)av_gettime() ^ (unsigned)(uintptr_t)r;
     r->mono_base_us = INT64_MIN;
-    r->events = avf_events_new(NULL);
     if (resume) {
         r->next_seq = resume->next_seq;
         r->epoch = resume->next_epoch;
@@ -569,8 +564,7 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
     atomic_init(&r->reopen, 0);
     atomic_init(&r->abandoned, 0);
     beat(r);
-    if (!r->events || pthread_mutex_init(&r->lock, NULL)) {
-        avf_events_free(&r->events);
+    if (pthread_mutex_init(&r->lock, NULL)) {
         avf_source_conf_clear(&r->conf);
         free(r);
         return AVERROR(ENOMEM);
@@ -580,7 +574,6 @@ int avf_runner_start(avf_runner **pr, const avf_source_conf *conf, const avf_run
     if (ret) {
         pthread_cond_destroy(&r->wake);
         pthread_mutex_destroy(&r->lock);
-        avf_events_free(&r->events);
         avf_source_conf_clear(&r->conf);
         free(r);
         return AVERROR(ret);
@@ -664,7 +657,6 @@ int avf_runner_reap(avf_runner *r)
         return 0;
     r->joined = 1;
     /* the thread's own resources are the main thread's now */
-    avf_events_free(&r->events);
     if (r->output)
         fclose(r->output);
     r->output = NULL;

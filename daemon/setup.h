@@ -11,7 +11,7 @@
 
 #include "fusion/model.h"
 #include "fusion/vector.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 #include "plugins/loader.h"
 
 /* Which model a command wants. */

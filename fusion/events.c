@@ -25,17 +25,16 @@
 
 typedef struct tag_state {
     int active;
-    int rising;         /* consecutive segments >= enter while inactive */
-    double rise_t0;     /* t0 of the rising run's first segment */
-    int falling;        /* consecutive segments < leave while active */
-    double start_t;     /* t of the active event's START */
-    double last_high_t; /* t1 of the latest segment >= leave while active */
+    int rising;          /* consecutive segments >= enter while inactive */
+    int64_t rise_t0;     /* t0 of the rising run's first segment */
+    int falling;         /* consecutive segments < leave while active */
+    int64_t start_t;     /* t of the active event's START */
+    int64_t last_high_t; /* t1 of the latest segment >= leave while active */
 } tag_state;
 
 struct avf_events {
     avf_event_rule rules[AVF_TAG_COUNT];
     tag_state tags[AVF_TAG_COUNT];
-    uint64_t last_seq; /* of the latest push, for flush */
 };
 
 /* What one push decided for a tag. */
@@ -95,7 +94,8 @@ void avf_events_free(avf_events **pe)
     *pe = NULL;
 }
 
-static enum decision step(const avf_event_rule *r, tag_state *s, double t0, double t1, double score)
+static enum decision step(const avf_event_rule *r, tag_state *s, int64_t t0, int64_t t1,
+                          double score)
 {
     if (r->instant)
         return score >= r->enter ? INSTANT : NONE;
@@ -128,36 +128,35 @@ static enum decision step(const avf_event_rule *r, tag_state *s, double t0, doub
     return ENDED;
 }
 
-static avf_event end_event(int tag, const tag_state *s, uint64_t seq)
+static avf_event end_event(int tag, const tag_state *s)
 {
-    return (avf_event){tag, AVF_EVENT_END, s->last_high_t, seq, s->last_high_t - s->start_t};
+    return (avf_event){tag, AVF_EVENT_END, s->last_high_t, s->start_t};
 }
 
-int avf_events_push(avf_events *e, uint64_t seq, double t0, double t1,
-                    const double scores[AVF_TAG_COUNT], avf_event *out)
+int avf_events_push(avf_events *e, int64_t t0_us, int64_t t1_us, const double scores[AVF_TAG_COUNT],
+                    avf_event *out)
 {
     enum decision d[AVF_TAG_COUNT];
     int n = 0;
 
-    if (!e || !scores || !out || !isfinite(t0) || !isfinite(t1) || t1 < t0)
+    if (!e || !scores || !out || t1_us < t0_us)
         return -EINVAL;
     for (int i = 0; i < AVF_TAG_COUNT; i++)
-        d[i] = step(&e->rules[i], &e->tags[i], t0, t1, scores[i]);
-    e->last_seq = seq;
+        d[i] = step(&e->rules[i], &e->tags[i], t0_us, t1_us, scores[i]);
 
     for (int i = 0; i < AVF_TAG_COUNT; i++) {
         if (d[i] == ENDED)
-            out[n++] = end_event(i, &e->tags[i], seq);
+            out[n++] = end_event(i, &e->tags[i]);
     }
     for (int i = 0; i < AVF_TAG_COUNT; i++) {
         if (d[i] == STARTED)
-            out[n++] = (avf_event){i, AVF_EVENT_START, e->tags[i].start_t, seq, 0};
+            out[n++] = (avf_event){i, AVF_EVENT_START, e->tags[i].start_t, e->tags[i].start_t};
         else if (d[i] == INSTANT)
-            out[n++] = (avf_event){i, AVF_EVENT_START, t0, seq, 0};
+            out[n++] = (avf_event){i, AVF_EVENT_START, t0_us, t0_us};
     }
     for (int i = 0; i < AVF_TAG_COUNT; i++) {
         if (d[i] == INSTANT)
-            out[n++] = (avf_event){i, AVF_EVENT_END, t1, seq, t1 - t0};
+            out[n++] = (avf_event){i, AVF_EVENT_END, t1_us, t0_us};
     }
     return n;
 }
@@ -172,20 +171,10 @@ int avf_events_flush(avf_events *e, avf_event *out)
         tag_state *s = &e->tags[i];
 
         if (s->active)
-            out[n++] = end_event(i, s, e->last_seq);
+            out[n++] = end_event(i, s);
         *s = (tag_state){0};
     }
     return n;
-}
-
-void avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT])
-{
-    for (int t = 0; t < AVF_TAG_COUNT; t++)
-        scores[t] = (seg->tags >> t) & 1;
-    if (seg->labels_valid)
-        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
-            scores[AVF_TAG_SPEECH + c] =
-                c == AVF_SILENCE ? fmax(scores[AVF_TAG_SILENCE], seg->labels[c]) : seg->labels[c];
 }
 
 /* Adds key: real, which jansson refuses for NaN and infinities. */
@@ -194,15 +183,19 @@ static int add_real(json_t *obj, const char *key, double v)
     return isfinite(v) ? json_object_set_new(obj, key, json_real(v)) : -1;
 }
 
-char *avf_event_message(const avf_event *ev, const char *source, int64_t epoch)
+char *avf_event_message(const avf_event *ev, const char *source, int64_t epoch, uint64_t seq,
+                        int64_t offset_us)
 {
+    /* the same arithmetic as the segments' t0 and t1, so the two agree to the bit */
+    double t = ev ? (ev->t_us + offset_us) / 1e6 : 0;
+    double start = ev ? (ev->start_us + offset_us) / 1e6 : 0;
     const char *tag = ev ? avf_tag_name(ev->tag) : NULL;
     json_t *msg = NULL;
     char *text = NULL;
     int err = 0;
 
     if (!tag || !source || (ev->kind != AVF_EVENT_START && ev->kind != AVF_EVENT_END) ||
-        ev->seq > (uint64_t)INT64_MAX)
+        seq > (uint64_t)INT64_MAX)
         return NULL;
     msg = json_object();
     if (!msg)
@@ -210,13 +203,13 @@ char *avf_event_message(const avf_event *ev, const char *source, int64_t epoch)
     err |= json_object_set_new(msg, "schema", json_string(AVF_EVENT_SCHEMA));
     err |= json_object_set_new(msg, "source", json_string(source));
     err |= json_object_set_new(msg, "epoch", json_integer((json_int_t)epoch));
-    err |= json_object_set_new(msg, "seq", json_integer((json_int_t)ev->seq));
+    err |= json_object_set_new(msg, "seq", json_integer((json_int_t)seq));
     err |= json_object_set_new(msg, "tag", json_string(tag));
     err |= json_object_set_new(msg, "event",
                                json_string(ev->kind == AVF_EVENT_START ? "start" : "end"));
-    err |= add_real(msg, "t", ev->t);
+    err |= add_real(msg, "t", t);
     if (ev->kind == AVF_EVENT_END)
-        err |= add_real(msg, "duration", ev->duration);
+        err |= add_real(msg, "duration", t - start);
     if (!err)
         text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(msg);

@@ -1,8 +1,9 @@
 /*
  * fusion.c - pools each segment's feature rows, feeds the offset estimator with
- * the rows it has not seen (overlapping segments share rows), and runs the tag
- * detectors. Features the detectors need are found by name once, at creation, so
- * a plugin set without them simply yields no such tags.
+ * the rows it has not seen (overlapping segments share rows), runs the tag
+ * detectors and the heads, and last the events' hysteresis on the finished
+ * segment's tag scores. Features the detectors need are found by name once, at
+ * creation, so a plugin set without them simply yields no such tags.
  */
 #include "fusion/fusion.h"
 
@@ -25,6 +26,7 @@ struct avf_fusion {
     int *map;  /* fused entry -> extractor column */
     double *x; /* the imputed copy the heads work on */
     avf_avsync *avsync;
+    avf_events *events;
     int window;            /* audio window length, in samples */
     int64_t last_frame_us; /* newest frame given to avsync */
     int64_t last_window;   /* newest window position given to avsync */
@@ -46,6 +48,9 @@ avf_fusion *avf_fusion_new(const avf_feature_layout *video, const avf_feature_la
     f->window = window;
     f->last_frame_us = INT64_MIN;
     f->last_window = INT64_MIN;
+    f->events = avf_events_new(NULL);
+    if (!f->events)
+        goto fail;
     f->v_black = avf_feature_layout_find(f->video, "black");
     f->v_frozen = avf_feature_layout_find(f->video, "frozen");
     f->v_cuts = avf_feature_layout_find(f->video, "cuts");
@@ -84,6 +89,7 @@ void avf_fusion_free(avf_fusion **pf)
     if (!pf || !*pf)
         return;
     avf_avsync_free(&(*pf)->avsync);
+    avf_events_free(&(*pf)->events);
     avf_heads_free(&(*pf)->heads);
     free((*pf)->map);
     free((*pf)->x);
@@ -135,59 +141,56 @@ static int windows_inside(const avf_fusion *f, const avf_segment *seg)
 }
 
 /* Content probabilities (and their tags at 0.5) and sentiment from the model. */
-static void apply_heads(avf_fusion *f, avf_segment *seg)
+static void apply_heads(avf_fusion *f, avf_fusion_out *out)
 {
     avf_head_result r;
 
-    memcpy(f->x, seg->fused, (size_t)seg->fused_dim * sizeof(*f->x));
+    memcpy(f->x, out->fused, (size_t)out->fused_dim * sizeof(*f->x));
     avf_heads_apply(f->heads, f->x, &r);
-    seg->model_name = f->model->name;
+    out->model_name = f->model->name;
     if (r.content_valid) {
-        seg->labels_valid = 1;
+        out->labels_valid = 1;
         for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
-            seg->labels[c] = r.content[c];
+            out->labels[c] = r.content[c];
             /* the content tags share their enum order with the classes */
             if (r.content[c] >= 0.5)
-                seg->tags |= 1u << (AVF_TAG_SPEECH + c);
+                out->tags |= 1u << (AVF_TAG_SPEECH + c);
         }
     }
     if (r.sentiment_valid) {
-        seg->sentiment_valid = 1;
-        seg->valence = r.valence;
-        seg->arousal = r.arousal;
-        seg->sentiment_label = r.label;
-        seg->sentiment_confidence = r.confidence;
+        out->sentiment_valid = 1;
+        out->valence = r.valence;
+        out->arousal = r.arousal;
+        out->sentiment_label = r.label;
+        out->sentiment_confidence = r.confidence;
     }
 }
 
-int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
+/* Fills out with seg's features, offset, tags, labels and sentiment. */
+static int fuse(avf_fusion *f, const avf_segment *seg, avf_fusion_out *out)
 {
     avf_tag_inputs in;
     double *vf = NULL, *af = NULL;
 
     if (f->video && seg->video_present) {
-        vf = malloc((size_t)f->video->dim * sizeof(*vf));
+        vf = out->video_features = malloc((size_t)f->video->dim * sizeof(*vf));
         if (!vf)
             return AVERROR(ENOMEM);
         avf_pool_rows(seg->video_rows, seg->nb_frames, f->video->dim, f->video->pools, vf);
-        seg->video_names = f->video->names;
+        out->video_names = f->video->names;
     }
     if (f->audio && seg->audio_present) {
-        af = malloc((size_t)f->audio->dim * sizeof(*af));
-        if (!af) {
-            free(vf);
+        af = out->audio_features = malloc((size_t)f->audio->dim * sizeof(*af));
+        if (!af)
             return AVERROR(ENOMEM);
-        }
         avf_pool_rows(seg->audio_rows, windows_inside(f, seg), f->audio->dim, f->audio->pools, af);
-        seg->audio_names = f->audio->names;
+        out->audio_names = f->audio->names;
     }
-    seg->video_features = vf;
-    seg->audio_features = af;
 
     if (f->avsync) {
         feed_avsync(f, seg);
         if (seg->video_present && seg->audio_present)
-            seg->av_valid = avf_avsync_estimate(f->avsync, &seg->av_offset_ms, &seg->av_confidence);
+            out->av_valid = avf_avsync_estimate(f->avsync, &out->av_offset_ms, &out->av_confidence);
     }
     in = (avf_tag_inputs){
         .black_share = value(vf, f->v_black),
@@ -197,19 +200,59 @@ int avf_fusion_segment(avf_fusion *f, avf_segment *seg)
         .loudness_max_lufs = value(af, f->a_loud_max),
         .clipped_share = value(af, f->a_clipped),
         .rms_dbfs = value(af, f->a_rms),
-        .av_valid = seg->av_valid,
-        .av_offset_ms = seg->av_offset_ms,
-        .av_confidence = seg->av_confidence,
+        .av_valid = out->av_valid,
+        .av_offset_ms = out->av_offset_ms,
+        .av_confidence = out->av_confidence,
     };
-    seg->tags |= avf_tags_detect(&in);
+    out->tags |= avf_tags_detect(&in);
     if (f->fused) {
-        seg->fused = malloc((size_t)f->fused->dim * sizeof(*seg->fused));
-        if (!seg->fused)
+        out->fused = malloc((size_t)f->fused->dim * sizeof(*out->fused));
+        if (!out->fused)
             return AVERROR(ENOMEM);
-        seg->fused_dim = f->fused->dim;
-        avf_fused_vector(f->fused, f->map, seg, seg->fused);
+        out->fused_dim = f->fused->dim;
+        avf_fused_vector(f->fused, f->map, seg, out, out->fused);
         if (f->heads)
-            apply_heads(f, seg);
+            apply_heads(f, out);
     }
     return 0;
+}
+
+/* Each tag's score: the head's probability for the content tags, 1 or 0 for the
+ * detectors' tags (silence: the stronger of the two). */
+static void tag_scores(const avf_fusion_out *out, double scores[AVF_TAG_COUNT])
+{
+    for (int t = 0; t < AVF_TAG_COUNT; t++)
+        scores[t] = (out->tags >> t) & 1;
+    if (out->labels_valid)
+        for (int c = 0; c < AVF_CONTENT_COUNT; c++)
+            scores[AVF_TAG_SPEECH + c] =
+                c == AVF_SILENCE ? fmax(scores[AVF_TAG_SILENCE], out->labels[c]) : out->labels[c];
+}
+
+int avf_fusion_segment(avf_fusion *f, const avf_segment *seg, avf_fusion_out *out, avf_event *ev)
+{
+    double scores[AVF_TAG_COUNT];
+    int ret;
+
+    *out = (avf_fusion_out){0};
+    ret = fuse(f, seg, out);
+    if (ret < 0)
+        return ret;
+    tag_scores(out, scores);
+    return avf_events_push(f->events, seg->t0_us, seg->t1_us, scores, ev);
+}
+
+int avf_fusion_finish(avf_fusion *f, avf_event *ev)
+{
+    return avf_events_flush(f->events, ev);
+}
+
+void avf_fusion_out_clear(avf_fusion_out *out)
+{
+    if (!out)
+        return;
+    free(out->video_features);
+    free(out->audio_features);
+    free(out->fused);
+    *out = (avf_fusion_out){0};
 }

@@ -108,30 +108,30 @@ fail:
 }
 
 /* "labels", "sentiment" and "model": what the trained heads say. */
-static int add_model_outputs(json_t *msg, const avf_segment *seg)
+static int add_model_outputs(json_t *msg, const avf_fusion_out *out)
 {
-    if (seg->labels_valid) {
+    if (out->labels_valid) {
         json_t *obj = json_object();
 
         if (!obj)
             return -1;
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
             if (json_object_set_new(obj, avf_content_names[c],
-                                    json_real(six_digits(seg->labels[c])))) {
+                                    json_real(six_digits(out->labels[c])))) {
                 json_decref(obj);
                 return -1;
             }
         if (json_object_set_new(msg, "labels", obj))
             return -1;
     }
-    if (seg->sentiment_valid &&
+    if (out->sentiment_valid &&
         json_object_set_new(msg, "sentiment",
-                            json_pack("{s:f, s:f, s:s, s:f}", "valence", six_digits(seg->valence),
-                                      "arousal", six_digits(seg->arousal), "label",
-                                      avf_valence_names[seg->sentiment_label], "confidence",
-                                      six_digits(seg->sentiment_confidence))))
+                            json_pack("{s:f, s:f, s:s, s:f}", "valence", six_digits(out->valence),
+                                      "arousal", six_digits(out->arousal), "label",
+                                      avf_valence_names[out->sentiment_label], "confidence",
+                                      six_digits(out->sentiment_confidence))))
         return -1;
-    if (seg->model_name && json_object_set_new(msg, "model", json_string(seg->model_name)))
+    if (out->model_name && json_object_set_new(msg, "model", json_string(out->model_name)))
         return -1;
     return 0;
 }
@@ -161,8 +161,11 @@ char *avf_format_wallclock(int64_t t, char *out, size_t size)
     return out;
 }
 
-char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
+char *avf_segment_message(const avf_segment *seg, const avf_fusion_out *fused,
+                          const avf_message_meta *meta)
 {
+    static const avf_fusion_out nothing = {0};
+    const avf_fusion_out *out = fused ? fused : &nothing;
     json_t *msg, *video, *audio;
     char *text;
 
@@ -177,10 +180,10 @@ char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
         json_object_set_new(video, "frames", json_integer(seg->nb_frames));
     if (seg->audio_present)
         json_object_set_new(audio, "samples", json_integer(seg->nb_samples));
-    if ((seg->video_features &&
-         add_features(video, seg->video_names, seg->video_features, seg->video_dim) < 0) ||
-        (seg->audio_features &&
-         add_features(audio, seg->audio_names, seg->audio_features, seg->audio_dim) < 0)) {
+    if ((out->video_features &&
+         add_features(video, out->video_names, out->video_features, seg->video_dim) < 0) ||
+        (out->audio_features &&
+         add_features(audio, out->audio_names, out->audio_features, seg->audio_dim) < 0)) {
         json_decref(video);
         json_decref(audio);
         return NULL;
@@ -190,7 +193,7 @@ char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
                     AVF_SEGMENT_SCHEMA, "source", meta->source, "epoch", (json_int_t)meta->epoch,
                     "seq", (json_int_t)meta->seq, "t0", seconds(seg->t0_us + meta->offset_us), "t1",
                     seconds(seg->t1_us + meta->offset_us), "partial", seg->partial, "video", video,
-                    "audio", audio, "tags", tags_array(seg->tags));
+                    "audio", audio, "tags", tags_array(out->tags));
     if (!msg)
         return NULL;
     if (meta->wallclock_us != INT64_MIN) {
@@ -208,14 +211,14 @@ char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
         json_decref(msg);
         return NULL;
     }
-    if ((seg->labels_valid || seg->sentiment_valid) && add_model_outputs(msg, seg) < 0) {
+    if ((out->labels_valid || out->sentiment_valid) && add_model_outputs(msg, out) < 0) {
         json_decref(msg);
         return NULL;
     }
     if (seg->video_present && seg->audio_present) {
-        json_t *av = seg->av_valid
-                         ? json_pack("{s:f, s:f}", "offset_ms", six_digits(seg->av_offset_ms),
-                                     "confidence", six_digits(seg->av_confidence))
+        json_t *av = out->av_valid
+                         ? json_pack("{s:f, s:f}", "offset_ms", six_digits(out->av_offset_ms),
+                                     "confidence", six_digits(out->av_confidence))
                          : json_pack("{s:f}", "confidence", 0.0);
 
         if (!av || json_object_set_new(msg, "av", av)) {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fusion/outputs.h"
 #include "pipeline/segmenter.h"
 
 #define AVF_SEGMENT_SCHEMA "avfuse.segment.v1"
@@ -38,11 +39,13 @@ typedef struct avf_message_meta {
 } avf_message_meta;
 
 /*
- * Encodes seg as one line of JSON (no trailing newline); `wallclock` and
+ * Encodes seg and what fusion made of it (out; NULL: nothing, no features, tags or
+ * model outputs) as one line of JSON (no trailing newline); `wallclock` and
  * `latency_ms` are present only when known. The caller frees the result with
  * free(). Returns NULL when out of memory.
  */
-char *avf_segment_message(const avf_segment *seg, const avf_message_meta *meta);
+char *avf_segment_message(const avf_segment *seg, const avf_fusion_out *out,
+                          const avf_message_meta *meta);
 
 /*
  * Writes t (CLOCK_REALTIME microseconds) as ISO 8601 UTC with milliseconds,

@@ -194,10 +194,11 @@ int *avf_fused_map(const avf_fused_layout *l, const avf_feature_layout *video,
     return map;
 }
 
-void avf_fused_vector(const avf_fused_layout *l, const int *map, const avf_segment *seg, double *x)
+void avf_fused_vector(const avf_fused_layout *l, const int *map, const avf_segment *seg,
+                      const avf_fusion_out *out, double *x)
 {
-    int video = seg->video_present && seg->video_features;
-    int audio = seg->audio_present && seg->audio_features;
+    int video = seg->video_present && out->video_features;
+    int audio = seg->audio_present && out->audio_features;
 
     for (int i = 0; i < l->dim; i++)
         x[i] = NAN;
@@ -205,19 +206,19 @@ void avf_fused_vector(const avf_fused_layout *l, const int *map, const avf_segme
         int c = map[l->video_off + i];
 
         if (c >= 0)
-            x[l->video_off + i] = seg->video_features[c];
+            x[l->video_off + i] = out->video_features[c];
     }
     for (int i = 0; audio && i < l->nb_audio; i++) {
         int c = map[l->audio_off + i];
 
         if (c >= 0)
-            x[l->audio_off + i] = seg->audio_features[c];
+            x[l->audio_off + i] = out->audio_features[c];
     }
     if (audio && l->silent >= 0 && isfinite(x[l->rms]))
         x[l->silent] = x[l->rms] < AVF_TAG_SILENCE_DBFS;
-    if (seg->av_valid) {
-        x[l->cross_off] = fabs(seg->av_offset_ms);
-        x[l->cross_off + 1] = seg->av_confidence;
+    if (out->av_valid) {
+        x[l->cross_off] = fabs(out->av_offset_ms);
+        x[l->cross_off + 1] = out->av_confidence;
     }
     x[l->mask_video] = video;
     x[l->mask_audio] = audio;

@@ -20,6 +20,7 @@
 #define AVF_VECTOR_H
 
 #include "pipeline/extract.h"
+#include "fusion/outputs.h"
 #include "pipeline/segmenter.h"
 #include "plugins/avfuse_plugin.h"
 
@@ -64,7 +65,8 @@ avf_fused_layout *avf_fused_layout_from_names(const char *const *names, int dim,
 int *avf_fused_map(const avf_fused_layout *l, const avf_feature_layout *video,
                    const avf_feature_layout *audio);
 
-/* Fills x (l->dim values) for seg, whose pooled features are set. */
-void avf_fused_vector(const avf_fused_layout *l, const int *map, const avf_segment *seg, double *x);
+/* Fills x (l->dim values) for seg, whose pooled features and offset are in out. */
+void avf_fused_vector(const avf_fused_layout *l, const int *map, const avf_segment *seg,
+                      const avf_fusion_out *out, double *x);
 
 #endif

@@ -62,9 +62,6 @@ void avf_segment_free(avf_segment **pseg)
     free(seg->video_rows);
     free(seg->audio_rows);
     free(seg->window_pos);
-    free(seg->video_features);
-    free(seg->audio_features);
-    free(seg->fused);
     free(seg);
     *pseg = NULL;
 }

@@ -40,26 +40,7 @@ typedef struct avf_segment {
     int windows_cap;
     float *audio_rows;   /* nb_windows rows */
     int64_t *window_pos; /* timeline sample index where each window starts */
-
-    /* Filled by the fusion stage. Names are borrowed from the pipeline's
-     * extractors and stay valid until the pipeline is freed. */
-    const char *const *video_names;
-    double *video_features; /* video_dim pooled values, NaN when none */
-    const char *const *audio_names;
-    double *audio_features; /* audio_dim pooled values, NaN when none */
-    int av_valid;           /* an offset could be estimated */
-    double av_offset_ms;    /* > 0: audio late */
-    double av_confidence;   /* 0..1 */
-    uint32_t tags;          /* AVF_TAG_* bits */
-    int labels_valid;       /* the model's content head answered */
-    double labels[4];       /* speech, music, noise, silence probabilities */
-    int sentiment_valid;
-    double valence, arousal; /* -1..1 */
-    int sentiment_label;     /* 0 negative, 1 neutral, 2 positive */
-    double sentiment_confidence;
-    const char *model_name; /* borrowed like the names above */
-    int fused_dim;
-    double *fused; /* the early-fusion vector (fusion/vector.h), or NULL */
+    /* What fusion makes of a segment is not here but beside it (fusion/outputs.h). */
 } avf_segment;
 
 /* Accepts NULL; frees the frames and samples; sets *pseg to NULL. */

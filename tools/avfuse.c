@@ -42,7 +42,8 @@
 #include "fusion/tags.h"
 #include "fusion/vector.h"
 #include "base/error.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
+#include "tools/analyze.h"
 #include "pipeline/source.h"
 #include "plugins/loader.h"
 
@@ -349,13 +350,22 @@ static int emit(batch *b, job *j, FILE *f, char *line)
     return f ? write_line(f, line) : ordered_write(b, j, line);
 }
 
-static int emit_events(batch *b, job *j, FILE *f, const avf_event *ev, int n)
-{
-    int ret = 0;
+/* Where analyze_line() writes an input's lines. */
+typedef struct analyze_sink {
+    batch *b;
+    job *j;
+    FILE *f; /* -o DIR: the input's .part, else NULL */
+} analyze_sink;
 
-    for (int i = 0; i < n && ret == 0; i++)
-        ret = emit(b, j, f, avf_event_message(&ev[i], j->source, 0));
-    return ret;
+/* avf_analyze_cb: emits the line, and moves the progress bar at each segment. */
+static int analyze_line(void *opaque, char *line, const avf_segment *seg, uint64_t seq)
+{
+    analyze_sink *k = opaque;
+
+    (void)seq;
+    if (seg)
+        atomic_store(&k->j->analyzed_us, seg->t1_us);
+    return emit(k->b, k->j, k->f, line);
 }
 
 static void log_stats(const job *j, const avf_pipeline_stats *stats)
@@ -428,14 +438,12 @@ static int finish_file(job *j, FILE *f, const char *why, int write_err, int stop
  */
 static int analyze_one(batch *b, job *j)
 {
-    avf_event ev[AVF_EVENTS_MAX];
-    avf_events *tracker = NULL;
+    analyze_sink sink = {b, j, NULL};
     char err[256], why[1536], reason[1024] = "";
     avf_pipeline_config cfg = *b->cfg;
     const avf_source_info *info;
     avf_pipeline_stats stats;
     avf_sched *s = NULL;
-    avf_segment *seg = NULL;
     FILE *f = NULL;
     int ret, write_err = 0, stopped = 0, has_why = 0;
 
@@ -469,37 +477,9 @@ static int analyze_one(batch *b, job *j)
         goto done;
     }
     set_running(b, j, s);
-    if (b->events) {
-        tracker = avf_events_new(NULL);
-        if (!tracker) {
-            ret = AVERROR(ENOMEM);
-            snprintf(why, sizeof(why), "%s", avf_strerror(ret, err, sizeof(err)));
-            has_why = 1;
-            goto done;
-        }
-    }
-    while (avf_sched_receive(s, &seg) == 0) {
-        avf_message_meta meta = {j->source, 0, j->segments, 0, INT64_MIN, NAN};
-
-        write_err = emit(b, j, f, avf_segment_message(seg, &meta));
-        if (!write_err && tracker) {
-            double scores[AVF_TAG_COUNT];
-            int n;
-
-            avf_segment_tag_scores(seg, scores);
-            n = avf_events_push(tracker, j->segments, seg->t0_us / 1e6, seg->t1_us / 1e6, scores,
-                                ev);
-            write_err = emit_events(b, j, f, ev, n);
-        }
-        if (!write_err)
-            j->segments++;
-        atomic_store(&j->analyzed_us, seg->t1_us);
-        avf_segment_free(&seg);
-        if (write_err)
-            break; /* avf_sched_free() below abandons the rest of the input */
-    }
-    if (!write_err && tracker)
-        write_err = emit_events(b, j, f, ev, avf_events_flush(tracker, ev));
+    sink.f = f;
+    /* on a write error avf_sched_free() below abandons the rest of the input */
+    write_err = avf_analyze_results(s, j->source, b->events, analyze_line, &sink, &j->segments);
     if (write_err) {
         ret = write_err;
         goto done;
@@ -522,7 +502,6 @@ static int analyze_one(batch *b, job *j)
     log_stats(j, &stats);
 done:
     stopped = set_running(b, j, NULL);
-    avf_events_free(&tracker);
     avf_sched_free(&s);
     if (f) {
         int fret = finish_file(j, f, has_why ? why : NULL, write_err < 0 ? -write_err : 0, stopped);

@@ -193,27 +193,29 @@ static int extract_row(const worker *w, int i)
     const avf_manifest_row *r = &w->m->rows[i];
     avf_dataset *d = &w->per_row[i];
     avf_sched *s = NULL;
-    avf_segment *seg = NULL;
+    avf_result *res = NULL;
     char err[128];
     int ret = avf_sched_open(&s, r->path, w->cfg);
 
     if (ret >= 0)
         ret = avf_sched_start(s);
-    while (ret >= 0 && avf_sched_receive(s, &seg) == 0) {
-        double t0 = seg->t0_us / 1e6, t1 = seg->t1_us / 1e6;
+    while (ret >= 0 && avf_sched_receive(s, &res) == 0) {
+        const avf_segment *seg = res->seg; /* NULL: the end's events, not wanted here */
+        const double *fused = res->out.fused;
+        double t0 = seg ? seg->t0_us / 1e6 : 0, t1 = seg ? seg->t1_us / 1e6 : 0;
 
-        if (seg->fused && t0 >= r->start - 1e-6 && t1 <= r->end + 1e-6 &&
+        if (seg && fused && t0 >= r->start - 1e-6 && t1 <= r->end + 1e-6 &&
             t1 - t0 >= MIN_SEGMENT_S) {
             int content = r->content, valence = r->valence, arousal = r->arousal;
-            double rms = w->rms >= 0 ? seg->fused[w->rms] : NAN;
+            double rms = w->rms >= 0 ? fused[w->rms] : NAN;
 
             if (isfinite(rms) && rms < AVF_TAG_SILENCE_DBFS) {
                 content = AVF_SILENCE;
                 valence = arousal = -1;
             }
-            ret = avf_dataset_append(d, seg->fused, content, valence, arousal, i);
+            ret = avf_dataset_append(d, fused, content, valence, arousal, i);
         }
-        avf_segment_free(&seg);
+        avf_result_free(&res);
     }
     if (ret >= 0) {
         avf_pipeline_stats stats;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "fusion/dataset.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 
 typedef struct avf_manifest_row {
     char *path;   /* resolved against the manifest's folder */

@@ -13,7 +13,7 @@
 #include <getopt.h>
 
 #include "daemon/setup.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 
 enum {
     AVF_OPT_HOP = 0x1000, /* above every command's own option values */

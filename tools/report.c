@@ -27,7 +27,8 @@
 #include "base/vocab.h"
 #include "fusion/tags.h"
 #include "base/error.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
+#include "tools/analyze.h"
 
 /* Times beyond this (31 years) are not a timeline but a broken message. */
 #define REPORT_T_MAX 1e9
@@ -264,17 +265,13 @@ typedef struct media_opts {
     const char *model_path;
 } media_opts;
 
-static int add_events(report *r, const avf_event *ev, int n, const char *source)
+/* avf_analyze_cb: adds the line to the report r, segment lines numbered from 1. */
+static int add_line(void *r, char *line, const avf_segment *seg, uint64_t seq)
 {
-    for (int i = 0; i < n; i++) {
-        char *line = avf_event_message(&ev[i], source, 0);
-        int ret = line ? report_add_json(r, line, strlen(line), "analysis", 0) : -ENOMEM;
+    int ret = report_add_json(r, line, strlen(line), "analysis", seg ? (long)seq + 1 : 0);
 
-        free(line);
-        if (ret < 0)
-            return ret;
-    }
-    return 0;
+    free(line);
+    return ret;
 }
 
 /*
@@ -288,11 +285,8 @@ static int analyze_media(report *r, const char *path, media_opts *o)
     avf_plugin_registry *registry = NULL;
     avf_fused_layout *layout = NULL, *model_layout = NULL;
     avf_model *model = NULL;
-    avf_events *tracker = NULL;
-    avf_event ev[AVF_EVENTS_MAX];
     avf_pipeline_stats stats;
     avf_sched *s = NULL;
-    avf_segment *seg = NULL;
     char source[AVF_SOURCE_NAME_MAX + 1], err[256];
     uint64_t seq = 0;
     int ret, nb_plugins;
@@ -304,8 +298,7 @@ static int analyze_media(report *r, const char *path, media_opts *o)
     o->cfg.plugins = plugins;
     o->cfg.nb_plugins = nb_plugins;
     layout = avf_fused_layout_new(plugins, nb_plugins);
-    tracker = avf_events_new(NULL);
-    if (!layout || !tracker) {
+    if (!layout) {
         ret = AVERROR(ENOMEM);
         goto done;
     }
@@ -328,25 +321,7 @@ static int analyze_media(report *r, const char *path, media_opts *o)
         avf_log(AVF_LOG_ERROR, path, "cannot start: %s", avf_strerror(ret, err, sizeof(err)));
         goto done;
     }
-    while (ret >= 0 && avf_sched_receive(s, &seg) == 0) {
-        avf_message_meta meta = {source, 0, seq, 0, INT64_MIN, NAN};
-        char *line = avf_segment_message(seg, &meta);
-        double scores[AVF_TAG_COUNT];
-
-        ret = line ? report_add_json(r, line, strlen(line), "analysis", (long)seq + 1) : -ENOMEM;
-        free(line);
-        if (ret >= 0) {
-            avf_segment_tag_scores(seg, scores);
-            ret = add_events(
-                r, ev,
-                avf_events_push(tracker, seq, seg->t0_us / 1e6, seg->t1_us / 1e6, scores, ev),
-                source);
-        }
-        seq++;
-        avf_segment_free(&seg);
-    }
-    if (ret >= 0)
-        ret = add_events(r, ev, avf_events_flush(tracker, ev), source);
+    ret = avf_analyze_results(s, source, 1, add_line, r, &seq);
     if (ret < 0) {
         avf_log(AVF_LOG_ERROR, path, "%s", avf_strerror(ret, err, sizeof(err)));
         goto done;
@@ -362,7 +337,6 @@ static int analyze_media(report *r, const char *path, media_opts *o)
     avf_log(AVF_LOG_INFO, path, "%llu segments analyzed", (unsigned long long)seq);
 done:
     avf_sched_free(&s);
-    avf_events_free(&tracker);
     avf_model_free(&model);
     avf_fused_layout_free(&model_layout);
     avf_fused_layout_free(&layout);

@@ -27,7 +27,7 @@
 #include "fusion/scores.h"
 #include "tools/manifest.h"
 #include "base/error.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 
 #define DEFAULT_L2       1e-3
 #define DEFAULT_MAX_ITER 400

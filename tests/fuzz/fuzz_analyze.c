@@ -2,7 +2,7 @@
  * fuzz_analyze.c - the whole analyze path on arbitrary bytes: libavformat's
  * probing and demuxing, decoding, the clock mapping, the segmenter, the built-in
  * feature extractors, fusion with the default model, the segment and event
- * messages (pipeline/scheduler.c and everything it drives).
+ * messages (engine/scheduler.c and everything it drives).
  *
  * The input is the media file itself. It reaches libavformat through an
  * AVIOContext over the input's bytes (avf_pipeline_config.pb), so nothing is
@@ -30,7 +30,7 @@
 #include "fusion/vector.h"
 #include "tests/fuzz/fuzz.h"
 #include "base/error.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 
 #define MAX_SEGMENTS 16
 
@@ -94,10 +94,10 @@ static void set_analysis(avf_pipeline_config *cfg, const uint8_t *data, size_t s
     cfg->live = presets[h].live;
 }
 
-static void emit_events(const avf_event *ev, int n)
+static void emit_events(const avf_result *res, uint64_t seq)
 {
-    for (int i = 0; i < n; i++) {
-        char *json = avf_event_message(&ev[i], "fuzz", 0);
+    for (int i = 0; i < res->nb_events; i++) {
+        char *json = avf_event_message(&res->events[i], "fuzz", 0, seq, 0);
 
         FUZZ_ASSERT(json);
         free(json);
@@ -106,34 +106,33 @@ static void emit_events(const avf_event *ev, int n)
 
 static void analyze(avf_sched *s)
 {
-    avf_event ev[AVF_EVENTS_MAX];
-    avf_events *tracker = avf_events_new(NULL);
     avf_pipeline_stats stats;
-    avf_segment *seg = NULL;
+    avf_result *res = NULL;
     uint64_t seq = 0;
     int64_t last_t0 = INT64_MIN;
 
-    if (avf_sched_start(s) < 0) {
-        avf_events_free(&tracker);
+    if (avf_sched_start(s) < 0)
         return;
-    }
-    while (avf_sched_receive(s, &seg) == 0) {
+    while (avf_sched_receive(s, &res) == 0) {
+        const avf_segment *seg = res->seg;
         avf_message_meta meta = {"fuzz", 0, seq, 0, INT64_MIN, NAN};
-        char *json = avf_segment_message(seg, &meta);
+        char *json;
 
+        if (!seg) {
+            /* the end's events: last, and only after a segment */
+            FUZZ_ASSERT(seq > 0 && res->nb_events > 0);
+            emit_events(res, seq - 1);
+            avf_result_free(&res);
+            continue;
+        }
+        json = avf_segment_message(seg, &res->out, &meta);
         FUZZ_ASSERT(json);
         free(json);
         /* segments come in timeline order, each of positive length */
         FUZZ_ASSERT(seg->t0_us > last_t0 && seg->t1_us > seg->t0_us);
         last_t0 = seg->t0_us;
-        if (tracker) {
-            double scores[AVF_TAG_COUNT];
-
-            avf_segment_tag_scores(seg, scores);
-            emit_events(
-                ev, avf_events_push(tracker, seq, seg->t0_us / 1e6, seg->t1_us / 1e6, scores, ev));
-        }
-        avf_segment_free(&seg);
+        emit_events(res, seq);
+        avf_result_free(&res);
         if (++seq == MAX_SEGMENTS)
             avf_sched_stop(s);
         /* a stop still delivers what the segmenter holds, which a timestamp jump can
@@ -141,11 +140,8 @@ static void analyze(avf_sched *s)
         if (seq == 2 * MAX_SEGMENTS)
             break;
     }
-    if (tracker)
-        emit_events(ev, avf_events_flush(tracker, ev));
     if (seq < 2 * MAX_SEGMENTS)
         avf_sched_wait(s, &stats);
-    avf_events_free(&tracker);
     if (getenv("AVFUSE_FUZZ_VERBOSE"))
         fprintf(stderr, "fuzz_analyze: %llu segments\n", (unsigned long long)seq);
 }

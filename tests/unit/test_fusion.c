@@ -1,7 +1,9 @@
 /*
  * test_fusion.c - the fusion helpers on crafted inputs: pooling rules (NaN
- * skipped, power mean in dB), the tag detectors' thresholds, and the offset
- * estimator on synthetic change envelopes with a known offset.
+ * skipped, power mean in dB), the tag detectors' thresholds, the offset
+ * estimator on synthetic change envelopes with a known offset, and the fusion
+ * stage itself: pooled features and tags beside the segment, and the tag events
+ * it decides, with their end at the end of the segments.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fusion/avsync.h"
+#include "fusion/fusion.h"
 #include "fusion/pooling.h"
 #include "fusion/tags.h"
 #include "plugins/avfuse_plugin.h"
@@ -202,6 +205,74 @@ static void test_avsync_needs_history_and_activity(void **state)
     assert_null(avf_avsync_new(16000, 100, 160)); /* window shorter than hop */
 }
 
+/* A video-only segment k of 1 s whose two frames have black share `black`. */
+static avf_segment video_segment(int k, float *rows, float black)
+{
+    rows[0] = rows[1] = black;
+    return (avf_segment){
+        .index = k,
+        .t0_us = k * 1000000LL,
+        .t1_us = (k + 1) * 1000000LL,
+        .video_present = 1,
+        .nb_frames = 2,
+        .video_dim = 1,
+        .video_rows = rows,
+    };
+}
+
+static void test_stage_fuses_and_decides_events(void **state)
+{
+    const avf_feature_layout video = {1, (const char *const[]){"black"},
+                                      (const int[]){AVF_POOL_MEAN}};
+    avf_fusion *f = avf_fusion_new(&video, NULL, 16000, 400, 160, NULL, NULL);
+    avf_event ev[AVF_EVENTS_MAX];
+    avf_fusion_out out;
+    avf_segment seg;
+    float rows[2];
+
+    (void)state;
+    assert_non_null(f);
+    /* black in segments 0 and 1: the tag on each, the START decided on the second */
+    seg = video_segment(0, rows, 1);
+    assert_int_equal(avf_fusion_segment(f, &seg, &out, ev), 0);
+    assert_non_null(out.video_features);
+    assert_float_equal(out.video_features[0], 1.0, 1e-9);
+    assert_ptr_equal(out.video_names, video.names);
+    assert_null(out.audio_features);
+    assert_int_equal(out.tags, 1u << AVF_TAG_BLACK);
+    assert_null(out.fused); /* no model layout: no fused vector */
+    avf_fusion_out_clear(&out);
+    assert_null(out.video_features);
+    seg = video_segment(1, rows, 1);
+    assert_int_equal(avf_fusion_segment(f, &seg, &out, ev), 1);
+    assert_int_equal(ev[0].tag, AVF_TAG_BLACK);
+    assert_int_equal(ev[0].kind, AVF_EVENT_START);
+    assert_int_equal(ev[0].t_us, 0);
+    avf_fusion_out_clear(&out);
+    /* one segment without black does not end it; the end of the segments does, at
+     * the t1 of the last black segment */
+    seg = video_segment(2, rows, 0);
+    assert_int_equal(avf_fusion_segment(f, &seg, &out, ev), 0);
+    assert_int_equal(out.tags, 0);
+    avf_fusion_out_clear(&out);
+    assert_int_equal(avf_fusion_finish(f, ev), 1);
+    assert_int_equal(ev[0].tag, AVF_TAG_BLACK);
+    assert_int_equal(ev[0].kind, AVF_EVENT_END);
+    assert_int_equal(ev[0].t_us, 2000000);
+    assert_int_equal(ev[0].start_us, 0);
+    assert_int_equal(avf_fusion_finish(f, ev), 0); /* once only */
+    /* a segment without video has no video features and no tags */
+    seg = video_segment(3, rows, 1);
+    seg.video_present = 0;
+    assert_int_equal(avf_fusion_segment(f, &seg, &out, ev), 0);
+    assert_null(out.video_features);
+    assert_int_equal(out.tags, 0);
+    avf_fusion_out_clear(&out);
+    avf_fusion_out_clear(NULL);
+    avf_fusion_free(&f);
+    assert_null(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_avsync_in_sync),
         cmocka_unit_test(test_avsync_audio_late_and_early),
         cmocka_unit_test(test_avsync_needs_history_and_activity),
+        cmocka_unit_test(test_stage_fuses_and_decides_events),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,6 +79,7 @@ static void test_vector_absent_video(void **state)
     avf_feature_layout alayout = {2, (const char *const[]){"pitch_hz", "rms_dbfs"}, NULL};
     double afeatures[2] = {180.0, -23.0}, x[9];
     avf_segment seg = {0};
+    avf_fusion_out out = {0};
     int *map = avf_fused_map(l, NULL, &alayout);
 
     (void)state;
@@ -88,8 +89,8 @@ static void test_vector_absent_video(void **state)
     assert_int_equal(map[3], 0);
     assert_int_equal(map[0], -1);
     seg.audio_present = 1;
-    seg.audio_features = afeatures;
-    avf_fused_vector(l, map, &seg, x);
+    out.audio_features = afeatures;
+    avf_fused_vector(l, map, &seg, &out, x);
     assert_true(isnan(x[0]) && isnan(x[1]) && isnan(x[5]));
     assert_float_equal(x[2], -23.0, 0);
     assert_float_equal(x[3], 180.0, 0);
@@ -99,13 +100,13 @@ static void test_vector_absent_video(void **state)
     /* audio.silent follows the level that defines the silence class, and is absent
      * with the audio */
     afeatures[1] = -50.5;
-    avf_fused_vector(l, map, &seg, x);
+    avf_fused_vector(l, map, &seg, &out, x);
     assert_float_equal(x[4], 1, 0);
     afeatures[1] = -49.5;
-    avf_fused_vector(l, map, &seg, x);
+    avf_fused_vector(l, map, &seg, &out, x);
     assert_float_equal(x[4], 0, 0);
     seg.audio_present = 0;
-    avf_fused_vector(l, map, &seg, x);
+    avf_fused_vector(l, map, &seg, &out, x);
     assert_true(isnan(x[2]) && isnan(x[4]));
     free(map);
     avf_fused_layout_free(&l);

@@ -111,7 +111,7 @@ static json_t *encode(const avf_segment *seg, const char *source, int64_t epoch,
 
     avf_message_meta meta = {source, epoch, seq, 0, INT64_MIN, NAN};
 
-    *text = avf_segment_message(seg, &meta);
+    *text = avf_segment_message(seg, NULL, &meta);
     assert_non_null(*text);
     /* one line: subscribers read messages line by line */
     assert_null(strchr(*text, '\n'));
@@ -205,7 +205,7 @@ static void test_segment_message_live_meta(void **state)
     /* 2026-11-27T12:00:17.250Z */
     avf_message_meta meta = {"cam", 3, 120, 117500000, 1795780817250000LL, 8.44};
     json_error_t error;
-    char *text = avf_segment_message(&seg, &meta);
+    char *text = avf_segment_message(&seg, NULL, &meta);
     json_t *msg = json_loads(text, 0, &error);
 
     (void)state;
@@ -223,7 +223,7 @@ static void test_segment_message_live_meta(void **state)
     /* unknown clock: both fields are left out, not null */
     meta.wallclock_us = INT64_MIN;
     meta.latency_ms = NAN;
-    text = avf_segment_message(&seg, &meta);
+    text = avf_segment_message(&seg, NULL, &meta);
     msg = json_loads(text, 0, &error);
     assert_non_null(msg);
     assert_null(json_object_get(msg, "wallclock"));

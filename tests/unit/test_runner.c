@@ -36,7 +36,7 @@
 #include "daemon/runner.h"
 #include "fusion/events.h"
 #include "fusion/message.h"
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 #include "pipeline/segmenter.h"
 
 #define MAX_CONNECTIONS 16
@@ -73,16 +73,16 @@ static int nb_messages;
 
 int __wrap_avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg);
 int __wrap_avf_sched_start(avf_sched *s);
-int __wrap_avf_sched_receive(avf_sched *s, avf_segment **seg);
+int __wrap_avf_sched_receive(avf_sched *s, avf_result **res);
 int __wrap_avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats);
 void __wrap_avf_sched_counters_get(avf_sched *s, avf_sched_counters *c);
 int __wrap_avf_sched_clock_offset(const avf_sched *s, int64_t *offset_us);
 void __wrap_avf_sched_free(avf_sched **ps);
 int __wrap_avf_publisher_send(avf_publisher *p, const char *topic, char *json);
 uint64_t __wrap_avf_publisher_drops(avf_publisher *p, const char *name);
-char *__wrap_avf_segment_message(const avf_segment *seg, const avf_message_meta *meta);
-void __wrap_avf_segment_free(avf_segment **pseg);
-void __wrap_avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT]);
+char *__wrap_avf_segment_message(const avf_segment *seg, const avf_fusion_out *out,
+                                 const avf_message_meta *meta);
+void __wrap_avf_result_free(avf_result **pres);
 
 int __wrap_avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg)
 {
@@ -115,18 +115,20 @@ int __wrap_avf_sched_start(avf_sched *s)
     return 0;
 }
 
-static avf_segment *segment(int i)
+/* The i-th segment of a connection, without fusion outputs or events. */
+static avf_result *segment(int i)
 {
-    avf_segment *seg = calloc(1, sizeof(*seg));
+    avf_result *res = calloc(1, sizeof(*res));
 
-    seg->t0_us = i * 1000000LL;
-    seg->t1_us = (i + 1) * 1000000LL;
-    seg->nb_frames = 2;
-    seg->nb_samples = 16000;
-    return seg;
+    res->seg = calloc(1, sizeof(*res->seg));
+    res->seg->t0_us = i * 1000000LL;
+    res->seg->t1_us = (i + 1) * 1000000LL;
+    res->seg->nb_frames = 2;
+    res->seg->nb_samples = 16000;
+    return res;
 }
 
-int __wrap_avf_sched_receive(avf_sched *s, avf_segment **seg)
+int __wrap_avf_sched_receive(avf_sched *s, avf_result **res)
 {
     if (s->c->block) {
         pthread_mutex_lock(&lock);
@@ -135,7 +137,7 @@ int __wrap_avf_sched_receive(avf_sched *s, avf_segment **seg)
         pthread_mutex_unlock(&lock);
         if (s->given++)
             return AVF_EOS;
-        *seg = segment(0);
+        *res = segment(0);
         return 0;
     }
     if (s->c->forever) {
@@ -143,12 +145,12 @@ int __wrap_avf_sched_receive(avf_sched *s, avf_segment **seg)
             av_usleep(1000);
         if (atomic_load(s->stop))
             return AVF_EOS;
-        *seg = segment(s->given++);
+        *res = segment(s->given++);
         return 0;
     }
     if (s->given >= s->c->segments)
         return AVF_EOS;
-    *seg = segment(s->given++);
+    *res = segment(s->given++);
     return 0;
 }
 
@@ -201,8 +203,10 @@ uint64_t __wrap_avf_publisher_drops(avf_publisher *p, const char *name)
     return strlen(name); /* something the status must show as it is */
 }
 
-char *__wrap_avf_segment_message(const avf_segment *seg, const avf_message_meta *meta)
+char *__wrap_avf_segment_message(const avf_segment *seg, const avf_fusion_out *out,
+                                 const avf_message_meta *meta)
 {
+    (void)out;
     char text[200];
 
     snprintf(text, sizeof(text),
@@ -212,17 +216,12 @@ char *__wrap_avf_segment_message(const avf_segment *seg, const avf_message_meta 
     return strdup(text);
 }
 
-void __wrap_avf_segment_free(avf_segment **pseg)
+void __wrap_avf_result_free(avf_result **pres)
 {
-    free(*pseg);
-    *pseg = NULL;
-}
-
-void __wrap_avf_segment_tag_scores(const avf_segment *seg, double scores[AVF_TAG_COUNT])
-{
-    (void)seg;
-    for (int i = 0; i < AVF_TAG_COUNT; i++)
-        scores[i] = 0;
+    if (*pres)
+        free((*pres)->seg);
+    free(*pres);
+    *pres = NULL;
 }
 
 static int setup(void **state)

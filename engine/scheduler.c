@@ -1,8 +1,10 @@
 /*
  * scheduler.c - threads and queues of one source's pipeline.
  *
- * Four threads: demux, video decode, audio decode, segment. The consumer (the
- * analyze command, later the daemon's sinks) pulls finished segments. Queue sizes
+ * Up to eight threads: demux (or a microphone's capture), video and audio decode,
+ * video and audio extract, segment, fusion. The consumer (the daemon's runner, the
+ * analyze and report commands, the training manifest) pulls finished results:
+ * fused segments with their tag events. Queue sizes
  * are small because every stage is fast compared with decoding: they smooth
  * bursts, they do not buffer time. The segmenter itself holds the segments still
  * open, so a decoder that runs ahead of the other never blocks on it. Two things
@@ -10,7 +12,7 @@
  * decoder's clock absorbed (a warning, a counter), and an input read to its end
  * well before its declared end (its last segment says so).
  */
-#include "pipeline/scheduler.h"
+#include "engine/scheduler.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -24,8 +26,8 @@
 #include "base/log.h"
 #include "base/redact.h"
 #include "base/error.h"
-#include "pipeline/extract.h"
 #include "fusion/fusion.h"
+#include "pipeline/extract.h"
 #include "pipeline/mic.h"
 #include "pipeline/queue.h"
 
@@ -65,18 +67,20 @@ struct avf_sched {
     avf_adec *adec;                  /* audio thread only while running */
     avf_segmenter *segmenter;        /* segment thread only while running */
     avf_extractor *vx, *ax;          /* extract threads only while running; NULL: no features */
-    avf_fusion *fusion;              /* segment thread only while running */
-    avf_queue *video_packets, *audio_packets, *video_items, *audio_items, *items, *out;
+    avf_fusion *fusion;              /* fusion thread only while running */
+    avf_queue *video_packets, *audio_packets, *video_items, *audio_items, *items;
+    avf_queue *segments; /* segment thread -> fusion thread: avf_segment */
+    avf_queue *out;      /* fusion thread -> consumer: avf_result */
     decoder_thread video_thread, audio_thread;
     extract_thread video_extract, audio_extract;
-    pthread_t threads[7];
+    pthread_t threads[8];
     int nb_threads; /* main thread only */
     int joined;     /* main thread only */
     pthread_mutex_t lock;
     int error;                     /* first stage error; protected by lock */
     int read_error;                /* demux thread only until joined */
     int mic_error;                 /* capture thread only until joined */
-    uint64_t segments;             /* segment thread only until joined */
+    uint64_t nb_segments;          /* fusion thread only until joined */
     atomic_ullong discontinuities; /* both decoder threads add to it */
     atomic_int input_at_end;       /* the demux thread read to the input's end */
     int64_t ended_early_us;        /* segment thread only until joined; INT64_MIN: no */
@@ -107,6 +111,23 @@ static void free_segment(void *p)
     avf_segment *seg = p;
 
     avf_segment_free(&seg);
+}
+
+void avf_result_free(avf_result **pres)
+{
+    if (!pres || !*pres)
+        return;
+    avf_segment_free(&(*pres)->seg);
+    avf_fusion_out_clear(&(*pres)->out);
+    free(*pres);
+    *pres = NULL;
+}
+
+static void free_result(void *p)
+{
+    avf_result *res = p;
+
+    avf_result_free(&res);
 }
 
 void avf_pipeline_config_default(avf_pipeline_config *cfg)
@@ -475,20 +496,13 @@ static int may_end_early(avf_sched *s)
     return info && info->declared_end_us != INT64_MAX && atomic_load(&s->input_at_end);
 }
 
-/* Fuses seg and hands it to the consumer; takes ownership of seg. */
+/* Hands seg to the fusion stage; takes ownership of seg. */
 static int deliver(avf_sched *s, avf_segment *seg)
 {
-    int ret = avf_fusion_segment(s->fusion, seg);
-
-    if (ret < 0) {
-        avf_segment_free(&seg);
-        return ret;
-    }
-    if (avf_queue_send(s->out, seg) == AVF_EOS) {
+    if (avf_queue_send(s->segments, seg) == AVF_EOS) {
         avf_segment_free(&seg);
         return AVF_EOS;
     }
-    s->segments++;
     return 0;
 }
 
@@ -550,6 +564,62 @@ done:
     if (ret < 0 && ret != AVF_EOS)
         set_error(s, "segment", ret);
     avf_queue_finish_recv(s->items);
+    avf_queue_finish_send(s->segments);
+    return NULL;
+}
+
+/* Sends res to the consumer; takes ownership of res. */
+static int send_result(avf_sched *s, avf_result *res)
+{
+    if (avf_queue_send(s->out, res) == AVF_EOS) {
+        avf_result_free(&res);
+        return AVF_EOS;
+    }
+    return 0;
+}
+
+/*
+ * The fusion thread: completes each segment and decides its events. When the
+ * segments end, however they end (the input's end, a stage's failure, a stop),
+ * the tags still active end too, in a last result; only a consumer that has gone
+ * gets none.
+ */
+static void *fusion_main(void *arg)
+{
+    avf_sched *s = arg;
+    avf_segment *seg = NULL;
+    avf_result *res = NULL;
+    int ret = 0;
+
+    while (avf_queue_receive(s->segments, (void **)&seg) == 0) {
+        res = calloc(1, sizeof(*res));
+        if (!res) {
+            avf_segment_free(&seg);
+            ret = AVERROR(ENOMEM);
+            break;
+        }
+        res->seg = seg;
+        ret = avf_fusion_segment(s->fusion, seg, &res->out, res->events);
+        if (ret < 0) {
+            avf_result_free(&res);
+            break;
+        }
+        res->nb_events = ret;
+        ret = send_result(s, res);
+        if (ret < 0)
+            break;
+        s->nb_segments++;
+    }
+    if (ret != AVF_EOS) {
+        res = calloc(1, sizeof(*res));
+        if (res && (res->nb_events = avf_fusion_finish(s->fusion, res->events)) > 0)
+            send_result(s, res);
+        else
+            avf_result_free(&res);
+    }
+    if (ret < 0 && ret != AVF_EOS)
+        set_error(s, "fusion", ret);
+    avf_queue_finish_recv(s->segments);
     avf_queue_finish_send(s->out);
     return NULL;
 }
@@ -707,8 +777,9 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
     };
     s->segmenter = avf_segmenter_new(&seg_cfg);
     s->items = avf_queue_new(ITEM_QUEUE_SIZE, (video != NULL) + has_audio, policy, free_item);
-    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
-    if (!s->segmenter || !s->items || !s->out)
+    s->segments = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
+    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_result);
+    if (!s->segmenter || !s->items || !s->segments || !s->out)
         goto fail_nomem;
     *ps = s;
     return 0;
@@ -756,6 +827,10 @@ int avf_sched_start(avf_sched *s)
         (extract_thread){s, "extract:video", AVF_ITEM_VIDEO_END, s->video_items, s->vx};
     s->audio_extract =
         (extract_thread){s, "extract:audio", AVF_ITEM_AUDIO_END, s->audio_items, s->ax};
+    ret = pthread_create(&s->threads[s->nb_threads], NULL, fusion_main, s);
+    if (ret)
+        goto fail;
+    s->nb_threads++;
     ret = pthread_create(&s->threads[s->nb_threads], NULL, segment_main, s);
     if (ret)
         goto fail;
@@ -809,13 +884,14 @@ fail:
     if (s->audio_items)
         avf_queue_finish_recv(s->audio_items);
     avf_queue_finish_recv(s->items);
+    avf_queue_finish_recv(s->segments);
     avf_queue_finish_recv(s->out);
     return AVERROR(ret);
 }
 
-int avf_sched_receive(avf_sched *s, avf_segment **seg)
+int avf_sched_receive(avf_sched *s, avf_result **res)
 {
-    return avf_queue_receive(s->out, (void **)seg);
+    return avf_queue_receive(s->out, (void **)res);
 }
 
 static void count_queue(avf_queue *q, uint64_t *drops, uint64_t *queued)
@@ -834,6 +910,7 @@ void avf_sched_counters_get(avf_sched *s, avf_sched_counters *c)
     count_queue(s->video_items, &c->frame_drops, &c->frames_queued);
     count_queue(s->audio_items, &c->frame_drops, &c->frames_queued);
     count_queue(s->items, &c->frame_drops, &c->frames_queued);
+    count_queue(s->segments, &c->segment_drops, &c->segments_queued);
     count_queue(s->out, &c->segment_drops, &c->segments_queued);
     c->discontinuities = atomic_load(&s->discontinuities);
 }
@@ -895,7 +972,7 @@ int avf_sched_wait(avf_sched *s, avf_pipeline_stats *stats)
         if (s->adec)
             stats->audio = *avf_adec_stats(s->adec);
         stats->segmenter = *avf_segmenter_get_stats(s->segmenter);
-        stats->segments = s->segments;
+        stats->segments = s->nb_segments;
         stats->discontinuities = atomic_load(&s->discontinuities);
         stats->ended_early_us = s->ended_early_us;
         stats->declared_end_us = s->src ? avf_source_get_info(s->src)->declared_end_us : INT64_MAX;
@@ -922,6 +999,7 @@ void avf_sched_free(avf_sched **ps)
         avf_sched_wait(s, NULL);
     }
     avf_queue_free(&s->out);
+    avf_queue_free(&s->segments);
     avf_queue_free(&s->items);
     avf_queue_free(&s->audio_items);
     avf_queue_free(&s->video_items);

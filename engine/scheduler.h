@@ -2,10 +2,20 @@
  * scheduler.h - owns the threads and queues of one source's pipeline.
  *
  *   demux --packets--> video decode --items--> video extract --+
- *         --packets--> audio decode --items--> audio extract --+--> segment --> consumer
+ *         --packets--> audio decode --items--> audio extract --+
+ *                                                              |
+ *         consumer <--results-- fusion <--segments-- segment <--+
  *
- * (without feature plugins the decoders feed the segment thread directly). The
- * segment thread runs the segmenter and then the fusion stage on each segment.
+ * (without feature plugins the decoders feed the segment thread directly; a
+ * microphone's capture thread takes the audio decoder's place). The segment thread
+ * runs the segmenter (pipeline/segmenter.h); the fusion thread completes each
+ * segment (fusion/fusion.h: features, offset, tags, heads) and decides its tag
+ * events. The consumer receives results that are complete: a segment with the
+ * events it decided, and last, when the input ends, the events the end decided.
+ *
+ * The scheduler sits above pipeline/ and fusion/, in engine/, because it is the
+ * one module that knows both: the stages below it know nothing of each other
+ * (pipeline/ never includes fusion/).
  *
  * The scheduler alone knows this topology (STYLE.md rule 1): each stage is a
  * module with no knowledge of its neighbours, and each thread body here moves
@@ -21,6 +31,10 @@
 
 #include <libavutil/rational.h>
 
+#include "fusion/events.h"
+#include "fusion/model.h"
+#include "fusion/outputs.h"
+#include "fusion/vector.h"
 #include "pipeline/decode.h"
 #include "plugins/avfuse_plugin.h"
 #include "pipeline/segmenter.h"
@@ -70,8 +84,8 @@ typedef struct avf_pipeline_config {
     int nb_plugins;
     /* The fused vector layout of those plugins and the model applied to it (both
      * borrowed, checked against each other, or both NULL: no labels/sentiment). */
-    const struct avf_fused_layout *fused;
-    const struct avf_model *model;
+    const avf_fused_layout *fused;
+    const avf_model *model;
 } avf_pipeline_config;
 
 /* Audio analysis windows: 25 ms every 10 ms. */
@@ -97,8 +111,9 @@ typedef struct avf_pipeline_stats {
 
 typedef struct avf_sched avf_sched;
 
-/* Work dropped by the bounded queues of a live pipeline, and what they hold now;
- * the timestamp discontinuities its decoders absorbed so far. */
+/* Work dropped by the bounded queues of a live pipeline, and what they hold now
+ * (segments: before and after the fusion stage); the timestamp discontinuities its
+ * decoders absorbed so far. */
 typedef struct avf_sched_counters {
     uint64_t packet_drops, frame_drops, segment_drops;
     uint64_t packets_queued, frames_queued, segments_queued;
@@ -121,11 +136,29 @@ const avf_source_info *avf_sched_source_info(const avf_sched *s);
 int avf_sched_start(avf_sched *s);
 
 /*
- * Waits for the next segment. On 0, *seg is the caller's (free it with
- * avf_segment_free()). Returns AVF_EOS once no segment will follow, whether the
- * input ended or a stage failed: avf_sched_wait() tells which.
+ * What the pipeline delivers, in timeline order. Events have no seq and no offset
+ * of their own: the consumer encodes them (avf_event_message()) with the seq it
+ * gives seg, and for the last result the seq of the last segment it received.
  */
-int avf_sched_receive(avf_sched *s, avf_segment **seg);
+typedef struct avf_result {
+    avf_segment *seg;   /* NULL in the last result, which carries the ENDs of the
+                           tags still active when the segments ended */
+    avf_fusion_out out; /* what fusion made of seg (zero without seg) */
+    int nb_events;
+    avf_event events[AVF_EVENTS_MAX]; /* decided by seg, in the order of events.h */
+} avf_result;
+
+/* Frees the result, its segment and its fusion outputs; accepts NULL; sets *pres
+ * to NULL. */
+void avf_result_free(avf_result **pres);
+
+/*
+ * Waits for the next result. On 0, *res is the caller's (free it with
+ * avf_result_free()). Returns AVF_EOS once no result will follow, whether the
+ * input ended or a stage failed: avf_sched_wait() tells which. A live pipeline
+ * that drops a result when its consumer lags drops that segment's events with it.
+ */
+int avf_sched_receive(avf_sched *s, avf_result **res);
 
 /*
  * Asks the pipeline to end early: the input stops being read and the segments
