@@ -32,18 +32,19 @@ up: which audio windows reach a segment before it is out depends on thread timin
 `avfuse analyze -v` then says "N frames or sample blocks came after their segment
 was out"). So when the two outputs differ, both builds run again, alternately,
 twice each, and while either varies up to --reruns times each: if one of them then
-prints the other's bytes, the verdict is VARIES (printed, with the members that varied; a failure only with --strict),
-otherwise DIFFERS.
+prints the other's bytes, the verdict is VARIES (printed, with the members that
+varied; a failure only with --strict), otherwise DIFFERS.
 
 --bench then also compares CPU time (user + system, os.wait4's rusage, as the other
-benches measure it) of the two builds on the full 60 s 720p30 bench input: --runs
-pairs, the order alternating in each pair, the median of the per-pair ratios
+benches measure it) of the two builds on the 60 s 720p30 bench input (--bench-seconds):
+--runs pairs, the order alternating in each pair, the median of the per-pair ratios
 new / ref printed. Timing depends on the machine, so it is not part of CI;
 --max-ratio R makes a median ratio above R an error.
 
 Needs the git history back to the reference revision: a shallow clone fails with a
 message, it does not skip. Usage: python3 bench/same_output.py [--build DIR]
-[--ref REV | --ref-build DIR] [--cache DIR] [--seconds N] [--keep DIR] [--bench [--runs N]]
+[--ref REV | --ref-build DIR] [--cache DIR] [--seconds N] [--keep DIR] [--strict]
+[--bench [--runs N] [--bench-seconds N] [--max-ratio R]]
 """
 import argparse
 import json
@@ -367,9 +368,9 @@ def identity(ref, new, inputs, keep, reruns):
     return verdicts
 
 
-def cpu_bench(ref, new, cache, runs, max_ratio):
-    """Paired CPU runs on the 60 s 720p30 bench input; False when over max_ratio."""
-    clip = common.make_input(cache, "720p30")
+def cpu_bench(ref, new, cache, seconds, runs, max_ratio):
+    """Paired CPU runs on the 720p30 bench input; False when over max_ratio."""
+    clip = common.make_input(cache, "720p30", seconds)
     print("same_output: CPU, %d pairs, analyze --events on %s" % (runs, clip))
     print("  %s" % common.machine_line())
     ref_cpu, new_cpu, ratios = [], [], []
@@ -417,6 +418,8 @@ def main():
     ap.add_argument("--strict", action="store_true",
                     help="an output that varies from run to run is a failure")
     ap.add_argument("--bench", action="store_true", help="then compare CPU time")
+    ap.add_argument("--bench-seconds", type=int, default=common.DURATION,
+                    help="--bench: length of the 720p30 input (default %(default)s)")
     ap.add_argument("--runs", type=int, default=5, help="--bench pairs (default %(default)s)")
     ap.add_argument("--max-ratio", type=float, help="--bench: fail above this new / ref")
     opts = ap.parse_args()
@@ -453,7 +456,8 @@ def main():
         return 1
     print("same_output: PASSED: the two builds printed the same bytes in every comparison%s "
           "(%.0f s)" % (" (%d of them once rerun)" % varies if varies else "", took))
-    if opts.bench and not cpu_bench(ref, new, opts.cache, opts.runs, opts.max_ratio):
+    if opts.bench and not cpu_bench(ref, new, opts.cache, opts.bench_seconds, opts.runs,
+                                     opts.max_ratio):
         return 1
     return 0
 
