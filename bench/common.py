@@ -92,9 +92,10 @@ def _chord_expr():
     return "0.12*(0.35+0.65*exp(-6*mod(t\\,0.5)))*(%s)" % "+".join(terms)
 
 
-def _video_graph(width, height):
+def _video_graph(width, height, duration):
     """One filtergraph chain per CUT_EVERY seconds, cycling through sources that move in
-    different ways, so every cut is a hard cut; one black and one frozen stretch."""
+    different ways, so every cut is a hard cut; one black (20-24 s) and one frozen
+    (40-44 s) stretch."""
     w, h, seg = width, height, CUT_EVERY
     makers = [
         lambda i: "testsrc2=s=%dx%d:r=30:d=%d,hue=h=%d" % (w, h, seg, 40 * i),
@@ -105,7 +106,7 @@ def _video_graph(width, height):
         lambda i: "gradients=s=%dx%d:r=30:speed=0.02:seed=%d:d=%d" % (w, h, 7 + i, seg),
         lambda i: "smptehdbars=s=%dx%d:r=30:d=%d,scroll=h=0.004:v=0.002" % (w, h, seg),
     ]
-    n = DURATION // seg
+    n = -(-duration // seg)
     chains = []
     for i in range(n):
         grain = ",noise=alls=4:allf=t"  # sensor-like noise: camera-like bitrates
@@ -123,10 +124,10 @@ def _video_graph(width, height):
     return ";".join(chains)
 
 
-def _audio_graph(textfile):
+def _audio_graph(textfile, duration):
     """Speech (flite) alone 0-20 s, chords alone 20-40 s, speech over quieter chords
-    40-52 s, silence 52-56 s, chords 56-60 s."""
-    d = DURATION
+    40-52 s, silence 52-56 s, chords 56-60 s (cut short at duration)."""
+    d = duration
     speech = ("flite=textfile='%s':voice=kal16,aresample=48000,apad,atrim=duration=%d,"
               "volume=eval=frame:volume='between(t\\,0\\,20)+between(t\\,40\\,52)'[sp]"
               % (textfile, d))
@@ -137,11 +138,12 @@ def _audio_graph(textfile):
             "asetnsamples=n=1024:p=0[a]" % (speech, music))
 
 
-def make_input(cache, name):
-    """Returns the path of the cached 60 s input NAME (a key of SIZES), generating it
-    (H.264 + AAC in MP4) first when it is not there yet."""
+def make_input(cache, name, duration=DURATION):
+    """Returns the path of the cached input NAME (a key of SIZES), generating it (H.264 +
+    AAC in MP4) first when it is not there yet. A duration under 60 s keeps the first
+    duration seconds of the same recipe (a whole number of seconds)."""
     width, height, maxrate = SIZES[name]
-    path = os.path.join(cache, "%s-%s-%ds.mp4" % (RECIPE, name, DURATION))
+    path = os.path.join(cache, "%s-%s-%ds.mp4" % (RECIPE, name, duration))
     if os.path.exists(path):
         return path
     os.makedirs(cache, exist_ok=True)
@@ -150,9 +152,10 @@ def make_input(cache, name):
         fh.write(SPEECH_TEXT * 2)
     print("bench: generating %s (once; takes a minute or two)" % path, file=sys.stderr)
     tmp = path + ".part.mp4"
+    graph = _video_graph(width, height, duration) + ";" + _audio_graph(textfile, duration)
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostats", "-y",
-           "-filter_complex", _video_graph(width, height) + ";" + _audio_graph(textfile),
-           "-map", "[v]", "-map", "[a]", "-t", str(DURATION),
+           "-filter_complex", graph,
+           "-map", "[v]", "-map", "[a]", "-t", str(duration),
            "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-maxrate", "%dM" % maxrate,
            "-bufsize", "%dM" % (2 * maxrate), "-g", "60", "-pix_fmt", "yuv420p",
            "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-movflags", "+faststart", tmp]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, then builds and runs every
-# test twice — a normal build (warnings are errors) that also runs valgrind, and
+# test twice — a normal build (warnings are errors) that also runs valgrind and
+# compares what avfuse analyze prints with a reference revision's, and
 # an AddressSanitizer + UndefinedBehaviorSanitizer build that also runs a minute of
 # the soak — then the threaded tests in a ThreadSanitizer build, and runs the fuzz
 # targets for 30 s each (clang, libFuzzer). .ci/run runs this.
@@ -31,6 +32,15 @@ if ! git ls-files -z '*.c' '*.h' '*.cpp' | xargs -0 -r clang-format --dry-run -W
 fi
 
 run_suite build
+
+# A refactor must not change what avfuse analyze prints: build/ against the last commit
+# before the refactors, built into ~/.cache/avfuse-bench (bench/same_output.py; about 2
+# minutes the first time, then seconds). It needs the git history: a shallow clone fails.
+echo "== same output: avfuse analyze of build/ against bench/same_output.py's reference"
+if ! python3 bench/same_output.py --build build; then
+  status=1
+fi
+
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite build-asan -DAVFUSE_SANITIZE=ON
 

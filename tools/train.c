@@ -32,7 +32,7 @@
 #define DEFAULT_L2       1e-3
 #define DEFAULT_MAX_ITER 400
 #define DEFAULT_HIDDEN   16
-/* grouped cross-validation on the training data chose it (docs/models.md) */
+/* grouped cross-validation on the training data chose it (docs/models-notebook.md) */
 #define DEFAULT_SMOOTHING 0.5
 
 /* What train and eval share: the manifest, -j, and tools/options.h's options. */
