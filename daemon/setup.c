@@ -19,8 +19,8 @@
  * folder that is refused is reported (by the loader) and skipped. On success
  * *plugins is the caller's to free() and the count is returned.
  */
-int avf_load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
-                     const avf_plugin_descriptor ***plugins)
+static int load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
+                        const avf_plugin_descriptor ***plugins)
 {
     const avf_plugin_descriptor *builtins[] = {avf_builtin_video_descriptor(),
                                                avf_builtin_audio_descriptor()};
@@ -57,8 +57,15 @@ int avf_load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_d
 #define AVFUSE_SOURCE_MODEL "models/default.model"
 #endif
 
-int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
-                   const avf_fused_layout *available)
+/*
+ * Loads the model at path, or when path is NULL the first that exists of
+ * $AVFUSE_MODEL, the installed default and the source tree's models/default.model,
+ * and checks that every feature it needs is in `available` (more is fine). Returns
+ * 0 with *pm and *playout (the model's own fused layout) set, 1 when path is NULL
+ * and no model exists (*pm NULL), or a negative error already logged.
+ */
+static int load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
+                      const avf_fused_layout *available)
 {
     const char *candidates[] = {getenv("AVFUSE_MODEL"), AVFUSE_INSTALLED_MODEL,
                                 AVFUSE_SOURCE_MODEL};
@@ -103,7 +110,7 @@ int avf_setup_load(avf_setup *s, const avf_setup_options *o)
     int ret;
 
     memset(s, 0, sizeof(*s));
-    ret = avf_load_plugins(&s->registry, o->plugin_dirs, o->nb_plugin_dirs, &s->plugins);
+    ret = load_plugins(&s->registry, o->plugin_dirs, o->nb_plugin_dirs, &s->plugins);
     if (ret < 0)
         return ret;
     s->nb_plugins = ret;
@@ -114,7 +121,7 @@ int avf_setup_load(avf_setup *s, const avf_setup_options *o)
     }
     if (o->model == AVF_MODEL_NONE)
         return 0;
-    ret = avf_load_model(&s->model, &s->fused, o->model_path, s->available);
+    ret = load_model(&s->model, &s->fused, o->model_path, s->available);
     if (ret > 0 && o->model == AVF_MODEL_REQUIRED) {
         avf_log(AVF_LOG_ERROR, o->component, "no model found; give one with --model");
         ret = AVERROR(ENOENT);

@@ -57,22 +57,4 @@ void avf_setup_apply(const avf_setup *s, avf_pipeline_config *cfg);
 /* The layout of the fused vectors: the model's, else every extractor's. */
 const avf_fused_layout *avf_setup_layout(const avf_setup *s);
 
-/*
- * The two steps of avf_setup_load(), for callers that run them apart.
- *
- * avf_load_plugins(): on success *plugins is the caller's to free() and the count
- * is returned; *pr must outlive the descriptors' use.
- *
- * avf_load_model(): loads the model at path, or when path is NULL the first that
- * exists of $AVFUSE_MODEL, the installed default and the source tree's
- * models/default.model, and checks that every feature it needs is in `available`
- * (more is fine). Returns 0 with *pm and *playout (the model's own fused layout;
- * free with avf_fused_layout_free()) set, 1 when path is NULL and no model exists
- * (*pm NULL), or a negative error already logged.
- */
-int avf_load_plugins(avf_plugin_registry **pr, const char *const *dirs, int nb_dirs,
-                     const avf_plugin_descriptor ***plugins);
-int avf_load_model(avf_model **pm, avf_fused_layout **playout, const char *path,
-                   const avf_fused_layout *available);
-
 #endif

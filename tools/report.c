@@ -260,9 +260,7 @@ static int read_json_lines(report *r, FILE *f, const char *where)
 
 typedef struct media_opts {
     avf_pipeline_config cfg;
-    const char **plugin_dirs;
-    int nb_plugin_dirs;
-    const char *model_path;
+    const avf_tool_options *opt; /* the extractors and the model to load */
 } media_opts;
 
 /* avf_analyze_cb: adds the line to the report r, segment lines numbered from 1. */
@@ -281,34 +279,20 @@ static int add_line(void *r, char *line, const avf_segment *seg, uint64_t seq)
  */
 static int analyze_media(report *r, const char *path, media_opts *o)
 {
-    const avf_plugin_descriptor **plugins = NULL;
-    avf_plugin_registry *registry = NULL;
-    avf_fused_layout *layout = NULL, *model_layout = NULL;
-    avf_model *model = NULL;
+    avf_setup_options so = avf_tool_setup_options(o->opt, AVF_MODEL_OPTIONAL, "report",
+                                                  "segments carry no labels or sentiment");
+    avf_setup setup;
     avf_pipeline_stats stats;
     avf_sched *s = NULL;
     char source[AVF_SOURCE_NAME_MAX + 1], err[256];
     uint64_t seq = 0;
-    int ret, nb_plugins;
+    int ret;
 
     avf_source_name_from_path(path, source);
-    ret = nb_plugins = avf_load_plugins(&registry, o->plugin_dirs, o->nb_plugin_dirs, &plugins);
+    ret = avf_setup_load(&setup, &so);
     if (ret < 0)
         goto done;
-    o->cfg.plugins = plugins;
-    o->cfg.nb_plugins = nb_plugins;
-    layout = avf_fused_layout_new(plugins, nb_plugins);
-    if (!layout) {
-        ret = AVERROR(ENOMEM);
-        goto done;
-    }
-    ret = avf_load_model(&model, &model_layout, o->model_path, layout);
-    if (ret < 0)
-        goto done;
-    if (ret > 0)
-        avf_log(AVF_LOG_WARN, "report", "no model found: segments carry no labels or sentiment");
-    o->cfg.fused = model_layout;
-    o->cfg.model = model;
+    avf_setup_apply(&setup, &o->cfg);
     ret = avf_sched_open(&s, path, &o->cfg);
     if (ret < 0) {
         avf_log(AVF_LOG_ERROR, path, "%s",
@@ -337,11 +321,7 @@ static int analyze_media(report *r, const char *path, media_opts *o)
     avf_log(AVF_LOG_INFO, path, "%llu segments analyzed", (unsigned long long)seq);
 done:
     avf_sched_free(&s);
-    avf_model_free(&model);
-    avf_fused_layout_free(&model_layout);
-    avf_fused_layout_free(&layout);
-    free(plugins);
-    avf_plugin_registry_free(&registry);
+    avf_setup_free(&setup);
     o->cfg.plugins = NULL;
     o->cfg.fused = NULL;
     o->cfg.model = NULL;
@@ -406,7 +386,7 @@ void avf_report_free(report *r)
 
 int avf_report_read(report *r, const char *input, const avf_tool_options *opt)
 {
-    media_opts o = {opt->cfg, opt->plugin_dirs, opt->nb_plugin_dirs, opt->model_path};
+    media_opts o = {opt->cfg, opt};
     int ret = read_input(r, input, &o);
 
     if (ret < 0)

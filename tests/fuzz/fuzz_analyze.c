@@ -40,27 +40,19 @@
 
 /* What the pipeline analyzes with, set up once: the built-in extractors and the
  * default model, as `avfuse analyze` has them. */
-static avf_plugin_registry *registry;
-static const avf_plugin_descriptor **plugins;
-static int nb_plugins;
-static avf_fused_layout *model_layout;
-static avf_model *model;
+static avf_setup setup;
 
 static void init(void)
 {
-    avf_fused_layout *layout;
+    avf_setup_options o = {
+        .model_path = AVFUSE_FUZZ_MODEL, .model = AVF_MODEL_REQUIRED, .component = "fuzz_analyze"};
 
     fuzz_quiet();
-    nb_plugins = avf_load_plugins(&registry, NULL, 0, &plugins);
-    if (nb_plugins < 0) {
-        nb_plugins = 0;
-        return;
-    }
-    /* what the registered plugins provide: only to check the model against */
-    layout = avf_fused_layout_new(plugins, nb_plugins);
-    if (layout && avf_load_model(&model, &model_layout, AVFUSE_FUZZ_MODEL, layout) != 0)
+    if (avf_setup_load(&setup, &o) < 0) {
         fprintf(stderr, "fuzz_analyze: running without a model\n");
-    avf_fused_layout_free(&layout);
+        o.model = AVF_MODEL_NONE;
+        avf_setup_load(&setup, &o);
+    }
 }
 
 /*
@@ -164,10 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     avf_pipeline_config_default(&cfg);
     set_analysis(&cfg, data, size);
     cfg.pb = pb;
-    cfg.plugins = plugins;
-    cfg.nb_plugins = nb_plugins;
-    cfg.fused = model ? model_layout : NULL;
-    cfg.model = model;
+    avf_setup_apply(&setup, &cfg);
     if (avf_sched_open(&s, "fuzz", &cfg) == 0)
         analyze(s);
     avf_sched_free(&s);
