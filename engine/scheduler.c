@@ -654,7 +654,10 @@ static int adec_receive(void *dec, avf_item **item)
     return avf_adec_receive(dec, item);
 }
 
-int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg)
+/* Opens the input (url) and the microphone, as cfg asks; *video and *audio are the
+ * streams to decode (the microphone replaces the input's audio). */
+static int open_inputs(avf_sched *s, const char *url, const avf_pipeline_config *cfg,
+                       const AVStream **video, const AVStream **audio)
 {
     avf_source_options src_opt = {
         .io_timeout_us = cfg->io_timeout_us,
@@ -667,9 +670,130 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
         .why = cfg->why,
         .why_size = cfg->why_size,
     };
+    char why[256];
+    int ret;
+
+    if (url) {
+        const avf_source_info *info;
+
+        ret = avf_source_open(&s->src, url, &src_opt);
+        if (ret < 0)
+            return ret;
+        info = avf_source_get_info(s->src);
+        *video = info->video;
+        *audio = cfg->microphone ? NULL : info->audio;
+    } else if (!cfg->microphone) {
+        return AVERROR(EINVAL);
+    }
+    if (cfg->microphone) {
+        ret = avf_mic_open(&s->mic, cfg->microphone, cfg->rate, why, sizeof(why));
+        if (ret < 0) {
+            avf_log(AVF_LOG_DEBUG, "mic", "%s", why);
+            if (cfg->why)
+                snprintf(cfg->why, cfg->why_size, "%s", why);
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* The decoders of the streams there are, and their packet queues. */
+static int open_decoders(avf_sched *s, const AVStream *video, const AVStream *audio,
+                         enum avf_queue_policy policy)
+{
+    const avf_pipeline_config *cfg = &s->cfg;
+    const avf_source_info *info = s->src ? avf_source_get_info(s->src) : NULL;
+    int ret;
+
+    if (video) {
+        avf_video_options vopt = {.fps = cfg->fps, .max_width = cfg->max_width};
+
+        ret = avf_vdec_open(&s->vdec, video, &vopt, info->origin_us, info->video_limit_us);
+        if (ret < 0)
+            return ret;
+        s->video_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
+        if (!s->video_packets)
+            return AVERROR(ENOMEM);
+    }
+    if (audio) {
+        ret = avf_adec_open(&s->adec, audio, cfg->rate, info->origin_us, info->audio_limit_us);
+        if (ret < 0)
+            return ret;
+        s->audio_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
+        if (!s->audio_packets)
+            return AVERROR(ENOMEM);
+    }
+    return 0;
+}
+
+/* The feature extractors of each modality there is, and their item queues. */
+static int open_extractors(avf_sched *s, const char *url, int has_video, int has_audio,
+                           enum avf_queue_policy policy)
+{
+    const avf_pipeline_config *cfg = &s->cfg;
+    avf_plugin_config pcfg = {
+        .struct_size = sizeof(pcfg),
+        .sample_rate = cfg->rate,
+        .window = cfg->rate * AVF_WINDOW_MS / 1000,
+        .hop = cfg->rate * AVF_WINDOW_HOP_MS / 1000,
+        .frame_rate = av_q2d(cfg->fps),
+        .source = avf_redact(s->input_shown, sizeof(s->input_shown), url ? url : cfg->microphone),
+    };
+    int ret;
+
+    if (cfg->nb_plugins <= 0)
+        return 0;
+    if (has_video) {
+        ret = avf_extractor_new(&s->vx, AVF_PLUGIN_VIDEO, cfg->plugins, cfg->nb_plugins, &pcfg);
+        if (ret < 0)
+            return ret;
+        s->video_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, policy, free_item);
+        if (!s->video_items)
+            return AVERROR(ENOMEM);
+    }
+    if (has_audio) {
+        ret = avf_extractor_new(&s->ax, AVF_PLUGIN_AUDIO, cfg->plugins, cfg->nb_plugins, &pcfg);
+        if (ret < 0)
+            return ret;
+        s->audio_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, policy, free_item);
+        if (!s->audio_items)
+            return AVERROR(ENOMEM);
+    }
+    return 0;
+}
+
+/* The segmenter and the fusion stage, and the queues into, between and out of them. */
+static int open_segment_stages(avf_sched *s, int has_video, int has_audio,
+                               enum avf_queue_policy policy)
+{
+    const avf_pipeline_config *cfg = &s->cfg;
+    avf_segmenter_config seg_cfg = {
+        .rate = cfg->rate,
+        .hop_samples = llround(cfg->hop_s * cfg->rate),
+        .len_samples = llround(cfg->len_s * cfg->rate),
+        .min_partial_us = llround(cfg->min_partial_s * AV_TIME_BASE),
+        .has_video = has_video,
+        .has_audio = has_audio,
+        .video_dim = s->vx ? avf_extractor_layout(s->vx)->dim : 0,
+        .audio_dim = s->ax ? avf_extractor_layout(s->ax)->dim : 0,
+    };
+
+    s->fusion = avf_fusion_new(s->vx ? avf_extractor_layout(s->vx) : NULL,
+                               s->ax ? avf_extractor_layout(s->ax) : NULL, cfg->rate,
+                               cfg->rate * AVF_WINDOW_MS / 1000,
+                               cfg->rate * AVF_WINDOW_HOP_MS / 1000, cfg->fused, cfg->model);
+    s->segmenter = avf_segmenter_new(&seg_cfg);
+    s->items = avf_queue_new(ITEM_QUEUE_SIZE, has_video + has_audio, policy, free_item);
+    s->segments = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
+    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_result);
+    if (!s->fusion || !s->segmenter || !s->items || !s->segments || !s->out)
+        return AVERROR(ENOMEM);
+    return 0;
+}
+
+int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *cfg)
+{
     enum avf_queue_policy policy = cfg->live ? AVF_QUEUE_DROP_OLDEST : AVF_QUEUE_BLOCK;
-    avf_segmenter_config seg_cfg;
-    const avf_source_info *info = NULL;
     const AVStream *video = NULL, *audio = NULL;
     int has_audio;
     avf_sched *s;
@@ -692,102 +816,20 @@ int avf_sched_open(avf_sched **ps, const char *url, const avf_pipeline_config *c
     atomic_init(&s->discontinuities, 0);
     atomic_init(&s->input_at_end, 0);
     s->ended_early_us = INT64_MIN;
-    if (url) {
-        ret = avf_source_open(&s->src, url, &src_opt);
-        if (ret < 0)
-            goto fail;
-        info = avf_source_get_info(s->src);
-        video = info->video;
-        audio = cfg->microphone ? NULL : info->audio; /* the microphone replaces it */
-    } else if (!cfg->microphone) {
-        ret = AVERROR(EINVAL);
-        goto fail;
-    }
-    if (cfg->microphone) {
-        ret = avf_mic_open(&s->mic, cfg->microphone, cfg->rate, why, sizeof(why));
-        if (ret < 0) {
-            avf_log(AVF_LOG_DEBUG, "mic", "%s", why);
-            if (cfg->why)
-                snprintf(cfg->why, cfg->why_size, "%s", why);
-            goto fail;
-        }
-    }
+    ret = open_inputs(s, url, cfg, &video, &audio);
     has_audio = audio || s->mic;
-    if (video) {
-        avf_video_options vopt = {.fps = cfg->fps, .max_width = cfg->max_width};
-
-        ret = avf_vdec_open(&s->vdec, video, &vopt, info->origin_us, info->video_limit_us);
-        if (ret < 0)
-            goto fail;
-        s->video_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
-        if (!s->video_packets)
-            goto fail_nomem;
+    if (ret >= 0)
+        ret = open_decoders(s, video, audio, policy);
+    if (ret >= 0)
+        ret = open_extractors(s, url, video != NULL, has_audio, policy);
+    if (ret >= 0)
+        ret = open_segment_stages(s, video != NULL, has_audio, policy);
+    if (ret < 0) {
+        avf_sched_free(&s);
+        return ret;
     }
-    if (audio) {
-        ret = avf_adec_open(&s->adec, audio, cfg->rate, info->origin_us, info->audio_limit_us);
-        if (ret < 0)
-            goto fail;
-        s->audio_packets = avf_queue_new(PACKET_QUEUE_SIZE, 1, policy, free_packet);
-        if (!s->audio_packets)
-            goto fail_nomem;
-    }
-    if (cfg->nb_plugins > 0) {
-        avf_plugin_config pcfg = {
-            .struct_size = sizeof(pcfg),
-            .sample_rate = cfg->rate,
-            .window = cfg->rate * AVF_WINDOW_MS / 1000,
-            .hop = cfg->rate * AVF_WINDOW_HOP_MS / 1000,
-            .frame_rate = av_q2d(cfg->fps),
-            .source =
-                avf_redact(s->input_shown, sizeof(s->input_shown), url ? url : cfg->microphone),
-        };
-
-        if (video) {
-            ret = avf_extractor_new(&s->vx, AVF_PLUGIN_VIDEO, cfg->plugins, cfg->nb_plugins, &pcfg);
-            if (ret < 0)
-                goto fail;
-            s->video_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, policy, free_item);
-            if (!s->video_items)
-                goto fail_nomem;
-        }
-        if (has_audio) {
-            ret = avf_extractor_new(&s->ax, AVF_PLUGIN_AUDIO, cfg->plugins, cfg->nb_plugins, &pcfg);
-            if (ret < 0)
-                goto fail;
-            s->audio_items = avf_queue_new(ITEM_QUEUE_SIZE, 1, policy, free_item);
-            if (!s->audio_items)
-                goto fail_nomem;
-        }
-    }
-    s->fusion = avf_fusion_new(s->vx ? avf_extractor_layout(s->vx) : NULL,
-                               s->ax ? avf_extractor_layout(s->ax) : NULL, cfg->rate,
-                               cfg->rate * AVF_WINDOW_MS / 1000,
-                               cfg->rate * AVF_WINDOW_HOP_MS / 1000, cfg->fused, cfg->model);
-    if (!s->fusion)
-        goto fail_nomem;
-    seg_cfg = (avf_segmenter_config){
-        .rate = cfg->rate,
-        .hop_samples = llround(cfg->hop_s * cfg->rate),
-        .len_samples = llround(cfg->len_s * cfg->rate),
-        .min_partial_us = llround(cfg->min_partial_s * AV_TIME_BASE),
-        .has_video = video != NULL,
-        .has_audio = has_audio,
-        .video_dim = s->vx ? avf_extractor_layout(s->vx)->dim : 0,
-        .audio_dim = s->ax ? avf_extractor_layout(s->ax)->dim : 0,
-    };
-    s->segmenter = avf_segmenter_new(&seg_cfg);
-    s->items = avf_queue_new(ITEM_QUEUE_SIZE, (video != NULL) + has_audio, policy, free_item);
-    s->segments = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
-    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_result);
-    if (!s->segmenter || !s->items || !s->segments || !s->out)
-        goto fail_nomem;
     *ps = s;
     return 0;
-fail_nomem:
-    ret = AVERROR(ENOMEM);
-fail:
-    avf_sched_free(&s);
-    return ret;
 }
 
 const avf_source_info *avf_sched_source_info(const avf_sched *s)
