@@ -729,8 +729,9 @@ typedef struct analyze_args {
 } analyze_args;
 
 /* Takes analyze's own options: 0, or a negative error after a message. */
-static int analyze_option(analyze_args *a, int opt, const char *arg)
+static int analyze_option(void *ctx, int opt, const char *arg)
 {
+    analyze_args *a = ctx;
     char *end;
 
     switch (opt) {
@@ -794,24 +795,10 @@ static int parse_analyze_args(analyze_args *a, int argc, char **argv, int *statu
         {NULL, 0, NULL, 0},
     };
     char why[128];
-    int opt, ret;
 
-    *status = EXIT_USAGE;
-    while ((opt = getopt_long(argc, argv, "j:o:vqh", options, NULL)) != -1) {
-        if (opt == 'h') {
-            analyze_usage(stdout);
-            *status = 0;
-            return 0;
-        }
-        ret = avf_tool_option(&a->opt, opt, optarg);
-        if (ret == 0)
-            ret = analyze_option(a, opt, optarg);
-        if (ret < 0) {
-            *status = avf_tool_option_status(ret);
-            return 0;
-        }
-    }
-    avf_log_set_level(a->opt.log_level);
+    if (!avf_tool_getopt(argc, argv, "j:o:vqh", options, &a->opt, analyze_option, a, analyze_usage,
+                         status))
+        return 0;
     if (optind >= argc) {
         fprintf(stderr, "avfuse: analyze: no input file\n");
         analyze_usage(stderr);

@@ -83,6 +83,31 @@ static int parse_scaled(avf_tool_options *o, int opt, const char *arg)
     return 0;
 }
 
+int avf_tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                    avf_tool_options *o, int (*own)(void *ctx, int opt, const char *arg), void *ctx,
+                    void (*usage)(FILE *), int *status)
+{
+    int opt, ret;
+
+    *status = EXIT_USAGE;
+    while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            *status = 0;
+            return 0;
+        }
+        ret = avf_tool_option(o, opt, optarg);
+        if (ret == 0)
+            ret = own(ctx, opt, optarg);
+        if (ret < 0) {
+            *status = avf_tool_option_status(ret);
+            return 0;
+        }
+    }
+    avf_log_set_level(o->log_level);
+    return 1;
+}
+
 int avf_tool_option(avf_tool_options *o, int opt, const char *arg)
 {
     int ret = 0;

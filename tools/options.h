@@ -26,46 +26,19 @@ enum {
     AVF_OPT_MODEL,
 };
 
-#define AVF_OPTION_HOP                                                                             \
-    {                                                                                              \
-        "hop", required_argument, NULL, AVF_OPT_HOP                                                \
-    }
-#define AVF_OPTION_LEN                                                                             \
-    {                                                                                              \
-        "len", required_argument, NULL, AVF_OPT_LEN                                                \
-    }
-#define AVF_OPTION_FPS                                                                             \
-    {                                                                                              \
-        "fps", required_argument, NULL, AVF_OPT_FPS                                                \
-    }
-#define AVF_OPTION_WIDTH                                                                           \
-    {                                                                                              \
-        "width", required_argument, NULL, AVF_OPT_WIDTH                                            \
-    }
-#define AVF_OPTION_MIN_PARTIAL                                                                     \
-    {                                                                                              \
-        "min-partial", required_argument, NULL, AVF_OPT_MIN_PARTIAL                                \
-    }
-#define AVF_OPTION_TIMEOUT                                                                         \
-    {                                                                                              \
-        "timeout", required_argument, NULL, AVF_OPT_TIMEOUT                                        \
-    }
-#define AVF_OPTION_PLUGIN_DIR                                                                      \
-    {                                                                                              \
-        "plugin-dir", required_argument, NULL, AVF_OPT_PLUGIN_DIR                                  \
-    }
-#define AVF_OPTION_MODEL                                                                           \
-    {                                                                                              \
-        "model", required_argument, NULL, AVF_OPT_MODEL                                            \
-    }
-#define AVF_OPTION_VERBOSE                                                                         \
-    {                                                                                              \
-        "verbose", no_argument, NULL, 'v'                                                          \
-    }
-#define AVF_OPTION_QUIET                                                                           \
-    {                                                                                              \
-        "quiet", no_argument, NULL, 'q'                                                            \
-    }
+/* Their entries in a command's getopt_long() table. */
+// clang-format off
+#define AVF_OPTION_HOP         {"hop", required_argument, NULL, AVF_OPT_HOP}
+#define AVF_OPTION_LEN         {"len", required_argument, NULL, AVF_OPT_LEN}
+#define AVF_OPTION_FPS         {"fps", required_argument, NULL, AVF_OPT_FPS}
+#define AVF_OPTION_WIDTH       {"width", required_argument, NULL, AVF_OPT_WIDTH}
+#define AVF_OPTION_MIN_PARTIAL {"min-partial", required_argument, NULL, AVF_OPT_MIN_PARTIAL}
+#define AVF_OPTION_TIMEOUT     {"timeout", required_argument, NULL, AVF_OPT_TIMEOUT}
+#define AVF_OPTION_PLUGIN_DIR  {"plugin-dir", required_argument, NULL, AVF_OPT_PLUGIN_DIR}
+#define AVF_OPTION_MODEL       {"model", required_argument, NULL, AVF_OPT_MODEL}
+#define AVF_OPTION_VERBOSE     {"verbose", no_argument, NULL, 'v'}
+#define AVF_OPTION_QUIET       {"quiet", no_argument, NULL, 'q'}
+// clang-format on
 
 typedef struct avf_tool_options {
     avf_pipeline_config cfg; /* defaults, then --hop ... --timeout */
@@ -87,6 +60,17 @@ int avf_tool_option(avf_tool_options *o, int opt, const char *arg);
 
 /* The exit status for an error of avf_tool_option(): usage, or failure. */
 int avf_tool_option_status(int err);
+
+/*
+ * The option loop of analyze and report: getopt_long() over argv with shortopts
+ * and longopts; the shared options go into o (avf_tool_option()), the others to
+ * own(ctx, opt, arg), which returns 0 or a negative error after a message; -h
+ * prints usage to stdout. Then sets the log level. Returns 1 to go on to the
+ * operands (from optind), or 0 with *status the exit status (help: 0; an error).
+ */
+int avf_tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                    avf_tool_options *o, int (*own)(void *ctx, int opt, const char *arg), void *ctx,
+                    void (*usage)(FILE *), int *status);
 
 /* The loader's options for the extractors and the model o names. */
 avf_setup_options avf_tool_setup_options(const avf_tool_options *o, enum avf_model_need need,

@@ -93,8 +93,10 @@ typedef struct report_args {
 } report_args;
 
 /* Takes report's own options: 0, or -EINVAL after a message. */
-static int report_option(report_args *a, int opt, const char *arg)
+static int report_option(void *ctx, int opt, const char *arg)
 {
+    report_args *a = ctx;
+
     switch (opt) {
     case OPT_SOURCE:
         if (!avf_source_name_valid(arg)) {
@@ -135,24 +137,10 @@ static int parse_report_args(report_args *a, int argc, char **argv, int *status)
         {NULL, 0, NULL, 0},
     };
     char why[128];
-    int opt, ret;
 
-    *status = EXIT_USAGE;
-    while ((opt = getopt_long(argc, argv, "o:vqh", options, NULL)) != -1) {
-        if (opt == 'h') {
-            report_usage(stdout);
-            *status = 0;
-            return 0;
-        }
-        ret = avf_tool_option(&a->opt, opt, optarg);
-        if (ret == 0)
-            ret = report_option(a, opt, optarg);
-        if (ret < 0) {
-            *status = avf_tool_option_status(ret);
-            return 0;
-        }
-    }
-    avf_log_set_level(a->opt.log_level);
+    if (!avf_tool_getopt(argc, argv, "o:vqh", options, &a->opt, report_option, a, report_usage,
+                         status))
+        return 0;
     if (optind != argc - 1) {
         fprintf(stderr, "avfuse: report: %s\n",
                 optind >= argc ? "no input" : "one input only, not several");
