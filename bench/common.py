@@ -7,6 +7,8 @@ doing; wall time is printed beside it but on a shared machine it says more about
 the neighbours than about the program. Figures are medians of several runs, with
 the spread (max - min) / median printed beside them.
 """
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -138,6 +140,16 @@ def _audio_graph(textfile, duration):
             "asetnsamples=n=1024:p=0[a]" % (speech, music))
 
 
+@contextlib.contextmanager
+def cache_lock(cache):
+    """Holds an exclusive lock on the cache folder, so that two runs at once (a bench
+    beside the test suite) do not build or generate the same file together."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def make_input(cache, name, duration=DURATION):
     """Returns the path of the cached input NAME (a key of SIZES), generating it (H.264 +
     AAC in MP4) first when it is not there yet. A duration under 60 s keeps the first
@@ -151,7 +163,7 @@ def make_input(cache, name, duration=DURATION):
     with open(textfile, "w") as fh:
         fh.write(SPEECH_TEXT * 2)
     print("bench: generating %s (once; takes a minute or two)" % path, file=sys.stderr)
-    tmp = path + ".part.mp4"
+    tmp = "%s.%d.part.mp4" % (path, os.getpid())  # another run may be making it too
     graph = _video_graph(width, height, duration) + ";" + _audio_graph(textfile, duration)
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostats", "-y",
            "-filter_complex", graph,

@@ -293,7 +293,8 @@ def varying_fields(a, b):
 def compare(label, ref, new, args, keep, reruns):
     """Runs both builds with args; prints one verdict: "same", "varies" (they differed,
     but each build prints different bytes from run to run and both printed the same
-    once, within reruns more runs each) or "differs"."""
+    once, within reruns more runs each), "differs", or "failed" (both builds failed
+    alike: an input analyze must read, so a broken input or build)."""
     def once(build):
         rc, out, err = run(build[0], args(build[1]))
         stripped, n = strip_volatile(out)
@@ -307,6 +308,12 @@ def compare(label, ref, new, args, keep, reruns):
                       "wb") as fh:
                 fh.write(data)
     stripped = " (stripped %d / %d volatile fields)" % (ref_n, new_n) if ref_n or new_n else ""
+    if ref_key == new_key and (new_key[0] != 0 or not new_out):
+        # every input here is one analyze reads: the same failure twice proves nothing
+        print("  FAILED   %-34s both builds exit %d with %d bytes: a broken input or build\n"
+              "      stderr: %s" % (label, new_key[0], len(new_out),
+                                    new_err[-300:].decode(errors="replace").strip()))
+        return "failed"
     if ref_key == new_key:
         print("  same     %-34s exit %d, %d lines, %d bytes%s"
               % (label, new_key[0], new_out.count(b"\n"), len(new_out), stripped))
@@ -428,7 +435,10 @@ def main():
     check_strip()
     if not shutil.which("ffmpeg"):
         sys.exit("same_output: the ffmpeg CLI is not on the PATH (tools/setup-deps.sh)")
-    ref = build_dir(opts.ref_build) if opts.ref_build else build_revision(opts.ref, opts.cache)
+    with common.cache_lock(opts.cache):
+        ref = build_dir(opts.ref_build) if opts.ref_build else build_revision(opts.ref, opts.cache)
+        bench_inputs = [common.make_input(opts.cache, name, opts.seconds or BENCH_SECONDS[name])
+                        for name in common.SIZES]
     new = build_dir(opts.build)
     print("same_output: ref %s (model %s)\nsame_output: new %s (model %s)"
           % (ref[0], ref[1], new[0], new[1]))
@@ -436,15 +446,14 @@ def main():
         os.makedirs(opts.keep, exist_ok=True)
     work = tempfile.mkdtemp(prefix="avfuse-same-")
     try:
-        inputs = [common.make_input(opts.cache, name, opts.seconds or BENCH_SECONDS[name])
-                  for name in common.SIZES]
-        inputs += make_media(work)
+        inputs = bench_inputs + make_media(work)
         print("same_output: %d inputs, %d comparisons" % (len(inputs), 2 * len(inputs) + 1))
         verdicts = identity(ref, new, inputs, opts.keep, opts.reruns)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     took = time.monotonic() - start
-    differs, varies = verdicts.count("differs"), verdicts.count("varies")
+    differs = verdicts.count("differs") + verdicts.count("failed")
+    varies = verdicts.count("varies")
     if varies:
         print("same_output: %d of %d comparisons vary from run to run within a build: the "
               "same bytes came out of both builds once rerun%s"
