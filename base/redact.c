@@ -117,38 +117,47 @@ static int is_space(int c)
     return c <= 0x20 || c == 0x7f;
 }
 
+/* The quotes and brackets that may open a URL, and the ones that close it. */
+static const char openers[] = "'\"<([{`", closers[] = "'\">)]}`";
+#define NB_QUOTES (sizeof(closers) - 1)
+
+/* end, less the punctuation that ends a sentence rather than a URL; never below floor. */
+static size_t strip_punctuation(const char *t, size_t end, size_t floor)
+{
+    while (end > floor && strchr(".,:;!?)", t[end - 1]))
+        end--;
+    return end;
+}
+
 /* Where the URL whose "://" is at sep ends. */
 typedef struct url_bounds {
-    size_t unquoted;     /* white space or the end of the text */
-    size_t raw;          /* that, or the quote or bracket that opened the URL */
-    size_t end;          /* raw, without punctuation at the end */
-    size_t end_unquoted; /* unquoted, without punctuation at the end */
+    size_t unquoted; /* white space or the end of the text */
+    size_t raw;      /* that, or the quote or bracket that opened the URL */
+    size_t end;      /* raw, without punctuation at the end */
+    size_t quote;    /* the index in closers[] of the quote that closes it at raw,
+                      * NB_QUOTES when raw is unquoted */
 } url_bounds;
 
 static url_bounds bounds_of(const char *t, size_t n, size_t sep)
 {
-    static const char openers[] = "'\"<([{`", closers[] = "'\">)]}`";
-    url_bounds b;
+    url_bounds b = {0, 0, 0, NB_QUOTES};
     size_t s = sep;
     const char *open;
     char close = 0;
 
     while (s > 0 && is_scheme_char((unsigned char)t[s - 1]))
         s--;
-    if (s > 0 && (open = memchr(openers, t[s - 1], sizeof(openers) - 1)))
+    if (s > 0 && (open = memchr(openers, t[s - 1], NB_QUOTES)))
         close = closers[open - openers];
-    b.unquoted = b.raw = 0;
     for (b.unquoted = sep + 3; b.unquoted < n && !is_space((unsigned char)t[b.unquoted]);
          b.unquoted++)
         if (!b.raw && close && t[b.unquoted] == close)
             b.raw = b.unquoted;
-    if (!b.raw)
+    if (b.raw)
+        b.quote = (size_t)(strchr(closers, close) - closers);
+    else
         b.raw = b.unquoted;
-    for (b.end = b.raw; b.end > sep + 3 && strchr(".,:;!?)", t[b.end - 1]); b.end--)
-        ;
-    for (b.end_unquoted = b.unquoted;
-         b.end_unquoted > sep + 3 && strchr(".,:;!?)", t[b.end_unquoted - 1]); b.end_unquoted--)
-        ;
+    b.end = strip_punctuation(t, b.raw, sep + 3);
     return b;
 }
 
@@ -211,57 +220,122 @@ static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h
     return 1;
 }
 
+/*
+ * One left-to-right pass over a text. Its rendering must read the same when it is
+ * redacted again, so no decision may rest on a quote that the rendering hides: a
+ * quote inside a secret closes no URL.
+ */
+typedef struct redactor {
+    const char *t;
+    size_t n;
+    out_buf o;
+    size_t copied;  /* t[0, copied) is written out, or hidden */
+    size_t url_end; /* the end of the URL that reaches furthest so far */
+    /* for each quote, where the URLs it opened close, or 0: the URLs opened by the
+     * same quote that are still open all close at the first such quote after the
+     * last of them */
+    size_t close_at[NB_QUOTES];
+} redactor;
+
+/*
+ * t[h0, h1) is hidden: a URL whose closing quote was in it runs on to white space,
+ * as if it had none. The rendering, where that quote is gone, reads the URL as
+ * closing at the next such quote if there is one, which hides no more; running on
+ * hides what follows when the quote was part of a URL that has raw quotes in it
+ * ('rtsp://u:p'w@h/'?token=t'). A hidden part never holds white space (it stays
+ * inside its URL), so white space is where it is in the rendering.
+ */
+static void reopen(redactor *r, size_t h0, size_t h1)
+{
+    for (size_t k = 0; k < NB_QUOTES; k++) {
+        size_t c = r->close_at[k], end;
+
+        if (c < h0 || c >= h1)
+            continue;
+        r->close_at[k] = 0;
+        for (c = h1; c < r->n && !is_space((unsigned char)r->t[c]); c++)
+            ;
+        /* the punctuation before it, down to the *** in the rendering */
+        end = strip_punctuation(r->t, c, h1);
+        if (end > r->url_end)
+            r->url_end = end;
+    }
+}
+
+/* Writes the text up to h0, then *** for t[h0, h1). */
+static void hide(redactor *r, size_t h0, size_t h1)
+{
+    put(&r->o, r->t + r->copied, h0 - r->copied);
+    put(&r->o, "***", 3);
+    r->copied = h1;
+}
+
+/* The "://" at i starts a URL: hides its password; returns where to go on. */
+static size_t url_start(redactor *r, size_t i)
+{
+    url_bounds b = bounds_of(r->t, r->n, i);
+    size_t h0, h1;
+
+    if (b.end > r->url_end)
+        r->url_end = b.end;
+    if (b.quote < NB_QUOTES)
+        r->close_at[b.quote] = b.raw;
+    i += 3;
+    if (!find_password(r->t, i, &b, &h0, &h1))
+        return i;
+    hide(r, h0, h1);
+    /* a password that ran past the quote: the URL did too */
+    reopen(r, h0, h1);
+    return h1;
+}
+
+/* The query parameter whose name starts at name: hides a secret value; returns where
+ * to go on. */
+static size_t parameter(redactor *r, size_t name)
+{
+    const char *t = r->t;
+    size_t i = name, value, from;
+
+    /* a "://" in a name is no name: the URL it starts is looked at */
+    while (i < r->url_end && !strchr("=&;#?", t[i]) && strncmp(t + i, "://", 3))
+        i++;
+    if (i >= r->url_end || t[i] != '=' || !name_is_secret(t + name, i - name))
+        return i;
+    value = ++i;
+    /* a value that hides a quote reaches as far as the URL it closed now does */
+    do {
+        from = i;
+        while (i < r->url_end && !strchr("&;#", t[i]))
+            i++;
+        reopen(r, from, i);
+    } while (i < r->url_end && !strchr("&;#", t[i]));
+    if (i > value)
+        hide(r, value, i);
+    return i;
+}
+
 char *avf_redact(char *out, size_t out_size, const char *text)
 {
-    out_buf o = {out, out_size, 0, 0};
-    size_t n, i = 0, copied = 0, url_end = 0, h0, h1;
+    redactor r = {.t = text ? text : "", .o = {out, out_size, 0, 0}};
+    size_t i = 0;
     int in_query = 0;
 
-    if (!text)
-        text = "";
-    n = strlen(text);
-    while (i < n) {
-        if (i >= url_end)
+    r.n = strlen(r.t);
+    while (i < r.n) {
+        if (i >= r.url_end)
             in_query = 0;
-        if (text[i] == ':' && text[i + 1] == '/' && text[i + 2] == '/') {
-            url_bounds b = bounds_of(text, n, i);
-
-            if (b.end > url_end)
-                url_end = b.end;
-            i += 3;
-            if (find_password(text, i, &b, &h0, &h1)) {
-                /* a password that ran past a quote: the URL did too */
-                if (h1 > b.end && b.end_unquoted > url_end)
-                    url_end = b.end_unquoted;
-                put(&o, text + copied, h0 - copied);
-                put(&o, "***", 3);
-                copied = i = h1;
-            }
-            continue;
-        }
-        if (i < url_end && (text[i] == '?' || text[i] == '#' ||
-                            (in_query && (text[i] == '&' || text[i] == ';')))) {
-            size_t name = ++i, value;
-
+        if (!strncmp(r.t + i, "://", 3)) {
+            i = url_start(&r, i);
+        } else if (i < r.url_end && (r.t[i] == '?' || r.t[i] == '#' ||
+                                     (in_query && (r.t[i] == '&' || r.t[i] == ';')))) {
             in_query = 1;
-            /* a "://" in a name is no name: the URL it starts is looked at */
-            while (i < url_end && !strchr("=&;#?", text[i]) && strncmp(text + i, "://", 3))
-                i++;
-            if (i < url_end && text[i] == '=' && name_is_secret(text + name, i - name)) {
-                for (value = ++i; i < url_end && !strchr("&;#", text[i]); i++)
-                    ;
-                if (i > value) {
-                    put(&o, text + copied, value - copied);
-                    put(&o, "***", 3);
-                    copied = i;
-                }
-            }
-            continue;
+            i = parameter(&r, i + 1);
+        } else {
+            i++;
         }
-        i++;
     }
-    put(&o, text + copied, n - copied);
-    finish(&o);
+    put(&r.o, r.t + r.copied, r.n - r.copied);
+    finish(&r.o);
     return out;
 }
 

@@ -16,6 +16,8 @@
  *   token or credential (api_key, access_token, X-Amz-Signature, sessionToken).
  * A URL ends at white space, a control character, the quote or bracket that opened
  * it, or the end of the text; punctuation at its end (".,:;!?)") is not part of it.
+ * A closing quote that a hidden password or value holds closes nothing: that URL
+ * runs on to white space (so a rendering, redacted again, stays as it is).
  * Percent-encoded URLs inside a query value (next=http%3A%2F%2F...) are not looked
  * into.
  */

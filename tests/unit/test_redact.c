@@ -93,6 +93,26 @@ static void test_urls_in_a_line(void **state)
     expect("http://h/?x://u:p@y/z_token=v", "http://h/?x://u:***@y/z_token=v");
 }
 
+/*
+ * A quote inside a hidden secret is gone from the rendering, so it closes no URL
+ * there: the first pass reads the URL as running past it, as the second one will
+ * (found by fuzzing: the second pass hid more than the first).
+ */
+static void test_quote_inside_a_secret(void **state)
+{
+    (void)state;
+    /* the ` that closed the first URL is in the second one's password: the first URL
+     * runs to the end, so the query after the second one's quote is in it */
+    expect("cam `p://ad)'http://:`x/u:p&0@h?/ktoken'n=eutM",
+           "cam `p://ad)'http://:***@h?/ktoken'n=***");
+    /* the same with a hidden query value */
+    expect("`x://h/'http://h?token=a`b'?token=zz", "`x://h/'http://h?token=***");
+    /* a password that runs past its own quote: so does the URL (a URL with raw quotes
+     * in it, quoted) */
+    expect("'rtsp://u:p'w@h/'?token=abc'", "'rtsp://u:***@h/'?token=***");
+    expect("'rtsp://u:p'w@h/?token=abc", "'rtsp://u:***@h/?token=***");
+}
+
 static void test_ffmpeg_file_prefix(void **state)
 {
     (void)state;
@@ -190,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_secret_query_values),
         cmocka_unit_test(test_plain_params_untouched),
         cmocka_unit_test(test_urls_in_a_line),
+        cmocka_unit_test(test_quote_inside_a_secret),
         cmocka_unit_test(test_ffmpeg_file_prefix),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_no_url),
