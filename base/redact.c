@@ -17,6 +17,8 @@
 
 #include <libavutil/error.h>
 
+#include "base/url.h"
+
 typedef struct out_buf {
     char *p;
     size_t size, len;
@@ -167,26 +169,14 @@ static url_bounds bounds_of(const char *t, size_t n, size_t sep)
  */
 static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h0, size_t *h1)
 {
-    size_t ae = a, at = 0, colon = 0, i;
+    size_t ae = a + avf_url_authority_len(t + a, b->raw - a), user, pass, colon = 0, i;
     int bracket = 0, digits = 1;
 
-    while (ae < b->raw && t[ae] != '/' && t[ae] != '?' && t[ae] != '#')
-        ae++;
-    for (i = a; i < ae; i++)
-        if (t[i] == '@')
-            at = i + 1;
-    if (at) {
-        at--;
-        /* the first ':' outside brackets (as the host's rule below), else any */
-        for (i = a; i < at && (t[i] != ':' || bracket); i++)
-            bracket = t[i] == '[' ? 1 : t[i] == ']' ? 0 : bracket;
-        if (i >= at)
-            for (i = a; i < at && t[i] != ':'; i++)
-                ;
-        if (i + 1 >= at)
+    if (avf_url_userinfo(t + a, ae - a, &user)) {
+        if (!avf_url_password(t + a, user, &pass) || pass == user)
             return 0; /* a user alone, or an empty password */
-        *h0 = i + 1;
-        *h1 = at;
+        *h0 = a + pass;
+        *h1 = a + user;
         return 1;
     }
     /* no '@': a host and port, or a text cut in the middle of a password; the

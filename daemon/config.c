@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/redact.h"
 #include "base/error.h"
+#include "base/url.h"
 #include "pipeline/source.h"
 
 #define LINE_MAX_BYTES 4096
@@ -281,19 +282,19 @@ static int key_given(const avf_source_conf *sc, const char *key)
 /* The userinfo of url (what precedes the host's '@'), n bytes; NULL when none. */
 static const char *url_userinfo(const char *url, size_t *n)
 {
-    const char *a = strstr(url, "://"), *end, *at = NULL;
+    const char *a = strstr(url, "://");
 
-    if (!a)
+    if (!a || !avf_url_userinfo(a + 3, strlen(a + 3), n))
         return NULL;
-    a += 3;
-    end = a + strcspn(a, "/?#");
-    for (const char *p = a; p < end; p++)
-        if (*p == '@')
-            at = p;
-    if (!at)
-        return NULL;
-    *n = (size_t)(at - a);
-    return a;
+    return a + 3;
+}
+
+/* 1 when the userinfo (n bytes) holds a password, even an empty one ("user:@"). */
+static int has_password(const char *user, size_t n)
+{
+    size_t at;
+
+    return avf_url_password(user, n, &at);
 }
 
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
@@ -347,7 +348,7 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
                            "source %s: password_file needs a user in the url "
                            "(rtsp://USER@host/...), to give the password to",
                            sc->name);
-        if (memchr(user, ':', n))
+        if (has_password(user, n))
             return avf_why(why, why_size, AVF_ERR_CONFIG,
                            "source %s: the url has a password and password_file gives one: "
                            "remove the password from the url (the configuration file is "
@@ -459,7 +460,7 @@ int avf_source_conf_url(const avf_source_conf *sc, char **url, char *why, size_t
         return *url ? 0 : AVERROR(ENOMEM);
     }
     user = url_userinfo(sc->url, &n);
-    if (!user || !n || memchr(user, ':', n))
+    if (!user || !n || has_password(user, n))
         return avf_why(why, why_size, AVF_ERR_CONFIG,
                        "source %s: password_file needs a user and no password in the url",
                        sc->name);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "base/url.h"
 #include "base/vocab.h"
 #include "fusion/tags.h"
 
@@ -43,13 +44,10 @@ void avf_source_name_from_path(const char *path, char *out)
     base = base ? base + 1 : path;
     if (base >= path + 3 && !strncmp(base - 3, "://", 3)) {
         /* a URL without a path: its host, never its user and password */
-        const char *at = NULL;
+        size_t user;
 
-        for (const char *p = base; *p && *p != '?' && *p != '#'; p++)
-            if (*p == '@')
-                at = p;
-        if (at)
-            base = at + 1;
+        if (avf_url_userinfo(base, strlen(base), &user))
+            base += user + 1;
     }
     len = strcspn(base, "?#");
     dot = memchr(base, '.', len);
