@@ -168,7 +168,7 @@ static int parse_bool(const char *v, int *out)
         if (!strcasecmp(v, no[i]))
             return *out = 0, 0;
     }
-    return -1;
+    return AVERROR(EINVAL);
 }
 
 static int parse_double(const char *v, double *out)
@@ -177,7 +177,7 @@ static int parse_double(const char *v, double *out)
 
     errno = 0;
     *out = strtod(v, &end);
-    return end == v || *end || errno || !isfinite(*out) ? -1 : 0;
+    return end == v || *end || errno || !isfinite(*out) ? AVERROR(EINVAL) : 0;
 }
 
 /* Parses value into the field that d describes, within base (a source or the daemon). */
@@ -624,14 +624,14 @@ static char *read_line(char *str, int num, void *stream)
     return p->error ? NULL : str;
 }
 
-static int parse_log_level(const char *v)
+static int parse_log_level(const char *v, int *level)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
 
     for (int i = 0; i < 4; i++)
         if (!strcmp(v, names[i]))
-            return i;
-    return -1;
+            return *level = i, 0;
+    return AVERROR(EINVAL);
 }
 
 static int set_daemon_key(parse_ctx *p, const char *key, const char *value)
@@ -645,8 +645,7 @@ static int set_daemon_key(parse_ctx *p, const char *key, const char *value)
             return parse_error(p, "%s is set twice", key);
         p->daemon_given |= 1u << i;
         if (!strcmp(key, "log_level")) {
-            p->c->log_level = parse_log_level(value);
-            if (p->c->log_level < 0)
+            if (parse_log_level(value, &p->c->log_level) < 0)
                 return parse_error(p, "log_level must be error, warn, info or debug, not '%s'",
                                    value);
             return 1;

@@ -7,6 +7,7 @@
  */
 #include "fusion/message.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <libavutil/error.h>
 
 #include "base/url.h"
 #include "base/vocab.h"
@@ -92,17 +94,17 @@ static int add_features(json_t *modality, const char *const *names, const double
     json_t *features = json_object();
 
     if (!features)
-        return -1;
+        return AVERROR(ENOMEM);
     for (int i = 0; i < dim; i++)
         if (isfinite(values[i]) &&
             json_object_set_new(features, names[i], json_real(six_digits(values[i]))))
             goto fail;
     if (json_object_set_new(modality, "features", features))
-        return -1;
+        return AVERROR(ENOMEM);
     return 0;
 fail:
     json_decref(features);
-    return -1;
+    return AVERROR(ENOMEM);
 }
 
 /* "labels", "sentiment" and "model": what the trained heads say. */
@@ -112,15 +114,15 @@ static int add_model_outputs(json_t *msg, const avf_segment *seg)
         json_t *obj = json_object();
 
         if (!obj)
-            return -1;
+            return AVERROR(ENOMEM);
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
             if (json_object_set_new(obj, avf_content_names[c],
                                     json_real(six_digits(seg->labels[c])))) {
                 json_decref(obj);
-                return -1;
+                return AVERROR(ENOMEM);
             }
         if (json_object_set_new(msg, "labels", obj))
-            return -1;
+            return AVERROR(ENOMEM);
     }
     if (seg->sentiment_valid &&
         json_object_set_new(msg, "sentiment",
@@ -128,9 +130,9 @@ static int add_model_outputs(json_t *msg, const avf_segment *seg)
                                       "arousal", six_digits(seg->arousal), "label",
                                       avf_valence_names[seg->sentiment_label], "confidence",
                                       six_digits(seg->sentiment_confidence))))
-        return -1;
+        return AVERROR(ENOMEM);
     if (seg->model_name && json_object_set_new(msg, "model", json_string(seg->model_name)))
-        return -1;
+        return AVERROR(ENOMEM);
     return 0;
 }
 
