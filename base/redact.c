@@ -163,15 +163,30 @@ static url_bounds bounds_of(const char *t, size_t n, size_t sep)
     return b;
 }
 
+/* The length of the start of s (n bytes at most) that holds none of reject. */
+static size_t strcspn_n(const char *s, size_t n, const char *reject)
+{
+    size_t i = 0;
+
+    while (i < n && !strchr(reject, s[i]))
+        i++;
+    return i;
+}
+
 /*
  * The password of the authority that starts at a, as [*h0, *h1); 0 when there is
- * none.
+ * none. in_query: the URL starts inside another one's query, whose next parameter
+ * ('&' or ';') ends the authority too: that parameter's value may be hidden, and
+ * with it the '/', '?' or '#' that would have ended the authority.
  */
-static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h0, size_t *h1)
+static int find_password(const char *t, size_t a, const url_bounds *b, int in_query, size_t *h0,
+                         size_t *h1)
 {
     size_t ae = a + avf_url_authority_len(t + a, b->raw - a), user, pass, colon = 0, i;
     int bracket = 0, digits = 1;
 
+    if (in_query)
+        ae = a + strcspn_n(t + a, ae - a, "&;");
     if (avf_url_userinfo(t + a, ae - a, &user)) {
         if (!avf_url_password(t + a, user, &pass) || pass == user)
             return 0; /* a user alone, or an empty password */
@@ -221,6 +236,7 @@ typedef struct redactor {
     out_buf o;
     size_t copied;  /* t[0, copied) is written out, or hidden */
     size_t url_end; /* the end of the URL that reaches furthest so far */
+    int in_query;   /* in the query or fragment of a URL: '&' and ';' separate parameters */
     /* for each quote, where the URLs it opened close, or 0: the URLs opened by the
      * same quote that are still open all close at the first such quote after the
      * last of them */
@@ -228,12 +244,10 @@ typedef struct redactor {
 } redactor;
 
 /*
- * t[h0, h1) is hidden: a URL whose closing quote was in it runs on to white space,
- * as if it had none. The rendering, where that quote is gone, reads the URL as
- * closing at the next such quote if there is one, which hides no more; running on
- * hides what follows when the quote was part of a URL that has raw quotes in it
- * ('rtsp://u:p'w@h/'?token=t'). A hidden part never holds white space (it stays
- * inside its URL), so white space is where it is in the rendering.
+ * t[h0, h1) is hidden: a URL whose closing quote was in it runs on to the next such
+ * quote (or to white space), where the rendering, without that quote, closes it.
+ * A hidden part never holds white space (it stays inside its URL), so white space
+ * is where it is in the rendering too.
  */
 static void reopen(redactor *r, size_t h0, size_t h1)
 {
@@ -242,9 +256,9 @@ static void reopen(redactor *r, size_t h0, size_t h1)
 
         if (c < h0 || c >= h1)
             continue;
-        r->close_at[k] = 0;
-        for (c = h1; c < r->n && !is_space((unsigned char)r->t[c]); c++)
+        for (c = h1; c < r->n && !is_space((unsigned char)r->t[c]) && r->t[c] != closers[k]; c++)
             ;
+        r->close_at[k] = c;
         /* the punctuation before it, down to the *** in the rendering */
         end = strip_punctuation(r->t, c, h1);
         if (end > r->url_end)
@@ -271,10 +285,10 @@ static size_t url_start(redactor *r, size_t i)
     if (b.quote < NB_QUOTES)
         r->close_at[b.quote] = b.raw;
     i += 3;
-    if (!find_password(r->t, i, &b, &h0, &h1))
+    if (!find_password(r->t, i, &b, r->in_query, &h0, &h1))
         return i;
     hide(r, h0, h1);
-    /* a password that ran past the quote: the URL did too */
+    /* a password that ran past the quote that closed the URL */
     reopen(r, h0, h1);
     return h1;
 }
@@ -292,7 +306,7 @@ static size_t parameter(redactor *r, size_t name)
     if (i >= r->url_end || t[i] != '=' || !name_is_secret(t + name, i - name))
         return i;
     value = ++i;
-    /* a value that hides a quote reaches as far as the URL it closed now does */
+    /* a value that hides a quote reaches as far as the URL that it closed now does */
     do {
         from = i;
         while (i < r->url_end && !strchr("&;#", t[i]))
@@ -308,17 +322,16 @@ char *avf_redact(char *out, size_t out_size, const char *text)
 {
     redactor r = {.t = text ? text : "", .o = {out, out_size, 0, 0}};
     size_t i = 0;
-    int in_query = 0;
 
     r.n = strlen(r.t);
     while (i < r.n) {
         if (i >= r.url_end)
-            in_query = 0;
+            r.in_query = 0;
         if (!strncmp(r.t + i, "://", 3)) {
             i = url_start(&r, i);
         } else if (i < r.url_end && (r.t[i] == '?' || r.t[i] == '#' ||
-                                     (in_query && (r.t[i] == '&' || r.t[i] == ';')))) {
-            in_query = 1;
+                                     (r.in_query && (r.t[i] == '&' || r.t[i] == ';')))) {
+            r.in_query = 1;
             i = parameter(&r, i + 1);
         } else {
             i++;

@@ -107,10 +107,24 @@ static void test_quote_inside_a_secret(void **state)
            "cam `p://ad)'http://:***@h?/ktoken'n=***");
     /* the same with a hidden query value */
     expect("`x://h/'http://h?token=a`b'?token=zz", "`x://h/'http://h?token=***");
-    /* a password that runs past its own quote: so does the URL (a URL with raw quotes
-     * in it, quoted) */
-    expect("'rtsp://u:p'w@h/'?token=abc'", "'rtsp://u:***@h/'?token=***");
+    /* a password that runs past its own quote: the URL ends at the next one */
+    expect("'rtsp://u:p'w@h/'?token=abc", "'rtsp://u:***@h/'?token=abc");
     expect("'rtsp://u:p'w@h/?token=abc", "'rtsp://u:***@h/?token=***");
+}
+
+/*
+ * A URL inside a query: its authority ends at the query's next parameter too, since
+ * that parameter's value may be hidden with the '/' or '?' that ended the authority
+ * (found by fuzzing: the second pass took what followed for a password).
+ */
+static void test_url_inside_a_query(void **state)
+{
+    (void)state;
+    expect("http://h/?a=x://&token=t?q&b=c:d", "http://h/?a=x://&token=***&b=c:d");
+    expect("http://h/?next=rtsp://cam:554&token=t", "http://h/?next=rtsp://cam:554&token=***");
+    /* a raw '&' in its password is still hidden up to its '@' */
+    expect("http://h/?next=rtsp://u:p&w@cam/&token=t",
+           "http://h/?next=rtsp://u:***@cam/&token=***");
 }
 
 static void test_ffmpeg_file_prefix(void **state)
@@ -211,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_plain_params_untouched),
         cmocka_unit_test(test_urls_in_a_line),
         cmocka_unit_test(test_quote_inside_a_secret),
+        cmocka_unit_test(test_url_inside_a_query),
         cmocka_unit_test(test_ffmpeg_file_prefix),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_no_url),
