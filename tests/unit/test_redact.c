@@ -1,5 +1,5 @@
 /*
- * test_redact.c - unit tests of daemon/redact.c: URLs shown without their secrets.
+ * test_redact.c - unit tests of base/redact.c: URLs shown without their secrets.
  *
  * Each case renders a text and compares the whole result, so a test fails as much
  * for a secret shown as for an innocent part of the text lost.
