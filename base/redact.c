@@ -17,6 +17,8 @@
 
 #include <libavutil/error.h>
 
+#include "base/url.h"
+
 typedef struct out_buf {
     char *p;
     size_t size, len;
@@ -117,67 +119,79 @@ static int is_space(int c)
     return c <= 0x20 || c == 0x7f;
 }
 
+/* The quotes and brackets that may open a URL, and the ones that close it. */
+static const char openers[] = "'\"<([{`", closers[] = "'\">)]}`";
+#define NB_QUOTES (sizeof(closers) - 1)
+
+/* end, less the punctuation that ends a sentence rather than a URL; never below floor. */
+static size_t strip_punctuation(const char *t, size_t end, size_t floor)
+{
+    while (end > floor && strchr(".,:;!?)", t[end - 1]))
+        end--;
+    return end;
+}
+
 /* Where the URL whose "://" is at sep ends. */
 typedef struct url_bounds {
-    size_t unquoted;     /* white space or the end of the text */
-    size_t raw;          /* that, or the quote or bracket that opened the URL */
-    size_t end;          /* raw, without punctuation at the end */
-    size_t end_unquoted; /* unquoted, without punctuation at the end */
+    size_t unquoted; /* white space or the end of the text */
+    size_t raw;      /* that, or the quote or bracket that opened the URL */
+    size_t end;      /* raw, without punctuation at the end */
+    size_t quote;    /* the index in closers[] of the quote that closes it at raw,
+                      * NB_QUOTES when raw is unquoted */
 } url_bounds;
 
 static url_bounds bounds_of(const char *t, size_t n, size_t sep)
 {
-    static const char openers[] = "'\"<([{`", closers[] = "'\">)]}`";
-    url_bounds b;
+    url_bounds b = {0, 0, 0, NB_QUOTES};
     size_t s = sep;
     const char *open;
     char close = 0;
 
     while (s > 0 && is_scheme_char((unsigned char)t[s - 1]))
         s--;
-    if (s > 0 && (open = memchr(openers, t[s - 1], sizeof(openers) - 1)))
+    if (s > 0 && (open = memchr(openers, t[s - 1], NB_QUOTES)))
         close = closers[open - openers];
-    b.unquoted = b.raw = 0;
     for (b.unquoted = sep + 3; b.unquoted < n && !is_space((unsigned char)t[b.unquoted]);
          b.unquoted++)
         if (!b.raw && close && t[b.unquoted] == close)
             b.raw = b.unquoted;
-    if (!b.raw)
+    if (b.raw)
+        b.quote = (size_t)(strchr(closers, close) - closers);
+    else
         b.raw = b.unquoted;
-    for (b.end = b.raw; b.end > sep + 3 && strchr(".,:;!?)", t[b.end - 1]); b.end--)
-        ;
-    for (b.end_unquoted = b.unquoted;
-         b.end_unquoted > sep + 3 && strchr(".,:;!?)", t[b.end_unquoted - 1]); b.end_unquoted--)
-        ;
+    b.end = strip_punctuation(t, b.raw, sep + 3);
     return b;
+}
+
+/* The length of the start of s (n bytes at most) that holds none of reject. */
+static size_t strcspn_n(const char *s, size_t n, const char *reject)
+{
+    size_t i = 0;
+
+    while (i < n && !strchr(reject, s[i]))
+        i++;
+    return i;
 }
 
 /*
  * The password of the authority that starts at a, as [*h0, *h1); 0 when there is
- * none.
+ * none. in_query: the URL starts inside another one's query, whose next parameter
+ * ('&' or ';') ends the authority too: that parameter's value may be hidden, and
+ * with it the '/', '?' or '#' that would have ended the authority.
  */
-static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h0, size_t *h1)
+static int find_password(const char *t, size_t a, const url_bounds *b, int in_query, size_t *h0,
+                         size_t *h1)
 {
-    size_t ae = a, at = 0, colon = 0, i;
+    size_t ae = a + avf_url_authority_len(t + a, b->raw - a), user, pass, colon = 0, i;
     int bracket = 0, digits = 1;
 
-    while (ae < b->raw && t[ae] != '/' && t[ae] != '?' && t[ae] != '#')
-        ae++;
-    for (i = a; i < ae; i++)
-        if (t[i] == '@')
-            at = i + 1;
-    if (at) {
-        at--;
-        /* the first ':' outside brackets (as the host's rule below), else any */
-        for (i = a; i < at && (t[i] != ':' || bracket); i++)
-            bracket = t[i] == '[' ? 1 : t[i] == ']' ? 0 : bracket;
-        if (i >= at)
-            for (i = a; i < at && t[i] != ':'; i++)
-                ;
-        if (i + 1 >= at)
+    if (in_query)
+        ae = a + strcspn_n(t + a, ae - a, "&;");
+    if (avf_url_userinfo(t + a, ae - a, &user)) {
+        if (!avf_url_password(t + a, user, &pass) || pass == user)
             return 0; /* a user alone, or an empty password */
-        *h0 = i + 1;
-        *h1 = at;
+        *h0 = a + pass;
+        *h1 = a + user;
         return 1;
     }
     /* no '@': a host and port, or a text cut in the middle of a password; the
@@ -211,57 +225,120 @@ static int find_password(const char *t, size_t a, const url_bounds *b, size_t *h
     return 1;
 }
 
+/*
+ * One left-to-right pass over a text. Its rendering must read the same when it is
+ * redacted again, so no decision may rest on a quote that the rendering hides: a
+ * quote inside a secret closes no URL.
+ */
+typedef struct redactor {
+    const char *t;
+    size_t n;
+    out_buf o;
+    size_t copied;  /* t[0, copied) is written out, or hidden */
+    size_t url_end; /* the end of the URL that reaches furthest so far */
+    int in_query;   /* in the query or fragment of a URL: '&' and ';' separate parameters */
+    /* for each quote, where the URLs it opened close, or 0: the URLs opened by the
+     * same quote that are still open all close at the first such quote after the
+     * last of them */
+    size_t close_at[NB_QUOTES];
+} redactor;
+
+/*
+ * t[h0, h1) is hidden: a URL whose closing quote was in it runs on to the next such
+ * quote (or to white space), where the rendering, without that quote, closes it.
+ * A hidden part never holds white space (it stays inside its URL), so white space
+ * is where it is in the rendering too.
+ */
+static void reopen(redactor *r, size_t h0, size_t h1)
+{
+    for (size_t k = 0; k < NB_QUOTES; k++) {
+        size_t c = r->close_at[k], end;
+
+        if (c < h0 || c >= h1)
+            continue;
+        for (c = h1; c < r->n && !is_space((unsigned char)r->t[c]) && r->t[c] != closers[k]; c++)
+            ;
+        r->close_at[k] = c;
+        /* the punctuation before it, down to the *** in the rendering */
+        end = strip_punctuation(r->t, c, h1);
+        if (end > r->url_end)
+            r->url_end = end;
+    }
+}
+
+/* Writes the text up to h0, then *** for t[h0, h1). */
+static void hide(redactor *r, size_t h0, size_t h1)
+{
+    put(&r->o, r->t + r->copied, h0 - r->copied);
+    put(&r->o, "***", 3);
+    r->copied = h1;
+}
+
+/* The "://" at i starts a URL: hides its password; returns where to go on. */
+static size_t url_start(redactor *r, size_t i)
+{
+    url_bounds b = bounds_of(r->t, r->n, i);
+    size_t h0, h1;
+
+    if (b.end > r->url_end)
+        r->url_end = b.end;
+    if (b.quote < NB_QUOTES)
+        r->close_at[b.quote] = b.raw;
+    i += 3;
+    if (!find_password(r->t, i, &b, r->in_query, &h0, &h1))
+        return i;
+    hide(r, h0, h1);
+    /* a password that ran past the quote that closed the URL */
+    reopen(r, h0, h1);
+    return h1;
+}
+
+/* The query parameter whose name starts at name: hides a secret value; returns where
+ * to go on. */
+static size_t parameter(redactor *r, size_t name)
+{
+    const char *t = r->t;
+    size_t i = name, value, from;
+
+    /* a "://" in a name is no name: the URL it starts is looked at */
+    while (i < r->url_end && !strchr("=&;#?", t[i]) && strncmp(t + i, "://", 3))
+        i++;
+    if (i >= r->url_end || t[i] != '=' || !name_is_secret(t + name, i - name))
+        return i;
+    value = ++i;
+    /* a value that hides a quote reaches as far as the URL that it closed now does */
+    do {
+        from = i;
+        while (i < r->url_end && !strchr("&;#", t[i]))
+            i++;
+        reopen(r, from, i);
+    } while (i < r->url_end && !strchr("&;#", t[i]));
+    if (i > value)
+        hide(r, value, i);
+    return i;
+}
+
 char *avf_redact(char *out, size_t out_size, const char *text)
 {
-    out_buf o = {out, out_size, 0, 0};
-    size_t n, i = 0, copied = 0, url_end = 0, h0, h1;
-    int in_query = 0;
+    redactor r = {.t = text ? text : "", .o = {out, out_size, 0, 0}};
+    size_t i = 0;
 
-    if (!text)
-        text = "";
-    n = strlen(text);
-    while (i < n) {
-        if (i >= url_end)
-            in_query = 0;
-        if (text[i] == ':' && text[i + 1] == '/' && text[i + 2] == '/') {
-            url_bounds b = bounds_of(text, n, i);
-
-            if (b.end > url_end)
-                url_end = b.end;
-            i += 3;
-            if (find_password(text, i, &b, &h0, &h1)) {
-                /* a password that ran past a quote: the URL did too */
-                if (h1 > b.end && b.end_unquoted > url_end)
-                    url_end = b.end_unquoted;
-                put(&o, text + copied, h0 - copied);
-                put(&o, "***", 3);
-                copied = i = h1;
-            }
-            continue;
+    r.n = strlen(r.t);
+    while (i < r.n) {
+        if (i >= r.url_end)
+            r.in_query = 0;
+        if (!strncmp(r.t + i, "://", 3)) {
+            i = url_start(&r, i);
+        } else if (i < r.url_end && (r.t[i] == '?' || r.t[i] == '#' ||
+                                     (r.in_query && (r.t[i] == '&' || r.t[i] == ';')))) {
+            r.in_query = 1;
+            i = parameter(&r, i + 1);
+        } else {
+            i++;
         }
-        if (i < url_end && (text[i] == '?' || text[i] == '#' ||
-                            (in_query && (text[i] == '&' || text[i] == ';')))) {
-            size_t name = ++i, value;
-
-            in_query = 1;
-            /* a "://" in a name is no name: the URL it starts is looked at */
-            while (i < url_end && !strchr("=&;#?", text[i]) && strncmp(text + i, "://", 3))
-                i++;
-            if (i < url_end && text[i] == '=' && name_is_secret(text + name, i - name)) {
-                for (value = ++i; i < url_end && !strchr("&;#", text[i]); i++)
-                    ;
-                if (i > value) {
-                    put(&o, text + copied, value - copied);
-                    put(&o, "***", 3);
-                    copied = i;
-                }
-            }
-            continue;
-        }
-        i++;
     }
-    put(&o, text + copied, n - copied);
-    finish(&o);
+    put(&r.o, r.t + r.copied, r.n - r.copied);
+    finish(&r.o);
     return out;
 }
 

@@ -16,6 +16,10 @@
  *   token or credential (api_key, access_token, X-Amz-Signature, sessionToken).
  * A URL ends at white space, a control character, the quote or bracket that opened
  * it, or the end of the text; punctuation at its end (".,:;!?)") is not part of it.
+ * A closing quote that a hidden password or value holds closes nothing: the URL
+ * runs on to the next one, as it does in the rendering, so that a rendering
+ * redacted again stays as it is. A URL that starts inside another one's query
+ * ("?next=rtsp://...") has its authority end at that query's next '&' or ';' too.
  * Percent-encoded URLs inside a query value (next=http%3A%2F%2F...) are not looked
  * into.
  */

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/redact.h"
 #include "base/error.h"
+#include "base/url.h"
 #include "pipeline/source.h"
 
 #define LINE_MAX_BYTES 4096
@@ -167,7 +168,7 @@ static int parse_bool(const char *v, int *out)
         if (!strcasecmp(v, no[i]))
             return *out = 0, 0;
     }
-    return -1;
+    return AVERROR(EINVAL);
 }
 
 static int parse_double(const char *v, double *out)
@@ -176,7 +177,7 @@ static int parse_double(const char *v, double *out)
 
     errno = 0;
     *out = strtod(v, &end);
-    return end == v || *end || errno || !isfinite(*out) ? -1 : 0;
+    return end == v || *end || errno || !isfinite(*out) ? AVERROR(EINVAL) : 0;
 }
 
 /* Parses value into the field that d describes, within base (a source or the daemon). */
@@ -281,19 +282,19 @@ static int key_given(const avf_source_conf *sc, const char *key)
 /* The userinfo of url (what precedes the host's '@'), n bytes; NULL when none. */
 static const char *url_userinfo(const char *url, size_t *n)
 {
-    const char *a = strstr(url, "://"), *end, *at = NULL;
+    const char *a = strstr(url, "://");
 
-    if (!a)
+    if (!a || !avf_url_userinfo(a + 3, strlen(a + 3), n))
         return NULL;
-    a += 3;
-    end = a + strcspn(a, "/?#");
-    for (const char *p = a; p < end; p++)
-        if (*p == '@')
-            at = p;
-    if (!at)
-        return NULL;
-    *n = (size_t)(at - a);
-    return a;
+    return a + 3;
+}
+
+/* 1 when the userinfo (n bytes) holds a password, even an empty one ("user:@"). */
+static int has_password(const char *user, size_t n)
+{
+    size_t at;
+
+    return avf_url_password(user, n, &at);
 }
 
 int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
@@ -347,7 +348,7 @@ int avf_source_conf_check(const avf_source_conf *sc, char *why, size_t why_size)
                            "source %s: password_file needs a user in the url "
                            "(rtsp://USER@host/...), to give the password to",
                            sc->name);
-        if (memchr(user, ':', n))
+        if (has_password(user, n))
             return avf_why(why, why_size, AVF_ERR_CONFIG,
                            "source %s: the url has a password and password_file gives one: "
                            "remove the password from the url (the configuration file is "
@@ -459,7 +460,7 @@ int avf_source_conf_url(const avf_source_conf *sc, char **url, char *why, size_t
         return *url ? 0 : AVERROR(ENOMEM);
     }
     user = url_userinfo(sc->url, &n);
-    if (!user || !n || memchr(user, ':', n))
+    if (!user || !n || has_password(user, n))
         return avf_why(why, why_size, AVF_ERR_CONFIG,
                        "source %s: password_file needs a user and no password in the url",
                        sc->name);
@@ -623,14 +624,14 @@ static char *read_line(char *str, int num, void *stream)
     return p->error ? NULL : str;
 }
 
-static int parse_log_level(const char *v)
+static int parse_log_level(const char *v, int *level)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
 
     for (int i = 0; i < 4; i++)
         if (!strcmp(v, names[i]))
-            return i;
-    return -1;
+            return *level = i, 0;
+    return AVERROR(EINVAL);
 }
 
 static int set_daemon_key(parse_ctx *p, const char *key, const char *value)
@@ -644,8 +645,7 @@ static int set_daemon_key(parse_ctx *p, const char *key, const char *value)
             return parse_error(p, "%s is set twice", key);
         p->daemon_given |= 1u << i;
         if (!strcmp(key, "log_level")) {
-            p->c->log_level = parse_log_level(value);
-            if (p->c->log_level < 0)
+            if (parse_log_level(value, &p->c->log_level) < 0)
                 return parse_error(p, "log_level must be error, warn, info or debug, not '%s'",
                                    value);
             return 1;

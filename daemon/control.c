@@ -95,7 +95,7 @@ static int value_text(json_t *v, char *out, size_t size)
     else if (json_is_boolean(v))
         snprintf(out, size, "%s", json_is_true(v) ? "yes" : "no");
     else
-        return -1;
+        return AVERROR(EINVAL);
     return 0;
 }
 

@@ -47,6 +47,7 @@ avf_sources *avf_sources_new(const avf_runner_env *env)
     return set;
 }
 
+/* The index of the runner of the source called name, or -1 (not an error: none). */
 static int find(const avf_sources *set, const char *name)
 {
     for (int i = 0; i < set->nb_runners; i++)

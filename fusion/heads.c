@@ -23,10 +23,13 @@
  */
 #include "fusion/heads.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libavutil/error.h>
 
 #define HX_MOTION_FULL 0.05
 #define HX_CUT_WINDOW  5
@@ -47,25 +50,27 @@ struct avf_heads {
     int have_content_logits;
 };
 
-/* The head named name, if its outputs are exactly names[0..n). */
+/* Sets *head to the index of the head named name, or -1 when the model has none;
+ * fails when it has one whose outputs are not exactly names[0..n). */
 static int expect_head(const avf_model *m, const char *name, const char *const *names, int n,
-                       char *why, size_t why_size)
+                       int *head, char *why, size_t why_size)
 {
     int h = avf_model_find_head(m, name);
 
+    *head = h;
     if (h < 0)
-        return -1;
+        return 0;
     if (m->heads[h].nb_outputs != n)
         goto bad;
     for (int i = 0; i < n; i++)
         if (strcmp(m->heads[h].outputs[i], names[i]))
             goto bad;
-    return h;
+    return 0;
 bad:
     snprintf(why, why_size, "head '%s' must have the outputs %s, %s%s%s%s%s", name, names[0],
              names[1], n > 2 ? ", " : "", n > 2 ? names[2] : "", n > 3 ? ", " : "",
              n > 3 ? names[3] : "");
-    return -2;
+    return AVERROR(EINVAL);
 }
 
 avf_heads *avf_heads_new(const avf_model *model, const avf_fused_layout *layout, char *why,
@@ -78,10 +83,10 @@ avf_heads *avf_heads_new(const avf_model *model, const avf_fused_layout *layout,
         return NULL;
     }
     h->model = model;
-    h->content = expect_head(model, "content", avf_content_names, AVF_CONTENT_COUNT, why, why_size);
-    h->valence = expect_head(model, "valence", avf_valence_names, 3, why, why_size);
-    h->arousal = expect_head(model, "arousal", avf_arousal_names, 3, why, why_size);
-    if (h->content == -2 || h->valence == -2 || h->arousal == -2) {
+    if (expect_head(model, "content", avf_content_names, AVF_CONTENT_COUNT, &h->content, why,
+                    why_size) < 0 ||
+        expect_head(model, "valence", avf_valence_names, 3, &h->valence, why, why_size) < 0 ||
+        expect_head(model, "arousal", avf_arousal_names, 3, &h->arousal, why, why_size) < 0) {
         free(h);
         return NULL;
     }

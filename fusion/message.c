@@ -7,6 +7,7 @@
  */
 #include "fusion/message.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <libavutil/error.h>
 
+#include "base/url.h"
 #include "base/vocab.h"
 #include "fusion/tags.h"
 
@@ -43,13 +46,10 @@ void avf_source_name_from_path(const char *path, char *out)
     base = base ? base + 1 : path;
     if (base >= path + 3 && !strncmp(base - 3, "://", 3)) {
         /* a URL without a path: its host, never its user and password */
-        const char *at = NULL;
+        size_t user;
 
-        for (const char *p = base; *p && *p != '?' && *p != '#'; p++)
-            if (*p == '@')
-                at = p;
-        if (at)
-            base = at + 1;
+        if (avf_url_userinfo(base, strlen(base), &user))
+            base += user + 1;
     }
     len = strcspn(base, "?#");
     dot = memchr(base, '.', len);
@@ -94,17 +94,17 @@ static int add_features(json_t *modality, const char *const *names, const double
     json_t *features = json_object();
 
     if (!features)
-        return -1;
+        return AVERROR(ENOMEM);
     for (int i = 0; i < dim; i++)
         if (isfinite(values[i]) &&
             json_object_set_new(features, names[i], json_real(six_digits(values[i]))))
             goto fail;
     if (json_object_set_new(modality, "features", features))
-        return -1;
+        return AVERROR(ENOMEM);
     return 0;
 fail:
     json_decref(features);
-    return -1;
+    return AVERROR(ENOMEM);
 }
 
 /* "labels", "sentiment" and "model": what the trained heads say. */
@@ -114,15 +114,15 @@ static int add_model_outputs(json_t *msg, const avf_fusion_out *out)
         json_t *obj = json_object();
 
         if (!obj)
-            return -1;
+            return AVERROR(ENOMEM);
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
             if (json_object_set_new(obj, avf_content_names[c],
                                     json_real(six_digits(out->labels[c])))) {
                 json_decref(obj);
-                return -1;
+                return AVERROR(ENOMEM);
             }
         if (json_object_set_new(msg, "labels", obj))
-            return -1;
+            return AVERROR(ENOMEM);
     }
     if (out->sentiment_valid &&
         json_object_set_new(msg, "sentiment",
@@ -130,9 +130,9 @@ static int add_model_outputs(json_t *msg, const avf_fusion_out *out)
                                       "arousal", six_digits(out->arousal), "label",
                                       avf_valence_names[out->sentiment_label], "confidence",
                                       six_digits(out->sentiment_confidence))))
-        return -1;
+        return AVERROR(ENOMEM);
     if (out->model_name && json_object_set_new(msg, "model", json_string(out->model_name)))
-        return -1;
+        return AVERROR(ENOMEM);
     return 0;
 }
 

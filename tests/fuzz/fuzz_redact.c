@@ -1,5 +1,5 @@
 /*
- * fuzz_redact.c - the redaction of URLs in text (daemon/redact.c) on arbitrary
+ * fuzz_redact.c - the redaction of URLs in text (base/redact.c) on arbitrary
  * text.
  *
  * The input, up to its first NUL, is one text. Checked: the rendering is

@@ -574,6 +574,14 @@ static void test_password_file(void **state)
                  "source a: the url has a password and password_file gives one: remove the "
                  "password from the url (the configuration file is readable by more than the "
                  "daemon)");
+    /* an empty password is one too, and a user alone before an '@' in the path is none */
+    expect_error("[source a]\ntype = stream\nurl = rtsp://admin:@cam/s\npassword_file = cam\n", 1,
+                 "source a: the url has a password and password_file gives one: remove the "
+                 "password from the url (the configuration file is readable by more than the "
+                 "daemon)");
+    expect_error("[source a]\ntype = stream\nurl = rtsp://cam/a:b@c\npassword_file = cam\n", 1,
+                 "source a: password_file needs a user in the url (rtsp://USER@host/...), to "
+                 "give the password to");
     expect_error("[source a]\ntype = file\nurl = /a.mp4\npassword_file = cam\n", 1,
                  "source a: password_file does not apply to a file source");
 
