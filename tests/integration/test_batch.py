@@ -33,8 +33,11 @@ import time
 import unittest
 
 import media  # tests/integration/media.py
+import procinfo  # tests/integration/procinfo.py
 
 AVFUSE_TIMEOUT = 300
+T_TOL = 1e-6     # segment boundaries on the whole-second grid
+HELD_TOL = 0.04  # a stopped live input's end: one 40 ms video frame
 
 VIDEO_SRC = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"]
 AUDIO_SRC = ["-f", "lavfi", "-i", "sine=f=440:r=48000"]
@@ -317,44 +320,61 @@ class TestOutputDir(BatchTestCase):
 
 class TestInterrupt(BatchTestCase):
     def test_sigint_stops_every_running_input(self):
-        """Two live-paced inputs at once and a third waiting: SIGINT ends both with a
-        partial last segment kept in their .part files, the third never starts, 130."""
+        """Two live inputs at once, each having sent 3.6 s and gone quiet (FIFOs held
+        open, never at their end), and a third input waiting for a slot: SIGINT, sent
+        once avfuse took every byte of both and went idle, ends both at a known point,
+        0.6 s into their fourth segment, so each .part file holds 3 whole segments and
+        a partial last one from 3.0 to 3.6 s; the third input never starts; exit 130."""
         src = fresh_dir("live")
         os.makedirs(src)
-        feeders = []
+        data = media.generate_bytes(media.HELD_ARGS)
+        names = ("cam1", "cam2")
         fifos = []
-        for name in ("cam1", "cam2"):
-            fifo = os.path.join(src, name + ".ts")
-            os.mkfifo(fifo)
+        for name in names:
+            fifo = media.HeldFifo(os.path.join(src, name + ".mkv"), data).start()
+            self.addCleanup(fifo.close)
             fifos.append(fifo)
-            feeders.append(subprocess.Popen(
-                media.FFMPEG + ["-re"] + VIDEO_SRC + AUDIO_SRC + ["-t", "60"] + ENC +
-                ["-f", "mpegts", fifo], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         out_dir = fresh_dir("out_live")
+        proc = subprocess.Popen([AVFUSE, "analyze", "-j", "2", "-o", out_dir + "/"] +
+                                [f.path for f in fifos] + [MEDIA["lobby"]],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            proc = subprocess.Popen([AVFUSE, "analyze", "-j", "2", "-o", out_dir + "/"] + fifos +
-                                    [MEDIA["lobby"]], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-            time.sleep(5)
+            deadline = time.monotonic() + 30
+            while not all(f.drained() for f in fifos):
+                self.assertIsNone(proc.poll(), "avfuse exited before it took both inputs")
+                self.assertLess(time.monotonic(), deadline, "avfuse did not read both FIFOs")
+                time.sleep(0.02)
+            procinfo.wait_idle(proc.pid, 30)
+            self.assertIsNone(proc.poll(), "avfuse ended on FIFOs held open")
+            # both slots are still taken: the third input has not started
+            self.assertEqual(sorted(os.listdir(out_dir)), ["cam1.jsonl.part", "cam2.jsonl.part"])
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=60)
         finally:
-            for feeder in feeders:
-                feeder.kill()
-                feeder.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         self.assertEqual(proc.returncode, 130, err)
         self.assertEqual(out, "")
         self.assertIn("interrupted", err)
+        # the third input never started: no file of its own, no line about it
         self.assertEqual(sorted(os.listdir(out_dir)), ["cam1.jsonl.part", "cam2.jsonl.part"], err)
-        for name in ("cam1", "cam2"):
+        self.assertNotIn("lobby", err)
+        for name in names:
             msgs = read_jsonl(os.path.join(out_dir, name + ".jsonl.part"))
-            self.assertGreaterEqual(len(msgs), 1, err)
-            self.assertEqual([m["seq"] for m in msgs], list(range(len(msgs))))
-            self.assertTrue(msgs[-1]["partial"], msgs[-1])
-            self.assertTrue(all(not m["partial"] for m in msgs[:-1]))
-            self.assertRegex(err, r"%s\.ts: warning: interrupted: %d segments in \S*%s\.jsonl\.part"
-                             % (name, len(msgs), name))
-
+            self.assertEqual([m["seq"] for m in msgs], [0, 1, 2, 3], (name, err))
+            self.assertEqual({m["source"] for m in msgs}, {name})
+            self.assertEqual([(m["t0"], m["t1"], m["partial"]) for m in msgs[:3]],
+                             [(0.0, 1.0, False), (1.0, 2.0, False), (2.0, 3.0, False)], name)
+            last = msgs[-1]
+            brief = {k: last[k] for k in ("source", "seq", "t0", "t1", "partial")}
+            # the end of data, to within one 40 ms video frame
+            self.assertAlmostEqual(last["t0"], 3.0, delta=T_TOL, msg=brief)
+            self.assertAlmostEqual(last["t1"] - last["t0"], media.HELD_SECONDS - 3.0,
+                                   delta=HELD_TOL, msg=brief)
+            self.assertIs(last["partial"], True, brief)
+            self.assertRegex(err, r"%s\.mkv: warning: interrupted: 4 segments in \S*%s\.jsonl\.part"
+                             % (name, name))
 
 if __name__ == "__main__":
     unittest.main()
