@@ -9,6 +9,11 @@
  * (hop and len in samples), so no rounding of segment bounds to microseconds can
  * move a frame across a boundary. Each modality has a watermark (how far it has
  * delivered) and may end; a segment waits only for modalities still running.
+ * The audio has two: its samples, and its feature rows. A window's row comes with
+ * the samples that complete it, after those of the window's start, and a segment
+ * holds every window starting inside it; so with audio features the segment also
+ * waits for the rows of its last windows, else whether they were in would depend
+ * on how the video and audio threads interleave. A video row comes with its frame.
  */
 #include "pipeline/segmenter.h"
 
@@ -30,6 +35,8 @@ struct avf_segmenter {
     int video_ended;
     int64_t video_end_us; /* end of the last frame, once ended */
     int64_t audio_wm;     /* one past the last sample delivered; INT64_MIN before any */
+    int64_t rows_wm;      /* start of the next audio window row to come: the rows of
+                           * every window starting before it are in; INT64_MIN before any */
     int audio_ended;
     int64_t audio_end; /* one past the last sample, once ended */
     int done;          /* the last segment was emitted */
@@ -79,7 +86,7 @@ avf_segmenter *avf_segmenter_new(const avf_segmenter_config *cfg)
         return NULL;
     s->cfg = *cfg;
     s->video_wm_us = s->video_done_us = INT64_MIN;
-    s->audio_wm = INT64_MIN;
+    s->audio_wm = s->rows_wm = INT64_MIN;
     return s;
 }
 
@@ -214,12 +221,11 @@ int avf_segmenter_video(avf_segmenter *s, int64_t t_us, int64_t end_us, const AV
     scaled = t_us * s->cfg.rate;
     k_hi = floor_div(scaled, unit);
     k_lo = floor_div(scaled - s->cfg.len_samples * AV_TIME_BASE, unit) + 1;
-    if (k_lo < s->next_k)
-        k_lo = s->next_k;
-    if (k_lo > k_hi) {
+    if (FFMAX(k_lo, 0) < s->next_k) /* one of its segments is out: late, if only for it */
         s->stats.late_items++;
+    k_lo = FFMAX(k_lo, s->next_k);
+    if (k_lo > k_hi)
         return 0;
-    }
     for (int64_t k = k_lo; k <= k_hi; k++) {
         avf_segment *seg = get_segment(s, k);
         int ret;
@@ -254,12 +260,11 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
     }
     k_hi = floor_div(end - 1, s->cfg.hop_samples);
     k_lo = floor_div(pos - s->cfg.len_samples, s->cfg.hop_samples) + 1;
-    if (k_lo < s->next_k)
-        k_lo = s->next_k;
-    if (k_lo > k_hi) {
+    if (FFMAX(k_lo, 0) < s->next_k) /* one of its segments is out: late, if only for it */
         s->stats.late_items++;
+    k_lo = FFMAX(k_lo, s->next_k);
+    if (k_lo > k_hi)
         return 0;
-    }
     for (int64_t k = k_lo; k <= k_hi; k++) {
         avf_segment *seg = get_segment(s, k);
         int64_t from, to;
@@ -277,8 +282,9 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
 
 int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const float *rows, int n)
 {
-    if (s->cfg.audio_dim <= 0)
+    if (s->cfg.audio_dim <= 0 || n <= 0)
         return 0;
+    s->rows_wm = FFMAX(s->rows_wm, first_pos + (int64_t)n * hop);
     for (int i = 0; i < n; i++) {
         int64_t pos = first_pos + (int64_t)i * hop;
         int64_t k_hi = floor_div(pos, s->cfg.hop_samples);
@@ -286,12 +292,11 @@ int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const
 
         if (pos < 0)
             continue;
-        if (k_lo < s->next_k)
-            k_lo = s->next_k;
-        if (k_lo > k_hi) {
+        if (FFMAX(k_lo, 0) < s->next_k) /* one of its segments is out: late, if only for it */
             s->stats.late_items++;
+        k_lo = FFMAX(k_lo, s->next_k);
+        if (k_lo > k_hi)
             continue;
-        }
         for (int64_t k = k_lo; k <= k_hi; k++) {
             avf_segment *seg = get_segment(s, k);
             int ret;
@@ -356,6 +361,8 @@ int avf_segmenter_pop(avf_segmenter *s, avf_segment **pseg)
     if (video_running && s->video_done_us < end_us)
         return 0;
     if (audio_running && s->audio_wm < end)
+        return 0;
+    if (audio_running && s->cfg.audio_dim > 0 && s->rows_wm < end)
         return 0;
     if (!video_running && !audio_running) {
         if (s->cfg.has_video && s->video_wm_us != INT64_MIN)

@@ -60,7 +60,8 @@ typedef struct avf_segmenter_config {
 typedef struct avf_segmenter_stats {
     uint64_t frames_before_origin;  /* video frames at t < 0 */
     uint64_t samples_before_origin; /* audio samples at t < 0 */
-    uint64_t late_items;            /* data for segments already emitted */
+    uint64_t late_items;            /* items for a segment already emitted (counted once,
+                                     * even if also for one still open) */
     int64_t tail_dropped_us;        /* length of a last segment shorter than min_partial */
 } avf_segmenter_stats;
 
@@ -92,6 +93,9 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
 /*
  * n audio feature rows (audio_dim floats each, copied) of windows starting at
  * first_pos, first_pos + hop, ...; each goes to every segment holding its start.
+ * Rows come in the order of their starts. With audio_dim > 0 a segment is complete
+ * on the audio side only once a row starting at or after its end came (the rows
+ * of all its windows are in) or the audio ended.
  */
 int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const float *rows,
                              int n);
