@@ -9,6 +9,11 @@
  * (hop and len in samples), so no rounding of segment bounds to microseconds can
  * move a frame across a boundary. Each modality has a watermark (how far it has
  * delivered) and may end; a segment waits only for modalities still running.
+ * The audio has two: its samples, and its feature rows. A window's row comes with
+ * the samples that complete it, after those of the window's start, and a segment
+ * holds every window starting inside it; so with audio features the segment also
+ * waits for the rows of its last windows, else whether they were in would depend
+ * on how the video and audio threads interleave. A video row comes with its frame.
  */
 #include "segmenter.h"
 
@@ -30,6 +35,8 @@ struct avf_segmenter {
     int video_ended;
     int64_t video_end_us; /* end of the last frame, once ended */
     int64_t audio_wm;     /* one past the last sample delivered; INT64_MIN before any */
+    int64_t rows_wm;      /* start of the next audio window row to come: the rows of
+                           * every window starting before it are in; INT64_MIN before any */
     int audio_ended;
     int64_t audio_end; /* one past the last sample, once ended */
     int done;          /* the last segment was emitted */
@@ -82,7 +89,7 @@ avf_segmenter *avf_segmenter_new(const avf_segmenter_config *cfg)
         return NULL;
     s->cfg = *cfg;
     s->video_wm_us = s->video_done_us = INT64_MIN;
-    s->audio_wm = INT64_MIN;
+    s->audio_wm = s->rows_wm = INT64_MIN;
     return s;
 }
 
@@ -280,8 +287,9 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
 
 int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const float *rows, int n)
 {
-    if (s->cfg.audio_dim <= 0)
+    if (s->cfg.audio_dim <= 0 || n <= 0)
         return 0;
+    s->rows_wm = FFMAX(s->rows_wm, first_pos + (int64_t)n * hop);
     for (int i = 0; i < n; i++) {
         int64_t pos = first_pos + (int64_t)i * hop;
         int64_t k_hi = floor_div(pos, s->cfg.hop_samples);
@@ -359,6 +367,8 @@ int avf_segmenter_pop(avf_segmenter *s, avf_segment **pseg)
     if (video_running && s->video_done_us < end_us)
         return 0;
     if (audio_running && s->audio_wm < end)
+        return 0;
+    if (audio_running && s->cfg.audio_dim > 0 && s->rows_wm < end)
         return 0;
     if (!video_running && !audio_running) {
         if (s->cfg.has_video && s->video_wm_us != INT64_MIN)

@@ -111,6 +111,9 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
 /*
  * n audio feature rows (audio_dim floats each, copied) of windows starting at
  * first_pos, first_pos + hop, ...; each goes to every segment holding its start.
+ * Rows come in the order of their starts. With audio_dim > 0 a segment is complete
+ * on the audio side only once a row starting at or after its end came (the rows
+ * of all its windows are in) or the audio ended.
  */
 int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const float *rows,
                              int n);
