@@ -1,7 +1,8 @@
 /*
  * test_segmenter.c - the segmenter fed crafted frame times and sample runs: exact
  * counts per segment, offset starts, audio only, video only, hop < len, gaps, a
- * stream that ends early, completion order and the partial last segment.
+ * stream that ends early, completion order (the audio rows too) and the partial
+ * last segment.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -421,6 +422,69 @@ static void test_feature_rows_follow_their_data(void **state)
     avf_segmenter_free(&s);
 }
 
+/* Rows of the windows starting in [from, to), every 160 samples (10 ms), each row
+ * holding its window's start; delivered in one call, as an audio item brings them. */
+static void feed_rows(avf_segmenter *s, int64_t from, int64_t to)
+{
+    float rows[256];
+    int n = 0;
+
+    for (int64_t pos = from; pos < to; pos += 160) {
+        assert_true(n < 256);
+        rows[n++] = (float)pos;
+    }
+    assert_int_equal(avf_segmenter_audio_rows(s, from, 160, rows, n), 0);
+}
+
+/* The extract stage sends a window's row with the samples that complete it, after
+ * the samples of its start: a segment goes out only once the rows of every window
+ * starting inside it are in, however the video runs ahead, and none comes late. */
+static void test_waits_for_audio_rows(void **state)
+{
+    avf_segmenter_config cfg = {.rate = RATE,
+                                .hop_samples = RATE,
+                                .len_samples = RATE,
+                                .min_partial_us = 50000,
+                                .has_video = 1,
+                                .has_audio = 1,
+                                .audio_dim = 1};
+    avf_segmenter *s = avf_segmenter_new(&cfg);
+    avf_segment *seg = NULL;
+
+    (void)state;
+    assert_non_null(s);
+    feed_video(s, 10, 0, 2100000); /* the video is past segments 0 and 1 */
+    feed_audio(s, 0, RATE + 100);  /* samples past segment 0's end, no rows yet */
+    assert_int_equal(avf_segmenter_pop(s, &seg), 0);
+    assert_null(seg);
+    /* the rows of the 25 ms windows those samples complete: starts 0 .. RATE - 320 */
+    feed_rows(s, 0, RATE - 300);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 0); /* the window at RATE - 160 is missing */
+    feed_audio(s, RATE + 100, RATE + 400);
+    feed_rows(s, RATE - 160, RATE + 1); /* RATE - 160 for segment 0, RATE for segment 1 */
+    assert_int_equal(avf_segmenter_pop(s, &seg), 1);
+    assert_int_equal(seg->index, 0);
+    assert_int_equal(seg->nb_samples, RATE);
+    assert_int_equal(seg->nb_windows, 100);
+    for (int w = 0; w < 100; w++) {
+        assert_int_equal(seg->window_pos[w], w * 160);
+        assert_float_equal(seg->audio_rows[w], w * 160, 0);
+    }
+    avf_segment_free(&seg);
+    assert_int_equal(avf_segmenter_get_stats(s)->late_items, 0);
+    /* segment 1 waits the same way, then the end of the audio completes it */
+    feed_audio(s, RATE + 400, 2 * RATE + 100);
+    feed_rows(s, RATE + 160, 2 * RATE - 300);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 0);
+    avf_segmenter_audio_end(s, 2 * RATE + 100);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 1);
+    assert_int_equal(seg->index, 1);
+    assert_int_equal(seg->nb_windows, 99);
+    assert_int_equal(avf_segmenter_get_stats(s)->late_items, 0);
+    avf_segment_free(&seg);
+    avf_segmenter_free(&s);
+}
+
 static void test_invalid_config(void **state)
 {
     avf_segmenter_config cfg = {
@@ -453,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_before_origin_and_late_data),
         cmocka_unit_test(test_ended_without_data),
         cmocka_unit_test(test_feature_rows_follow_their_data),
+        cmocka_unit_test(test_waits_for_audio_rows),
         cmocka_unit_test(test_invalid_config),
     };
 
