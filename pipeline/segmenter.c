@@ -224,12 +224,11 @@ int avf_segmenter_video(avf_segmenter *s, int64_t t_us, int64_t end_us, const AV
     scaled = t_us * s->cfg.rate;
     k_hi = floor_div(scaled, unit);
     k_lo = floor_div(scaled - s->cfg.len_samples * AV_TIME_BASE, unit) + 1;
-    if (k_lo < s->next_k)
-        k_lo = s->next_k;
-    if (k_lo > k_hi) {
+    if (FFMAX(k_lo, 0) < s->next_k) /* one of its segments is out: late, if only for it */
         s->stats.late_items++;
+    k_lo = FFMAX(k_lo, s->next_k);
+    if (k_lo > k_hi)
         return 0;
-    }
     for (int64_t k = k_lo; k <= k_hi; k++) {
         avf_segment *seg = get_segment(s, k);
         int ret;
@@ -264,12 +263,11 @@ int avf_segmenter_audio(avf_segmenter *s, int64_t pos, const float *samples, int
     }
     k_hi = floor_div(end - 1, s->cfg.hop_samples);
     k_lo = floor_div(pos - s->cfg.len_samples, s->cfg.hop_samples) + 1;
-    if (k_lo < s->next_k)
-        k_lo = s->next_k;
-    if (k_lo > k_hi) {
+    if (FFMAX(k_lo, 0) < s->next_k) /* one of its segments is out: late, if only for it */
         s->stats.late_items++;
+    k_lo = FFMAX(k_lo, s->next_k);
+    if (k_lo > k_hi)
         return 0;
-    }
     for (int64_t k = k_lo; k <= k_hi; k++) {
         avf_segment *seg = get_segment(s, k);
         int64_t from, to;
@@ -297,12 +295,11 @@ int avf_segmenter_audio_rows(avf_segmenter *s, int64_t first_pos, int hop, const
 
         if (pos < 0)
             continue;
-        if (k_lo < s->next_k)
-            k_lo = s->next_k;
-        if (k_lo > k_hi) {
+        if (FFMAX(k_lo, 0) < s->next_k) /* one of its segments is out: late, if only for it */
             s->stats.late_items++;
+        k_lo = FFMAX(k_lo, s->next_k);
+        if (k_lo > k_hi)
             continue;
-        }
         for (int64_t k = k_lo; k <= k_hi; k++) {
             avf_segment *seg = get_segment(s, k);
             int ret;

@@ -79,7 +79,8 @@ typedef struct avf_segmenter_config {
 typedef struct avf_segmenter_stats {
     uint64_t frames_before_origin;  /* video frames at t < 0 */
     uint64_t samples_before_origin; /* audio samples at t < 0 */
-    uint64_t late_items;            /* data for segments already emitted */
+    uint64_t late_items;            /* items for a segment already emitted (counted once,
+                                     * even if also for one still open) */
     int64_t tail_dropped_us;        /* length of a last segment shorter than min_partial */
 } avf_segmenter_stats;
 

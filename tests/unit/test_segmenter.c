@@ -485,6 +485,43 @@ static void test_waits_for_audio_rows(void **state)
     avf_segmenter_free(&s);
 }
 
+/* With hop < len an item belongs to two segments: one for a segment already out is
+ * late even when the other is still open; it goes only into the open one. */
+static void test_late_for_one_of_its_segments(void **state)
+{
+    avf_segmenter_config cfg = {.rate = RATE,
+                                .hop_samples = RATE / 2,
+                                .len_samples = RATE,
+                                .min_partial_us = 50000,
+                                .has_audio = 1,
+                                .audio_dim = 1};
+    avf_segmenter *s = avf_segmenter_new(&cfg);
+    avf_segment *seg = NULL;
+    float samples[100] = {0};
+
+    (void)state;
+    assert_non_null(s);
+    feed_audio(s, 0, RATE + 400);
+    feed_rows(s, 0, RATE); /* rows_wm at RATE: segment 0 [0, 1 s) is complete */
+    assert_int_equal(avf_segmenter_pop(s, &seg), 1);
+    assert_int_equal(seg->index, 0);
+    avf_segment_free(&seg);
+    assert_int_equal(avf_segmenter_get_stats(s)->late_items, 0);
+    /* samples and a row at 0.9 s: for segment 0 (out) and segment 1 (open) */
+    assert_int_equal(avf_segmenter_audio(s, RATE - 1600, samples, 100), 0);
+    assert_int_equal(avf_segmenter_get_stats(s)->late_items, 1);
+    assert_int_equal(avf_segmenter_audio_rows(s, RATE - 1600, 160, (float[]){-1}, 1), 0);
+    assert_int_equal(avf_segmenter_get_stats(s)->late_items, 2);
+    avf_segmenter_audio_end(s, RATE + 400);
+    assert_int_equal(avf_segmenter_pop(s, &seg), 1);
+    assert_int_equal(seg->index, 1);
+    /* segment 1 has the late row once more, after its own 50 windows up to 1 s */
+    assert_int_equal(seg->nb_windows, 51);
+    assert_float_equal(seg->audio_rows[50], -1, 0);
+    avf_segment_free(&seg);
+    avf_segmenter_free(&s);
+}
+
 static void test_invalid_config(void **state)
 {
     avf_segmenter_config cfg = {
@@ -518,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_ended_without_data),
         cmocka_unit_test(test_feature_rows_follow_their_data),
         cmocka_unit_test(test_waits_for_audio_rows),
+        cmocka_unit_test(test_late_for_one_of_its_segments),
         cmocka_unit_test(test_invalid_config),
     };
 
