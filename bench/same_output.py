@@ -7,7 +7,10 @@ that they exit with the same status.
 
 The two builds: the one under test (--build, default build/, built when missing)
 and a reference, either --ref-build DIR or the git revision --ref (default
-REF_REVISION, the last commit before the issue 15 refactors). A revision is
+REF_REVISION: the last commit before the issue 15 refactors, 71d24c3, with the one
+behaviour fix made during them cherry-picked onto it, the segmenter's wait for the
+audio rows of a segment (2e75879, kept in main's history by a merge that changes
+nothing)). A revision is
 exported with `git archive` into a temporary folder (nothing is registered in the
 repository), only the avfuse target is built (RelWithDebInfo, tests off, -j2) into
 the bench cache, ref-HASH/, the folder removed; a second run reuses that build.
@@ -26,14 +29,13 @@ too). Each input runs `analyze --events` with the default model and `analyze
 differing line of each build around its first differing byte. Exits 1 on any
 difference.
 
-Some output varies from run to run within one build (today the av offset and
-confidence, and the labels fed by them, of a clip whose cuts and sound onsets line
-up: which audio windows reach a segment before it is out depends on thread timing;
-`avfuse analyze -v` then says "N frames or sample blocks came after their segment
-was out"). So when the two outputs differ, both builds run again, alternately,
-twice each, and while either varies up to --reruns times each: if one of them then
-prints the other's bytes, the verdict is VARIES (printed, with the members that
-varied; a failure only with --strict), otherwise DIFFERS.
+Output that varies from run to run within one build is a bug of its own (before the
+segmenter fix, the av offset and confidence of a clip whose cuts and sound onsets
+line up varied with thread timing), and this tells it from a difference between the
+builds: when the two outputs differ, both builds run again, alternately, twice
+each, and while either varies up to --reruns times each: if one of them then prints
+the other's bytes, the verdict is VARIES (printed, with the members that varied; a
+failure with --strict, as tools/test.sh runs it), otherwise DIFFERS.
 
 --bench then also compares CPU time (user + system, os.wait4's rusage, as the other
 benches measure it) of the two builds on the 60 s 720p30 bench input (--bench-seconds):
@@ -61,7 +63,7 @@ import common  # noqa: E402  (building, the bench inputs, measuring a command)
 
 # The last commit before the issue 15 refactor series ("tests: run.sh all leaves redact
 # out for now"): what every commit of the series must print the same as.
-REF_REVISION = "71d24c3b8a6c4bfad8ad2a16afdcf681f6cf9f67"
+REF_REVISION = "2e75879f2bca6f66a1e5b1b190c0d478bf801c3e"
 # The first seconds of the bench inputs compared: at 720p five hard cuts, the black
 # stretch (20-24 s), speech, chords; 1080p only for its size (generating it costs most).
 BENCH_SECONDS = {"720p30": 24, "1080p30": 8}
