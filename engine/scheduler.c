@@ -785,7 +785,11 @@ static int open_segment_stages(avf_sched *s, int has_video, int has_audio,
     s->segmenter = avf_segmenter_new(&seg_cfg);
     s->items = avf_queue_new(ITEM_QUEUE_SIZE, has_video + has_audio, policy, free_item);
     s->segments = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_segment);
-    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, policy, free_result);
+    /* Results always wait: a result dropped here would take its events with it (a
+     * tag's end lost). A consumer that lags holds the fusion stage, and a live
+     * pipeline drops at the segments queue before it, where the event detector
+     * never sees the segment, so its events stay paired. */
+    s->out = avf_queue_new(OUT_QUEUE_SIZE, 1, AVF_QUEUE_BLOCK, free_result);
     if (!s->fusion || !s->segmenter || !s->items || !s->segments || !s->out)
         return AVERROR(ENOMEM);
     return 0;

@@ -155,8 +155,9 @@ void avf_result_free(avf_result **pres);
 /*
  * Waits for the next result. On 0, *res is the caller's (free it with
  * avf_result_free()). Returns AVF_EOS once no result will follow, whether the
- * input ended or a stage failed: avf_sched_wait() tells which. A live pipeline
- * that drops a result when its consumer lags drops that segment's events with it.
+ * input ended or a stage failed: avf_sched_wait() tells which. Results are never
+ * dropped once fused: a live pipeline whose consumer lags drops segments before
+ * the fusion stage, so every event that starts a tag is followed by its end.
  */
 int avf_sched_receive(avf_sched *s, avf_result **res);
 
