@@ -1,5 +1,5 @@
 /*
- * error.h - the project's error convention (STYLE.md rule 8).
+ * error.h - the project's error convention.
  *
  * Every function that can fail returns an int: >= 0 is success, a negative value
  * is a failure. Negative values are either a negated errno (AVERROR(ENOMEM) and

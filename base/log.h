@@ -1,5 +1,5 @@
 /*
- * log.h - the one logging module (STYLE.md rule 17).
+ * log.h - the one logging module.
  *
  * Every line names its component ("dec0", "demux", "sync", "analyze"). Lines go to
  * stderr; FFmpeg's own log is routed here by avf_log_init(). avf_warn() appends

@@ -29,7 +29,7 @@
  * Every function is thread-safe: each call formats into its own buffer and sends
  * on a socket of its own (no shared state). They read the environment, so nobody
  * may call setenv()/unsetenv() concurrently. Errors are negative errno values
- * (STYLE.md rule 8); a failed notification never stops the daemon, so callers may
+ * (base/error.h); a failed notification never stops the daemon, so callers may
  * ignore them.
  */
 #ifndef AVF_NOTIFY_H

@@ -17,7 +17,7 @@
  * one module that knows both: the stages below it know nothing of each other
  * (pipeline/ never includes fusion/).
  *
- * The scheduler alone knows this topology (STYLE.md rule 1): each stage is a
+ * The scheduler alone knows this topology: each stage is a
  * module with no knowledge of its neighbours, and each thread body here moves
  * data between a stage and the bounded queues around it. A file input applies
  * back-pressure and loses nothing. End of stream travels forward (every thread

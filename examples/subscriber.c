@@ -6,7 +6,7 @@
  * A ZeroMQ SUB socket connects to ENDPOINT (default tcp://127.0.0.1:5560) and
  * subscribes to `seg/` (every source) or `seg/SOURCE/` (one source; the trailing
  * '/' keeps "lobby" from matching "lobby2"). Each message is two frames, the topic
- * and one avfuse.segment.v1 JSON object (DESIGN.md, "Messages"), parsed with
+ * and one avfuse.segment.v1 JSON object (docs/schema/segment.v1.json), parsed with
  * jansson. Printed: source, seq, t0, and the most likely content label with its
  * probability ("-" when the daemon runs without a model). Ctrl-C ends it, exit 0.
  *

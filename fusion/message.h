@@ -1,8 +1,8 @@
 /*
  * message.h - the segment message (schema avfuse.segment.v1) as JSON.
  *
- * The field names and meanings are a contract with subscribers (DESIGN.md,
- * "Messages"): change them only with a new schema version.
+ * The field names and meanings are a contract with subscribers (docs/schema/,
+ * the JSON Schemas): change them only with a new schema version.
  */
 #ifndef AVF_MESSAGE_H
 #define AVF_MESSAGE_H

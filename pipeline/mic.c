@@ -4,7 +4,7 @@
  * The daemon's microphone sources need samples stamped on the cameras' clock
  * (CLOCK_MONOTONIC), reads that give up at a deadline or on a stop, and mono float at
  * the analysis rate whatever the device offers. PortAudio's callback runs on a
- * real-time thread, so it only copies (STYLE.md rule 4): each buffer goes into a
+ * real-time thread, so it only copies: each buffer goes into a
  * single-producer single-consumer ring of 10 ms blocks with its capture time, and
  * one eventfd write wakes the reader. A full ring drops the incoming block (the
  * producer may not touch slots the reader owns, so the newest goes, not the oldest),

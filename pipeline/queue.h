@@ -1,5 +1,5 @@
 /*
- * queue.h - bounded queue between two pipeline stages (STYLE.md rule 2).
+ * queue.h - bounded queue between two pipeline stages.
  *
  * One mutex, two condition variables, a fixed capacity and an end-of-stream flag
  * from either side. A queue has a fixed number of senders: the receiver sees

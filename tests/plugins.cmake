@@ -27,7 +27,7 @@ foreach(name bad_abi no_symbol bad_name stall)
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/plugins)
 endforeach()
 
-# ABI layout: sizes, offsets, enum values (STYLE.md rule 14).
+# ABI layout: sizes, offsets, enum values.
 add_executable(test_plugin_abi ${CMAKE_CURRENT_LIST_DIR}/unit/test_plugin_abi.c)
 target_link_libraries(test_plugin_abi PRIVATE avfuse_core PkgConfig::CMOCKA)
 add_test(NAME unit.plugin_abi COMMAND test_plugin_abi)
@@ -45,7 +45,7 @@ set_tests_properties(unit.loader PROPERTIES
   ENVIRONMENT "AVFUSE_EXAMPLE_PLUGIN=$<TARGET_FILE:avfuse_example>;AVFUSE_BAD_ABI_PLUGIN=$<TARGET_FILE:test_plugin_bad_abi>;AVFUSE_NO_SYMBOL_PLUGIN=$<TARGET_FILE:test_plugin_no_symbol>;AVFUSE_BAD_NAME_PLUGIN=$<TARGET_FILE:test_plugin_bad_name>")
 
 # The header compiles alone, with every warning an error, in the standards a
-# plugin author may use (STYLE.md rule 14). Object libraries: compiled by every
+# plugin author may use. Object libraries: compiled by every
 # build, never linked, so a header that stops compiling alone breaks the build.
 set(header_alone_warnings -Wall -Wextra -Wpedantic -Werror)
 foreach(std 99 17)

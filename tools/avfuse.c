@@ -177,7 +177,7 @@ typedef struct batch {
  * already decoded is still published (the last segment partial), later inputs
  * are skipped, and the exit status is 130. The signals are blocked in every
  * thread and taken by one thread with sigwait(), so no handler runs inside the
- * pipelines (STYLE.md rule 16); a second signal exits at once. The batch's halt
+ * pipelines; a second signal exits at once. The batch's halt
  * flag is also the pipelines' stop flag, so an input still opening stops too.
  */
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -1,5 +1,5 @@
 /*
- * manifest.h - the training/evaluation manifest (DESIGN.md): a CSV with the header
+ * manifest.h - the training/evaluation manifest: a CSV with the header
  * file,start,end,content,valence,arousal; paths relative to the manifest's folder.
  */
 #ifndef AVF_MANIFEST_H

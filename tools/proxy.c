@@ -11,7 +11,7 @@
  * The proxy runs in a thread of its own that owns the three sockets it is handed;
  * the main thread takes SIGINT/SIGTERM with sigtimedwait() and ends the proxy by
  * sending TERMINATE on the inproc control pair of zmq_proxy_steerable(), so no
- * signal handler touches a socket (STYLE.md rules 5 and 16). The file also holds
+ * signal handler touches a socket. The file also holds
  * the endpoint-list helper that watch shares.
  */
 #include <errno.h>

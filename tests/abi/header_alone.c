@@ -1,5 +1,5 @@
 /*
- * header_alone.c - the plugin ABI header compiles alone as C (STYLE.md rule 14).
+ * header_alone.c - the plugin ABI header compiles alone as C.
  *
  * A plugin author's build includes plugins/avfuse_plugin.h and nothing of avfuse,
  * with whatever C standard and warnings they use. This file is that build: it is

@@ -1,5 +1,5 @@
 /*
- * header_alone.cpp - the plugin ABI header compiles alone as C++ (STYLE.md rule 14).
+ * header_alone.cpp - the plugin ABI header compiles alone as C++.
  *
  * A plugin may be written in C++. This file includes plugins/avfuse_plugin.h and
  * nothing else, is compiled (never linked or run) as C++11 and as C++17 with -Wall

@@ -49,7 +49,7 @@ def setUpModule():
 
 
 # ---------------------------------------------------------------------------
-# Messages, as a daemon publishes them (DESIGN.md "Messages", docs/control.md)
+# Messages, as a daemon publishes them (docs/schema/, docs/control.md)
 # ---------------------------------------------------------------------------
 
 def segment(source, seq, t0, labels=None, tags=(), sentiment=None, partial=False, length=1.0):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Real output against the JSON Schemas of docs/schema/ (DESIGN.md, "Messages").
+"""Real output against the JSON Schemas of docs/schema/.
 
 Every message the tests can make is validated: `avfuse analyze --events` on
 generated clips (audio and video, audio only, video only, a partial last segment,
