@@ -841,6 +841,21 @@ const avf_source_info *avf_sched_source_info(const avf_sched *s)
     return s->src ? avf_source_get_info(s->src) : NULL;
 }
 
+/* Starts one of the pipeline's threads when it is wanted: 0, or a pthread error. */
+static int spawn(avf_sched *s, int wanted, void *(*body)(void *), void *arg)
+{
+    int ret;
+
+    if (!wanted)
+        return 0;
+    if (s->nb_threads >= (int)(sizeof(s->threads) / sizeof(s->threads[0])))
+        return EAGAIN;
+    ret = pthread_create(&s->threads[s->nb_threads], NULL, body, arg);
+    if (!ret)
+        s->nb_threads++;
+    return ret;
+}
+
 int avf_sched_start(avf_sched *s)
 {
     int ret;
@@ -873,50 +888,23 @@ int avf_sched_start(avf_sched *s)
         (extract_thread){s, "extract:video", AVF_ITEM_VIDEO_END, s->video_items, s->vx};
     s->audio_extract =
         (extract_thread){s, "extract:audio", AVF_ITEM_AUDIO_END, s->audio_items, s->ax};
-    ret = pthread_create(&s->threads[s->nb_threads], NULL, fusion_main, s);
+    ret = spawn(s, 1, fusion_main, s);
+    if (!ret)
+        ret = spawn(s, 1, segment_main, s);
+    if (!ret)
+        ret = spawn(s, s->vx != NULL, extract_main, &s->video_extract);
+    if (!ret)
+        ret = spawn(s, s->ax != NULL, extract_main, &s->audio_extract);
+    if (!ret)
+        ret = spawn(s, s->vdec != NULL, decoder_main, &s->video_thread);
+    if (!ret)
+        ret = spawn(s, s->adec != NULL, decoder_main, &s->audio_thread);
+    if (!ret)
+        ret = spawn(s, s->mic != NULL, capture_main, s);
+    if (!ret)
+        ret = spawn(s, s->src != NULL, demux_main, s);
     if (ret)
         goto fail;
-    s->nb_threads++;
-    ret = pthread_create(&s->threads[s->nb_threads], NULL, segment_main, s);
-    if (ret)
-        goto fail;
-    s->nb_threads++;
-    if (s->vx) {
-        ret = pthread_create(&s->threads[s->nb_threads], NULL, extract_main, &s->video_extract);
-        if (ret)
-            goto fail;
-        s->nb_threads++;
-    }
-    if (s->ax) {
-        ret = pthread_create(&s->threads[s->nb_threads], NULL, extract_main, &s->audio_extract);
-        if (ret)
-            goto fail;
-        s->nb_threads++;
-    }
-    if (s->vdec) {
-        ret = pthread_create(&s->threads[s->nb_threads], NULL, decoder_main, &s->video_thread);
-        if (ret)
-            goto fail;
-        s->nb_threads++;
-    }
-    if (s->adec) {
-        ret = pthread_create(&s->threads[s->nb_threads], NULL, decoder_main, &s->audio_thread);
-        if (ret)
-            goto fail;
-        s->nb_threads++;
-    }
-    if (s->mic) {
-        ret = pthread_create(&s->threads[s->nb_threads], NULL, capture_main, s);
-        if (ret)
-            goto fail;
-        s->nb_threads++;
-    }
-    if (s->src) {
-        ret = pthread_create(&s->threads[s->nb_threads], NULL, demux_main, s);
-        if (ret)
-            goto fail;
-        s->nb_threads++;
-    }
     return 0;
 fail:
     /* unwind the threads already running: every queue closes, so each of them
