@@ -24,6 +24,15 @@ extern const char *const avf_valence_names[AVF_VALENCE_COUNT];
 /* "low", "medium", "high" */
 extern const char *const avf_arousal_names[AVF_AROUSAL_COUNT];
 
+/*
+ * What a segment's sentiment rests on (fusion/heads.h): the voice heads on
+ * speech; the picture and the sound's energy (and, for sounds of a kind trained
+ * with valence labels, the voice heads) when nobody speaks; nothing for silence.
+ */
+enum avf_basis { AVF_BASIS_VOICE = 0, AVF_BASIS_SCENE, AVF_BASIS_NONE, AVF_BASIS_COUNT };
+/* "voice", "scene", "none" */
+extern const char *const avf_basis_names[AVF_BASIS_COUNT];
+
 /* Bit positions in a segment's tags; the order is the order in messages. The
  * content tags come first, in avf_content order. */
 enum avf_tag {

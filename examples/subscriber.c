@@ -7,8 +7,11 @@
  * subscribes to `seg/` (every source) or `seg/SOURCE/` (one source; the trailing
  * '/' keeps "lobby" from matching "lobby2"). Each message is two frames, the topic
  * and one avfuse.segment.v1 JSON object (docs/schema/segment.v1.json), parsed with
- * jansson. Printed: source, seq, t0, and the most likely content label with its
- * probability ("-" when the daemon runs without a model). Ctrl-C ends it, exit 0.
+ * jansson. Printed: source, seq, t0, the most likely content label with its
+ * probability ("-" when the daemon runs without a model), and the sentiment: what
+ * it rests on (voice, scene or none) with its valence and arousal, "-" for a value
+ * that is null (no valence where nobody speaks, nothing in silence). Ctrl-C ends
+ * it, exit 0.
  *
  * Only libzmq and jansson, so it builds outside this tree too:
  *     cc subscriber.c -o subscriber $(pkg-config --cflags --libs libzmq jansson)
@@ -47,6 +50,27 @@ static const char *top_label(json_t *labels, double *p)
     return best;
 }
 
+/* " v -0.20", or " v -" when the value is null. */
+static void print_value(const char *name, json_t *v)
+{
+    if (json_is_number(v))
+        printf(" %s %+.2f", name, json_number_value(v));
+    else
+        printf(" %s -", name);
+}
+
+/* "  voice v -0.20 a +0.70"; nothing without sentiment (a daemon without model). */
+static void print_sentiment(json_t *sentiment)
+{
+    const char *basis = json_string_value(json_object_get(sentiment, "basis"));
+
+    if (!json_is_object(sentiment) || !basis)
+        return;
+    printf("  %s", basis);
+    print_value("v", json_object_get(sentiment, "valence"));
+    print_value("a", json_object_get(sentiment, "arousal"));
+}
+
 static void print_segment(const char *body, size_t size)
 {
     json_error_t err;
@@ -65,9 +89,11 @@ static void print_segment(const char *body, size_t size)
     } else if (strcmp(schema, "avfuse.segment.v1") == 0) {
         label = top_label(json_object_get(msg, "labels"), &p);
         if (label)
-            printf("%s  seq=%lld  t0=%.3f  %s %.2f\n", source, (long long)seq, t0, label, p);
+            printf("%s  seq=%lld  t0=%.3f  %s %.2f", source, (long long)seq, t0, label, p);
         else
-            printf("%s  seq=%lld  t0=%.3f  -\n", source, (long long)seq, t0);
+            printf("%s  seq=%lld  t0=%.3f  -", source, (long long)seq, t0);
+        print_sentiment(json_object_get(msg, "sentiment"));
+        printf("\n");
         fflush(stdout);
     }
     json_decref(msg);

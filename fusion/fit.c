@@ -8,6 +8,13 @@
  * source that contributes many segments cannot buy its class a lower threshold.
  * An absent value is imputed with the training mean, which normalizes to 0: the
  * same thing inference does, so training and inference see the same inputs.
+ *
+ * The optional affect head (fusion/heads.h) is a logistic output fitted where
+ * nobody speaks: a segment that is neither speech nor silence is a positive when
+ * its row carries a valence label (a cry, a scream, a laugh), a negative when it
+ * does not (music, noise, effects). Without both kinds there is nothing to tell
+ * apart, and the model gets no affect head: it then never claims a valence where
+ * nobody speaks.
  */
 #include "fusion/fit.h"
 
@@ -123,6 +130,49 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
     return ret;
 }
 
+/* The content truth of row i, for the affect head: speech heard, silence. */
+static int row_speech(const avf_dataset *d, int i)
+{
+    return d->content[i] == AVF_SPEECH;
+}
+
+static int row_silent(const avf_dataset *d, int i)
+{
+    return d->content[i] == AVF_SILENCE;
+}
+
+/* The affect head's targets in y (1, 0, or -1: not a sound nobody speaks in);
+ * returns 1 when there are both positives and negatives, else 0. */
+static int affect_targets(const avf_dataset *d, int *y)
+{
+    int pos = 0, neg = 0;
+
+    for (int i = 0; i < d->n; i++) {
+        y[i] = d->content[i] < 0 || row_speech(d, i) || row_silent(d, i) ? -1 : d->valence[i] >= 0;
+        pos += y[i] == 1;
+        neg += y[i] == 0;
+    }
+    return pos > 0 && neg > 0;
+}
+
+/* Adds and fits the "affect" head when the data has both kinds (above). */
+static int fit_affect(avf_model *m, const double *x, const avf_dataset *d,
+                      const avf_fit_options *opt, double *w, int *y)
+{
+    static const char *const outputs[] = {"affect"};
+    avf_train_options topt = {opt->l2, opt->max_iter, 1e-6, w};
+    int h, ret;
+
+    if (!affect_targets(d, y))
+        return 0;
+    h = avf_model_add_head(m, "affect", AVF_HEAD_LOGISTIC, 1, outputs);
+    if (h < 0)
+        return h;
+    balance(y, d->n, 2, w);
+    ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights, m->heads[h].bias);
+    return ret < 0 ? ret : 0;
+}
+
 int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, const char *name,
             const char *training_json, const avf_fit_options *opt, char *why, size_t why_size)
 {
@@ -169,6 +219,9 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
     if (ret < 0)
         goto fail;
     ret = fit_softmax(m, "arousal", avf_arousal_names, 3, x, d->arousal, d->n, opt, w);
+    if (ret < 0)
+        goto fail;
+    ret = fit_affect(m, x, d, opt, w, y);
     if (ret < 0)
         goto fail;
     free(x);

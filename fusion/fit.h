@@ -25,9 +25,10 @@ typedef struct avf_fit_options {
  * deviation per feature (NaN skipped; a constant feature gets std 1), then the
  * content head (one logistic output per class, one class against the rest) and
  * the valence and arousal heads (softmax), each with class-balanced sample
- * weights. training_json (may be NULL) is stored as the model's training summary.
- * On success stores the model in *pm (the caller frees it with avf_model_free())
- * and returns 0; on failure returns a negative error with the reason in why.
+ * weights, and the affect head (logistic, one output) when d has segments nobody
+ * speaks in both with and without a valence label (fusion/fit.c). training_json (may be NULL) is
+ * stored as the model's training summary. On success stores the model in *pm (the caller frees it
+ * with avf_model_free()) and returns 0; on failure returns a negative error with the reason in why.
  */
 int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, const char *name,
             const char *training_json, const avf_fit_options *opt, char *why, size_t why_size);

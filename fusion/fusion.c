@@ -159,6 +159,9 @@ static void apply_heads(avf_fusion *f, avf_fusion_out *out)
     }
     if (r.sentiment_valid) {
         out->sentiment_valid = 1;
+        out->sentiment_basis = r.basis;
+        out->valence_valid = r.valence_valid;
+        out->arousal_valid = r.arousal_valid;
         out->valence = r.valence;
         out->arousal = r.arousal;
         out->sentiment_label = r.label;

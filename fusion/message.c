@@ -107,6 +107,25 @@ fail:
     return AVERROR(ENOMEM);
 }
 
+/* A number, or null when the value is not set. */
+static json_t *number_or_null(int valid, double v)
+{
+    return valid ? json_real(six_digits(v)) : json_null();
+}
+
+/* {"basis", "valence", "arousal", "label", "confidence"}, each value null where
+ * the basis gives none (fusion/heads.h); NULL when out of memory. */
+static json_t *sentiment_object(const avf_fusion_out *out)
+{
+    int v = out->valence_valid;
+
+    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "basis", avf_basis_names[out->sentiment_basis],
+                     "valence", number_or_null(v, out->valence), "arousal",
+                     number_or_null(out->arousal_valid, out->arousal), "label",
+                     v ? json_string(avf_valence_names[out->sentiment_label]) : json_null(),
+                     "confidence", number_or_null(v, out->sentiment_confidence));
+}
+
 /* "labels", "sentiment" and "model": what the trained heads say. */
 static int add_model_outputs(json_t *msg, const avf_fusion_out *out)
 {
@@ -124,12 +143,7 @@ static int add_model_outputs(json_t *msg, const avf_fusion_out *out)
         if (json_object_set_new(msg, "labels", obj))
             return AVERROR(ENOMEM);
     }
-    if (out->sentiment_valid &&
-        json_object_set_new(msg, "sentiment",
-                            json_pack("{s:f, s:f, s:s, s:f}", "valence", six_digits(out->valence),
-                                      "arousal", six_digits(out->arousal), "label",
-                                      avf_valence_names[out->sentiment_label], "confidence",
-                                      six_digits(out->sentiment_confidence))))
+    if (out->sentiment_valid && json_object_set_new(msg, "sentiment", sentiment_object(out)))
         return AVERROR(ENOMEM);
     if (out->model_name && json_object_set_new(msg, "model", json_string(out->model_name)))
         return AVERROR(ENOMEM);

@@ -19,14 +19,17 @@ typedef struct avf_fusion_out {
     const char *const *video_names;
     double *video_features; /* video_dim pooled values, NaN when none; or NULL */
     const char *const *audio_names;
-    double *audio_features; /* audio_dim pooled values, NaN when none; or NULL */
-    int av_valid;           /* an offset could be estimated */
-    double av_offset_ms;    /* > 0: audio late */
-    double av_confidence;   /* 0..1 */
-    uint32_t tags;          /* AVF_TAG_* bits */
-    int labels_valid;       /* the model's content head answered */
-    double labels[4];       /* speech, music, noise, silence probabilities */
-    int sentiment_valid;
+    double *audio_features;  /* audio_dim pooled values, NaN when none; or NULL */
+    int av_valid;            /* an offset could be estimated */
+    double av_offset_ms;     /* > 0: audio late */
+    double av_confidence;    /* 0..1 */
+    uint32_t tags;           /* AVF_TAG_* bits */
+    int labels_valid;        /* the model's content head answered */
+    double labels[4];        /* speech, music, noise, silence probabilities */
+    int sentiment_valid;     /* the model has sentiment heads */
+    int sentiment_basis;     /* enum avf_basis (base/vocab.h) */
+    int valence_valid;       /* valence, sentiment_label and _confidence are set */
+    int arousal_valid;       /* arousal is set */
     double valence, arousal; /* -1..1 */
     int sentiment_label;     /* 0 negative, 1 neutral, 2 positive */
     double sentiment_confidence;

@@ -7,11 +7,13 @@
  * reports content precision/recall/F1, macro-F1 and the confusion matrix, and the
  * UAR of valence (3 classes) and arousal (low vs high), for the full model and for
  * its audio-only and video-only ablations (the other modality masked out and
- * imputed, as when a source lacks it).
+ * imputed, as when a source lacks it), and what the sentiment rests on (the
+ * basis shares, and how often a valence is claimed where nobody speaks).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +187,9 @@ static void train_usage(FILE *f)
             "\n"
             "Analyzes every manifest row, labels its 1-s segments (near-silent ones as\n"
             "silence), fits the content, valence and arousal heads and writes MODEL.\n"
+            "When rows nobody speaks in come both with a valence (cries) and without\n"
+            "(music, noise), it also fits the affect head, which lets the valence heads\n"
+            "answer for such sounds.\n"
             "\n"
             "options:\n"
             "  -m, --manifest FILE  CSV: file,start,end,content,valence,arousal\n"
@@ -345,9 +350,85 @@ done:
 enum ablation { FULL, AUDIO_ONLY, VIDEO_ONLY, NB_ABLATIONS };
 static const char *const ablation_names[NB_ABLATIONS] = {"full", "audio_only", "video_only"};
 
+/*
+ * What the sentiment rests on (fusion/heads.h), counted over segments: the basis
+ * each got, and three checks of the valence against the manifest's truth. A
+ * no-voice segment is one labelled neither speech nor silence and without a
+ * valence (music, noise, effects): any polar label there is claimed without
+ * evidence. Neutral speech should stay neutral; an affect segment (no speech, a
+ * negative valence label: cries) should be called negative.
+ */
+typedef struct basis_stats {
+    int64_t basis[AVF_BASIS_COUNT];
+    int64_t no_voice, no_voice_polar;
+    int64_t neutral_speech, neutral_speech_neutral;
+    int64_t affect, affect_negative;
+} basis_stats;
+
 typedef struct eval_result {
+    /* valence and arousal have one more predicted column than truth classes:
+     * "none", a segment whose sentiment gives no value (a miss for its row's class;
+     * a class without support is left out of UAR, so it does not count itself) */
     avf_confusion content, valence, arousal;
+    basis_stats basis;
 } eval_result;
+
+static const char *const valence_columns[] = {"negative", "neutral", "positive", "none"};
+static const char *const arousal_columns[] = {"low", "high", "none"};
+
+/* The manifest truth of segment i: speech heard, silence. */
+static int truth_speech(const avf_dataset *d, int i)
+{
+    return d->content[i] == AVF_SPEECH;
+}
+
+static int truth_silent(const avf_dataset *d, int i)
+{
+    return d->content[i] == AVF_SILENCE;
+}
+
+/* Adds segment i's sentiment r to the valence and arousal confusions: a value the
+ * basis leaves unset is predicted "none". */
+static void sentiment_add(eval_result *res, const avf_dataset *d, int i, const avf_head_result *r)
+{
+    int v = d->valence[i], a = d->arousal[i];
+
+    if (!r->sentiment_valid)
+        return;
+    if (v >= 0)
+        avf_confusion_add(&res->valence, v, r->valence_valid ? r->label : AVF_VALENCE_COUNT);
+    /* arousal is scored low vs high: medium has no side */
+    if (a == AVF_AROUSAL_LOW || a == AVF_AROUSAL_HIGH)
+        avf_confusion_add(&res->arousal, a == AVF_AROUSAL_HIGH,
+                          r->arousal_valid ? r->arousal > 0 : 2);
+}
+
+/* Counts segment i into the basis shares and checks (basis_stats). */
+static void basis_add(basis_stats *b, const avf_dataset *d, int i, const avf_head_result *r)
+{
+    int labelled = r->valence_valid, content = d->content[i], valence = d->valence[i];
+
+    if (!r->sentiment_valid)
+        return;
+    b->basis[r->basis]++;
+    if (content >= 0 && !truth_speech(d, i) && !truth_silent(d, i) && valence < 0) {
+        b->no_voice++;
+        b->no_voice_polar += labelled && r->label != AVF_NEUTRAL;
+    }
+    if (truth_speech(d, i) && valence == AVF_NEUTRAL) {
+        b->neutral_speech++;
+        b->neutral_speech_neutral += labelled && r->label == AVF_NEUTRAL;
+    }
+    if (content >= 0 && !truth_speech(d, i) && !truth_silent(d, i) && valence == AVF_NEGATIVE) {
+        b->affect++;
+        b->affect_negative += labelled && r->label == AVF_NEGATIVE;
+    }
+}
+
+static double share(int64_t part, int64_t whole)
+{
+    return whole ? (double)part / (double)whole : NAN;
+}
 
 /* Masks a modality out of x as if the source lacked it. */
 static void ablate(const avf_fused_layout *l, double *x, enum ablation a)
@@ -378,8 +459,9 @@ static int evaluate(const prepared *p, avf_heads *heads, eval_result res[NB_ABLA
         return AVERROR(ENOMEM);
     for (int a = 0; a < NB_ABLATIONS; a++) {
         avf_confusion_init(&res[a].content, AVF_CONTENT_COUNT);
-        avf_confusion_init(&res[a].valence, 3);
-        avf_confusion_init(&res[a].arousal, 2);
+        avf_confusion_init(&res[a].valence, AVF_VALENCE_COUNT + 1);
+        avf_confusion_init(&res[a].arousal, 3);
+        memset(&res[a].basis, 0, sizeof(res[a].basis));
     }
     for (int a = 0; a < NB_ABLATIONS; a++)
         for (int i = 0; i < p->data.n; i++) {
@@ -397,14 +479,60 @@ static int evaluate(const prepared *p, avf_heads *heads, eval_result res[NB_ABLA
                         best = c;
                 avf_confusion_add(&res[a].content, p->data.content[i], best);
             }
-            if (r.sentiment_valid && p->data.valence[i] >= 0)
-                avf_confusion_add(&res[a].valence, p->data.valence[i], r.label);
-            /* arousal is scored low vs high: medium has no side */
-            if (r.sentiment_valid && (p->data.arousal[i] == 0 || p->data.arousal[i] == 2))
-                avf_confusion_add(&res[a].arousal, p->data.arousal[i] == 2, r.arousal > 0);
+            sentiment_add(&res[a], &p->data, i, &r);
+            basis_add(&res[a].basis, &p->data, i, &r);
         }
     free(x);
     return 0;
+}
+
+/* "0.123 (12 of 97)", or "- (none)" when there is no such segment. */
+static void print_share(const char *what, int64_t part, int64_t whole)
+{
+    if (whole)
+        printf("  %-44s %.3f (%lld of %lld)\n", what, share(part, whole), (long long)part,
+               (long long)whole);
+    else
+        printf("  %-44s - (no such segment)\n", what);
+}
+
+static void print_basis_text(const basis_stats *b)
+{
+    int64_t total = 0;
+
+    for (int k = 0; k < AVF_BASIS_COUNT; k++)
+        total += b->basis[k];
+    printf("sentiment basis (%lld segments):", (long long)total);
+    for (int k = 0; k < AVF_BASIS_COUNT; k++)
+        printf(" %s %.3f", avf_basis_names[k], total ? share(b->basis[k], total) : 0.0);
+    printf("\n");
+    print_share("no-voice segments with a polar valence", b->no_voice_polar, b->no_voice);
+    print_share("neutral speech labelled neutral", b->neutral_speech_neutral, b->neutral_speech);
+    print_share("non-speech negative affect labelled negative", b->affect_negative, b->affect);
+}
+
+static json_t *share_json(int64_t part, int64_t whole)
+{
+    return json_pack("{s:o, s:I, s:I}", "share",
+                     whole ? json_real(share(part, whole)) : json_null(), "count", (json_int_t)part,
+                     "of", (json_int_t)whole);
+}
+
+static json_t *basis_json(const basis_stats *b)
+{
+    json_t *shares = json_object();
+    int64_t total = 0;
+
+    for (int k = 0; k < AVF_BASIS_COUNT; k++)
+        total += b->basis[k];
+    for (int k = 0; k < AVF_BASIS_COUNT; k++)
+        json_object_set_new(shares, avf_basis_names[k],
+                            json_real(total ? share(b->basis[k], total) : 0.0));
+    return json_pack("{s:I, s:o, s:o, s:o, s:o}", "segments", (json_int_t)total, "basis", shares,
+                     "no_voice_polar", share_json(b->no_voice_polar, b->no_voice),
+                     "neutral_speech_neutral",
+                     share_json(b->neutral_speech_neutral, b->neutral_speech), "affect_negative",
+                     share_json(b->affect_negative, b->affect));
 }
 
 static void print_text(const eval_result res[NB_ABLATIONS], const char *model_name)
@@ -440,6 +568,7 @@ static void print_text(const eval_result res[NB_ABLATIONS], const char *model_na
                ablation_names[a], cs.macro_f1, vs.uar, (long long)vs.total, as.uar,
                (long long)as.total);
     }
+    print_basis_text(&res[FULL].basis);
 }
 
 static json_t *confusion_json(const avf_confusion *c, const char *const *names)
@@ -469,16 +598,16 @@ static json_t *confusion_json(const avf_confusion *c, const char *const *names)
 
 static void print_json(const eval_result res[NB_ABLATIONS], const char *model_name)
 {
-    static const char *const lowhigh[] = {"low", "high"};
     json_t *out = json_pack("{s:s}", "model", model_name);
     char *text;
 
     for (int a = 0; a < NB_ABLATIONS; a++)
         json_object_set_new(out, ablation_names[a],
-                            json_pack("{s:o, s:o, s:o}", "content",
+                            json_pack("{s:o, s:o, s:o, s:o}", "content",
                                       confusion_json(&res[a].content, avf_content_names), "valence",
-                                      confusion_json(&res[a].valence, avf_valence_names), "arousal",
-                                      confusion_json(&res[a].arousal, lowhigh)));
+                                      confusion_json(&res[a].valence, valence_columns), "arousal",
+                                      confusion_json(&res[a].arousal, arousal_columns), "sentiment",
+                                      basis_json(&res[a].basis)));
     text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     if (text)
         printf("%s\n", text);
@@ -493,7 +622,11 @@ static void eval_usage(FILE *f)
                "Scores a model on the labelled 1-s segments of a manifest: content\n"
                "precision/recall/F1, macro-F1 and confusion matrix; valence UAR (3 classes)\n"
                "and arousal UAR (low vs high); for the full model and for its audio-only\n"
-               "and video-only ablations.\n"
+               "and video-only ablations. Then what the sentiment rests on: the share of\n"
+               "each basis (voice, scene, none), of no-voice segments given a polar\n"
+               "valence, of neutral speech called neutral, and of non-speech negative\n"
+               "affect (cries) called negative. A segment without a valence or arousal\n"
+               "counts as a miss for its class.\n"
                "\n"
                "options:\n"
                "  -m, --manifest FILE  CSV: file,start,end,content,valence,arousal\n"

@@ -99,11 +99,12 @@ static void watch_usage(FILE *f)
                "be given comma-separated (default " WATCH_DEFAULT_ENDPOINT ").\n"
                "\n"
                "Readable output, one line per message:\n"
-               "  lobby  00:17.0-00:18.0  speech 0.93  [speech motion]  v -0.20 a +0.70\n"
+               "  lobby  00:17.0-00:18.0  speech 0.93  [speech motion]  voice v -0.20 a +0.70\n"
                "      a segment: the source, t0-t1 (mm:ss.s, or h:mm:ss.s from an hour on),\n"
                "      the most likely content label and its probability ('-' without a\n"
-               "      model), the tags, sentiment valence and arousal ('-' without);\n"
-               "      'partial' at the end of a segment cut short\n"
+               "      model), the tags, what the sentiment rests on (voice, scene or none)\n"
+               "      and its valence and arousal ('-' for a value it does not give, and\n"
+               "      alone without sentiment); 'partial' at the end of a segment cut short\n"
                "  lobby  00:17.0  start speech\n"
                "      an event; an end also gives the duration ('  2.0 s')\n"
                "  lobby  status running epoch 1\n"
@@ -260,10 +261,16 @@ static int is_tags(const json_t *v)
     return 1;
 }
 
+static int is_number_or_null(const json_t *v)
+{
+    return json_is_number(v) || json_is_null(v);
+}
+
 static int is_sentiment(const json_t *v)
 {
-    return json_is_object(v) && json_is_number(json_object_get(v, "valence")) &&
-           json_is_number(json_object_get(v, "arousal"));
+    return json_is_object(v) && json_is_string(json_object_get(v, "basis")) &&
+           is_number_or_null(json_object_get(v, "valence")) &&
+           is_number_or_null(json_object_get(v, "arousal"));
 }
 
 /* Returns NULL when msg has every field watch reads, else what is wrong. */
@@ -291,7 +298,7 @@ static const char *check_message(int kind, const json_t *msg, const char *source
         if (!optional(msg, "tags", is_tags))
             return "\"tags\" is not an array of strings";
         if (!optional(msg, "sentiment", is_sentiment))
-            return "\"sentiment\" lacks a numeric valence or arousal";
+            return "\"sentiment\" lacks a basis, or a valence or arousal that is a number or null";
         if (!optional(msg, "partial", is_boolean))
             return "\"partial\" is not a boolean";
         return NULL;
@@ -352,6 +359,15 @@ static void track_seq(watch_source *s, long long seq)
     }
 }
 
+/* " v -0.20", or " v -" for a null. */
+static void print_value(const char *name, const json_t *v)
+{
+    if (json_is_number(v))
+        printf("%s %+.2f", name, json_number_value(v));
+    else
+        printf("%s -", name);
+}
+
 static void print_segment(const char *source, const json_t *msg)
 {
     const json_t *labels = json_object_get(msg, "labels");
@@ -391,11 +407,14 @@ static void print_segment(const char *source, const json_t *msg)
         }
     }
     putchar(']');
-    if (json_is_object(sentiment))
-        printf("  v %+.2f a %+.2f", json_number_value(json_object_get(sentiment, "valence")),
-               json_number_value(json_object_get(sentiment, "arousal")));
-    else
+    if (json_is_object(sentiment)) {
+        fputs("  ", stdout);
+        put_text(json_string_value(json_object_get(sentiment, "basis")));
+        print_value(" v", json_object_get(sentiment, "valence"));
+        print_value(" a", json_object_get(sentiment, "arousal"));
+    } else {
         fputs("  -", stdout);
+    }
     if (json_is_true(json_object_get(msg, "partial")))
         fputs("  partial", stdout);
     putchar('\n');

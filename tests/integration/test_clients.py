@@ -71,11 +71,13 @@ def segment(source, seq, t0, labels=None, tags=(), sentiment=None, partial=False
         msg["labels"] = labels
         msg["model"] = "default-2"
     if sentiment is not None:
-        valence, arousal = sentiment
-        msg["sentiment"] = {"valence": valence, "arousal": arousal,
-                            "label": "negative" if valence < -0.1 else
+        # (valence, arousal) or (basis, valence, arousal); None is null
+        basis, valence, arousal = sentiment if len(sentiment) == 3 else ("voice",) + sentiment
+        msg["sentiment"] = {"basis": basis, "valence": valence, "arousal": arousal,
+                            "label": None if valence is None else
+                            "negative" if valence < -0.1 else
                             "positive" if valence > 0.1 else "neutral",
-                            "confidence": 0.6}
+                            "confidence": None if valence is None else 0.6}
     return msg
 
 
@@ -273,7 +275,7 @@ class WatchTest(ClientTestCase):
         d.publish(event("lobby", 15, "speech", "start", 14.0))
         d.publish(segment("lobby", 19, 19.0,
                           labels={"speech": 0.1, "music": 0.81, "noise": 0.05, "silence": 0.0},
-                          sentiment=(0.4, -0.1)))
+                          sentiment=("scene", None, -0.1)))
         d.publish(event("lobby", 19, "speech", "end", 16.0, duration=2.0))
         d.publish(status("lobby", "running", epoch=1, next_seq=20))       # no change: no line
         d.publish(status("lobby", "reconnecting", epoch=1, next_seq=20,
@@ -283,17 +285,18 @@ class WatchTest(ClientTestCase):
                           tags=["noise", "loud"], sentiment=(0.0, 0.95)))
         d.publish(segment("lobby", 0, 0.0,
                           labels={"speech": 0.01, "music": 0.01, "noise": 0.01, "silence": 0.97},
-                          tags=["silence"], sentiment=(0.0, -0.6), partial=True, length=0.5))
+                          tags=["silence"], sentiment=("none", None, None), partial=True,
+                          length=0.5))
         expected = [
             "lobby  status running epoch 1",
-            "lobby  00:14.0-00:15.0  speech 0.93  [speech motion]  v -0.20 a +0.70",
+            "lobby  00:14.0-00:15.0  speech 0.93  [speech motion]  voice v -0.20 a +0.70",
             "lobby  00:15.0-00:16.0  -  [motion]  -",
             "lobby  00:14.0  start speech",
-            "lobby  00:19.0-00:20.0  music 0.81  []  v +0.40 a -0.10",
+            "lobby  00:19.0-00:20.0  music 0.81  []  scene v - a -0.10",
             "lobby  00:16.0  end speech  2.0 s",
             "lobby  status reconnecting epoch 1  error: udp://127.0.0.1:5000: stalled: no data for 5 s",
-            "archive  1:02:05.0-1:02:06.0  noise 0.70  [noise loud]  v +0.00 a +0.95",
-            "lobby  00:00.0-00:00.5  silence 0.97  [silence]  v +0.00 a -0.60  partial",
+            "archive  1:02:05.0-1:02:06.0  noise 0.70  [noise loud]  voice v +0.00 a +0.95",
+            "lobby  00:00.0-00:00.5  silence 0.97  [silence]  none v - a -  partial",
         ]
         w.wait_stdout(len(expected))
         w.wait_stderr("restarted")
@@ -387,6 +390,12 @@ class WatchTest(ClientTestCase):
         d.send([b"seg/not a name/", json.dumps(good).encode()])
         d.send([b"seg/lobby/", json.dumps(dict(good, seq=-4)).encode()])
         d.send([b"seg/lobby/", json.dumps(dict(good, labels={"speech": "high"})).encode()])
+        no_basis = segment("lobby", 2, 2.0, sentiment=(0.1, 0.2))
+        del no_basis["sentiment"]["basis"]
+        d.send([b"seg/lobby/", json.dumps(no_basis).encode()])
+        text_valence = segment("lobby", 2, 2.0, sentiment=(0.1, 0.2))
+        text_valence["sentiment"]["valence"] = "high"
+        d.send([b"seg/lobby/", json.dumps(text_valence).encode()])
         d.send([b"seg/lobby/", b'{"schema": "avfuse.segment.v1"}\x00'])
         d.publish(good)
         w.wait_stdout(1)
@@ -401,10 +410,11 @@ class WatchTest(ClientTestCase):
                      "lobby: event message skipped: not a JSON object",
                      "lobby: status message skipped: unknown \"schema\"",
                      "message skipped: topic 'seg/not a name/' is not",
-                     "lobby: segment message skipped: \"labels\" is not an object"]:
+                     "lobby: segment message skipped: \"labels\" is not an object",
+                     "lobby: segment message skipped: \"sentiment\" lacks a basis"]:
             text = "avfuse: watch: warning: " + text
             self.assertIn(text, err)
-        self.assertEqual(len(w.err), 11, err)
+        self.assertEqual(len(w.err), 13, err)
 
     def test_timeout_without_messages(self):
         port = free_port()

@@ -329,8 +329,14 @@ class DaemonTestCase(unittest.TestCase):
             self.assertIsInstance(m[modality]["present"], bool)
         for label in ("speech", "music", "noise", "silence"):
             self.assertTrue(0.0 <= m["labels"][label] <= 1.0)
-        self.assertTrue(-1.0 <= m["sentiment"]["valence"] <= 1.0)
-        self.assertIn(m["sentiment"]["label"], ("negative", "neutral", "positive"))
+        sent = m["sentiment"]
+        self.assertIn(sent["basis"], ("voice", "scene", "none"))
+        if sent["valence"] is not None:
+            self.assertTrue(-1.0 <= sent["valence"] <= 1.0)
+            self.assertIn(sent["label"], ("negative", "neutral", "positive"))
+        else:
+            self.assertIsNone(sent["label"])
+            self.assertNotEqual(sent["basis"], "voice")
         if "wallclock" in m:
             self.assertRegex(m["wallclock"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -31,7 +31,8 @@ MEDIA = {}
 
 EVENT_LINE = re.compile(r"^\d\d:\d\d:\d\d  (\S+)  (\S+) +(start|end) +t=([0-9.]+) s"
                         r"(?:  \(([0-9.]+) s\))?$")
-SEGMENT_LINE = re.compile(r"^(\S+)  seq=(\d+)  t0=([0-9.]+)  (?:(\S+) ([0-9.]+)|-)$")
+SEGMENT_LINE = re.compile(r"^(\S+)  seq=(\d+)  t0=([0-9.]+)  (?:(\S+) ([0-9.]+)|-)"
+                          r"(?:  (voice|scene|none) v (\S+) a (\S+))?$")
 
 
 def setUpModule():
@@ -178,9 +179,9 @@ class TestCSubscriber(ExampleTestCase):
             for line in lines:
                 m = SEGMENT_LINE.match(line)
                 self.assertIsNotNone(m, "unexpected line: %r" % line)
-                source, seq, t0, label, p = m.groups()
+                source, seq, t0, label, p, basis, v, a = m.groups()
                 out.append((source, int(seq), round(float(t0), 3), label,
-                            p and round(float(p), 2)))
+                            p and round(float(p), 2), basis, v, a))
             return out
 
         def expected(source):
@@ -188,8 +189,11 @@ class TestCSubscriber(ExampleTestCase):
             for m in sub.of("seg", source):
                 labels = m.get("labels")
                 top = max(labels, key=labels.get) if labels else None
+                sent = m.get("sentiment")
+                value = ("%+.2f" % x if x is not None else "-" for x in (
+                    sent["valence"], sent["arousal"])) if sent else (None, None)
                 out.append((m["source"], m["seq"], round(m["t0"], 3), top,
-                            top and round(labels[top], 2)))
+                            top and round(labels[top], 2), sent and sent["basis"], *value))
             return out
 
         printed = parse(only_demo.lines)
@@ -197,6 +201,10 @@ class TestCSubscriber(ExampleTestCase):
         self.assertEqual(printed, expected("demo"))
         self.assertEqual([p[3] for p in printed[:4]], ["speech"] * 4)
         self.assertEqual([p[3] for p in printed[-3:]], ["music"] * 3)
+        # someone speaks, then nobody: a valence, then none (silence, the tone)
+        self.assertEqual([p[5] for p in printed[:4]], ["voice"] * 4)
+        self.assertTrue(all(p[5] in ("none", "scene") and p[6] == "-" for p in printed[-6:]),
+                        printed[-6:])
         both = parse(every.lines)
         self.assertEqual([s for s in both if s[0] == "demo"], expected("demo"))
         self.assertEqual([s for s in both if s[0] == "other"], expected("other"))

@@ -70,11 +70,25 @@ class TestAnalyzeWithModel(unittest.TestCase):
             for p in labels.values():
                 self.assertTrue(0.0 <= p <= 1.0, labels)
             sent = seg["sentiment"]
-            self.assertTrue(-1.0 <= sent["valence"] <= 1.0)
-            self.assertTrue(-1.0 <= sent["arousal"] <= 1.0)
-            self.assertIn(sent["label"], ("negative", "neutral", "positive"))
-            self.assertTrue(0.0 < sent["confidence"] <= 1.0)
+            if sent["basis"] == "voice":
+                self.assertTrue(-1.0 <= sent["valence"] <= 1.0)
+                self.assertTrue(-1.0 <= sent["arousal"] <= 1.0)
+                self.assertIn(sent["label"], ("negative", "neutral", "positive"))
+                # confidence = P(label) x P(speech)
+                self.assertTrue(0.0 < sent["confidence"] <= seg["labels"]["speech"] + 1e-6)
             self.assertEqual(seg["model"], "default-2")
+        # speech: the voice heads answer; the chord: nobody speaks, and the default
+        # model has no affect head, so arousal without valence; silence: nothing
+        self.assertEqual([s["sentiment"]["basis"] for s in segments[:3]], ["voice"] * 3)
+        for seg in segments[5:8]:
+            self.assertEqual(seg["sentiment"]["basis"], "scene", seg)
+            self.assertIsNone(seg["sentiment"]["valence"])
+            self.assertIsNone(seg["sentiment"]["label"])
+            self.assertTrue(-1.0 <= seg["sentiment"]["arousal"] <= 1.0)
+        for seg in segments[9:]:
+            self.assertEqual(seg["sentiment"], {"basis": "none", "valence": None,
+                                                "arousal": None, "label": None,
+                                                "confidence": None})
         # the digital silence at the end is silence, by the head and the detector
         for seg in segments[9:]:
             self.assertIn("silence", seg["tags"], seg)
@@ -111,11 +125,15 @@ class TestAnalyzeWithModel(unittest.TestCase):
         self.assertIn("checksum", proc.stderr)
 
     @staticmethod
-    def content_head(path):
+    def head(path, name):
         with open(path) as f:
             f.readline()  # the checksum line
             body = json.load(f)
-        return next(h for h in body["heads"] if h["name"] == "content")
+        return next((h for h in body["heads"] if h["name"] == name), None)
+
+    @classmethod
+    def content_head(cls, path):
+        return cls.head(path, "content")
 
     def test_train_and_eval(self):
         # a tiny manifest: the speech part as speech, the chord as music
@@ -151,6 +169,31 @@ class TestAnalyzeWithModel(unittest.TestCase):
             proc = avfuse("train", "--manifest", manifest, "-o", plain, "--l2", bad, ok=False)
             self.assertEqual(proc.returncode, 2, bad)
             self.assertIn("--l2: a number of 0 or more", proc.stderr)
+        # what the sentiment rests on: the speech rows are voice, the chord scene
+        sent = scores["full"]["sentiment"]
+        self.assertEqual(sent["segments"], 12)
+        self.assertGreater(sent["basis"]["voice"], 0.5)
+        self.assertEqual(sent["no_voice_polar"]["of"], 4)  # the chord: music, no valence
+        self.assertEqual(sent["neutral_speech_neutral"]["of"], 4)
+        self.assertIsNone(sent["affect_negative"]["share"])  # no such segment
+        self.assertIsNone(self.head(model, "affect"))  # no non-speech row with a valence
+        # a valence-labelled sound nobody speaks in (the chord as a "cry") and one
+        # without: the model gets an affect head, and eval counts it
+        affect = os.path.join(TMP, "affect.csv")
+        with open(affect, "w") as f:
+            f.write("file,start,end,content,valence,arousal\n")
+            f.write("mix.wav,0,4,speech,neutral,low\n")
+            f.write("mix.mp4,4,8,noise,negative,high\n")
+            f.write("mix.wav,8,12,silence,,\n")
+            f.write("mix.mp4,0,4,music,,\n")
+        affect_model = os.path.join(TMP, "affect.model")
+        avfuse("train", "--manifest", affect, "-o", affect_model, "-j", "1")
+        head = self.head(affect_model, "affect")
+        self.assertEqual((head["type"], head["outputs"]), ("logistic", ["affect"]))
+        proc = avfuse("eval", "--manifest", affect, "--model", affect_model)
+        self.assertIn("sentiment basis (16 segments)", proc.stdout)
+        self.assertRegex(proc.stdout, r"non-speech negative affect labelled negative +"
+                                      r"[0-9.]+ \(\d+ of 4\)")
         # the same manifest row with a label typo is refused with file:line
         with open(manifest, "a") as f:
             f.write("mix.wav,8,12,quiet,,\n")

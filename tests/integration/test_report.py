@@ -340,6 +340,36 @@ class ReportOfSyntheticLines(unittest.TestCase):
         self.assertNotIn("nan", d.lower())
         self.assertNotIn("inf", d.lower())
 
+    def test_no_valence_where_the_basis_gives_none(self):
+        """Speech, then silence (every value null), then music (arousal only): the
+        valence curve covers the speech alone, the arousal curve speech and music."""
+        voice = {"basis": "voice", "valence": 0.5, "arousal": 0.2, "label": "positive",
+                 "confidence": 0.7}
+        none = {"basis": "none", "valence": None, "arousal": None, "label": None,
+                "confidence": None}
+        scene = {"basis": "scene", "valence": None, "arousal": -0.4, "label": None,
+                 "confidence": None}
+        msgs = [segment(float(t), float(t + 1), seq=t,
+                        sentiment=voice if t < 3 else none if t < 6 else scene)
+                for t in range(9)]
+        proc, out = report(write_lines("basis.jsonl", msgs), "basis.svg")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        root = parse_svg(out)
+        group = next(e for e in root.iter() if e.get("id") == "sentiment")
+        curves = {e.get("stroke"): e.get("d") for e in group.iter()
+                  if e.tag.endswith("path") and e.get("fill") == "none"}
+        valence, arousal = curves["#2ca02c"], curves["#ff7f0e"]
+
+        def runs(d):
+            return [[float(v) for v in run.replace("L", " ").split()[0::2]]
+                    for run in d.split("M")[1:]]
+        self.assertEqual(len(runs(valence)), 1, valence)
+        self.assertEqual(len(runs(arousal)), 2, arousal)
+        # the valence run ends where the silence begins, before the music's arousal
+        self.assertAlmostEqual(max(runs(valence)[0]), max(runs(arousal)[0]), places=1)
+        self.assertLess(max(runs(valence)[0]), min(runs(arousal)[1]))
+        self.assertNotIn("no sentiment in the input", texts(root))
+
     def test_other_sources_left_out(self):
         p = write_lines("two.jsonl", [segment(0, 1, source="a", tags=["speech"]),
                                       segment(0, 1, source="b", tags=["music"])])

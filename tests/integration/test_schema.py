@@ -36,6 +36,10 @@ AVFUSED = os.environ.get("AVFUSED_BIN", "avfused")
 AVFUSE = os.environ.get("AVFUSE_BIN", "avfuse")
 SCHEMA_DIR = os.path.join(HERE, "..", "..", "docs", "schema")
 KINDS = {"seg": "segment", "evt": "event", "status": "status"}
+# sentiment as the voice heads give it, and as silence gives it
+VOICE = {"basis": "voice", "valence": -0.2, "arousal": 0.4, "label": "neutral",
+         "confidence": 0.55}
+NONE = {"basis": "none", "valence": None, "arousal": None, "label": None, "confidence": None}
 WORKDIR = None
 MEDIA = {}
 VALIDATORS = {}  # "avfuse.segment.v1" -> validator
@@ -371,9 +375,10 @@ class TestSchemasReject(SchemaTestCase):
     def setUpClass(cls):
         messages = analyze("--events", MEDIA["av"])
         cls.segment = messages[0]  # audio and video, labels, sentiment
+        cls.audio_segments = analyze(MEDIA["audio"])
+        cls.audio_only = cls.audio_segments[0]
         cls.start = next(m for m in messages if m.get("event") == "start")
         cls.end = next(m for m in messages if m.get("event") == "end")
-        cls.audio_only = analyze(MEDIA["audio"])[0]
         cls.status = {
             "schema": "avfuse.status.v1", "source": "lobby", "type": "stream",
             "state": "running", "epoch": 2, "next_seq": 118,
@@ -416,9 +421,22 @@ class TestSchemasReject(SchemaTestCase):
             "a label below 0": lambda m: m["labels"].update(music=-0.01),
             "a missing label": lambda m: m["labels"].pop("noise"),
             "an unknown label": lambda m: m["labels"].update(applause=0.5),
-            "valence beyond 1": lambda m: m["sentiment"].update(valence=1.5),
-            "arousal below -1": lambda m: m["sentiment"].update(arousal=-1.01),
-            "an unknown sentiment label": lambda m: m["sentiment"].update(label="angry"),
+            "valence beyond 1": lambda m: m["sentiment"].update(VOICE, valence=1.5),
+            "arousal below -1": lambda m: m["sentiment"].update(VOICE, arousal=-1.01),
+            "an unknown sentiment label": lambda m: m["sentiment"].update(VOICE, label="angry"),
+            "sentiment without a basis": lambda m: m["sentiment"].pop("basis"),
+            "an unknown basis": lambda m: m["sentiment"].update(basis="face"),
+            "sentiment without valence": lambda m: m["sentiment"].pop("valence"),
+            "a voice without valence": lambda m: m["sentiment"].update(VOICE, valence=None,
+                                                                       label=None,
+                                                                       confidence=None),
+            "a voice without arousal": lambda m: m["sentiment"].update(VOICE, arousal=None),
+            "a valence without its label": lambda m: m["sentiment"].update(VOICE, label=None),
+            "a label without its valence": lambda m: m["sentiment"].update(VOICE, valence=None,
+                                                                           confidence=None),
+            "silence with an arousal": lambda m: m["sentiment"].update(NONE, arousal=0.1),
+            "silence with a valence": lambda m: m["sentiment"].update(VOICE, basis="none",
+                                                                      arousal=None),
             "an unknown tag": lambda m: m["tags"].append("applause"),
             "a tag twice": lambda m: m["tags"].extend(["cut", "cut"]),
             "a negative seq": lambda m: m.update(seq=-1),
@@ -454,6 +472,18 @@ class TestSchemasReject(SchemaTestCase):
         self.assert_rejected(self.broken(self.audio_only, lambda m: m["video"].update(
             frames=0)), "frames of absent video")
 
+    def test_sentiment_nulls_are_real_output(self):
+        # the tone and pattern: nobody speaks, so arousal without valence; the
+        # silence after the tone: no value at all. Both validate (test_originals).
+        sent = self.segment["sentiment"]
+        self.assertEqual(sent["basis"], "scene")
+        self.assertIsNone(sent["valence"])
+        self.assertIsInstance(sent["arousal"], float)
+        last = self.audio_segments[-1]["sentiment"]
+        self.assertEqual(last, dict(NONE))
+        for m in self.audio_segments:
+            self.assert_valid(m)
+
     def test_segment_accepts_what_the_contract_allows(self):
         allowed = {
             "a new top-level field": lambda m: m.update(scene="indoor"),
@@ -464,6 +494,11 @@ class TestSchemasReject(SchemaTestCase):
             "an estimated offset": lambda m: m["av"].update(offset_ms=-40.0),
             "a file cut short": lambda m: m.update(partial=True,
                                                    partial_reason="input ended early"),
+            "a voice": lambda m: m["sentiment"].update(VOICE),
+            "a scene with a valence (an affect head)": lambda m: m["sentiment"].update(
+                VOICE, basis="scene"),
+            "a scene without arousal": lambda m: m["sentiment"].update(arousal=None),
+            "silence": lambda m: m["sentiment"].update(NONE),
         }
         for why, change in allowed.items():
             self.assertEqual(errors(self.broken(self.segment, change)), [], why)

@@ -22,7 +22,9 @@
 
 #include <jansson.h>
 
+#include "base/vocab.h"
 #include "fusion/message.h"
+#include "fusion/outputs.h"
 
 static void test_source_name_valid(void **state)
 {
@@ -325,6 +327,60 @@ static void test_segment_message_time_precision(void **state)
     free(text);
 }
 
+/* Sentiment carries its basis, and null where the basis gives no value. */
+static void test_segment_message_sentiment_basis(void **state)
+{
+    const avf_segment seg = {.t0_us = 0, .t1_us = 1000000, .audio_present = 1};
+    avf_message_meta meta = {"cam", 0, 0, 0, INT64_MIN, NAN};
+    avf_fusion_out out = {.sentiment_valid = 1,
+                          .sentiment_basis = AVF_BASIS_SCENE,
+                          .arousal_valid = 1,
+                          .valence = -0.9,
+                          .arousal = 0.25,
+                          .sentiment_label = 0,
+                          .sentiment_confidence = 0.8};
+    json_error_t error;
+    json_t *msg, *sent;
+    char *text;
+
+    (void)state;
+    text = avf_segment_message(&seg, &out, &meta);
+    msg = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+    assert_non_null(msg);
+    sent = json_object_get(msg, "sentiment");
+    assert_true(json_is_object(sent));
+    assert_int_equal(json_object_size(sent), 5);
+    assert_string_equal(json_string_value(json_object_get(sent, "basis")), "scene");
+    assert_true(json_is_null(json_object_get(sent, "valence")));
+    assert_true(json_is_null(json_object_get(sent, "label")));
+    assert_true(json_is_null(json_object_get(sent, "confidence")));
+    assert_float_equal(real_member(sent, "arousal"), 0.25, 1e-12);
+    json_decref(msg);
+    free(text);
+    /* voice: every value; none: only the basis */
+    out.sentiment_basis = AVF_BASIS_VOICE;
+    out.valence_valid = 1;
+    text = avf_segment_message(&seg, &out, &meta);
+    msg = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+    sent = json_object_get(msg, "sentiment");
+    assert_string_equal(json_string_value(json_object_get(sent, "basis")), "voice");
+    assert_float_equal(real_member(sent, "valence"), -0.9, 1e-12);
+    assert_string_equal(json_string_value(json_object_get(sent, "label")), "negative");
+    assert_float_equal(real_member(sent, "confidence"), 0.8, 1e-12);
+    json_decref(msg);
+    free(text);
+    out.sentiment_basis = AVF_BASIS_NONE;
+    out.valence_valid = out.arousal_valid = 0;
+    text = avf_segment_message(&seg, &out, &meta);
+    msg = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+    sent = json_object_get(msg, "sentiment");
+    assert_string_equal(json_string_value(json_object_get(sent, "basis")), "none");
+    assert_true(json_is_null(json_object_get(sent, "valence")));
+    assert_true(json_is_null(json_object_get(sent, "arousal")));
+    json_decref(msg);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_segment_message_partial),
         cmocka_unit_test(test_segment_message_absent_modalities),
         cmocka_unit_test(test_segment_message_time_precision),
+        cmocka_unit_test(test_segment_message_sentiment_basis),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
