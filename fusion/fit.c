@@ -24,6 +24,8 @@
 
 /* The seed of the hidden layers' initial weights: fixed, so training repeats. */
 #define AVF_FIT_SEED 20261127u
+/* every content combination: the single classes, then each bitmask of several */
+#define BALANCE_MAX_CLASSES (AVF_CONTENT_COUNT + (1 << AVF_CONTENT_COUNT))
 
 /* Mean and std per column over the finite values. */
 static void normalization(const avf_dataset *d, double *mean, double *std)
@@ -51,7 +53,7 @@ static void normalization(const avf_dataset *d, double *mean, double *std)
 /* Per-row weights that give every class of y the same total; rows with y < 0 get 0. */
 static void balance(const int *y, int n, int k, double *w)
 {
-    int count[8] = {0}, classes = 0, labelled = 0;
+    int count[BALANCE_MAX_CLASSES] = {0}, classes = 0, labelled = 0;
 
     for (int i = 0; i < n; i++)
         if (y[i] >= 0 && y[i] < k)
@@ -79,8 +81,21 @@ static int fit_softmax(avf_model *m, const char *name, const char *const *output
 }
 
 /*
+ * The balancing class of a content bitmask: the class itself when it is one, else
+ * a class of its own per combination (AVF_CONTENT_COUNT + mask), so that speech
+ * over music weighs as much in total as speech alone; -1 without a label.
+ */
+static int content_combination(int mask)
+{
+    int single = avf_content_single(mask);
+
+    return mask <= 0 ? -1 : single >= 0 ? single : AVF_CONTENT_COUNT + mask;
+}
+
+/*
  * The content head: independent sigmoid outputs, one per class, each row a 1 for
- * its class and 0 for the others; rows weighted so that every class counts the
+ * every class in its bitmask (both of speech+music) and 0 for the others; rows
+ * weighted so that every class, and every combination of classes, counts the
  * same. With opt->hidden > 0 it has a tanh hidden layer.
  */
 static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
@@ -96,7 +111,7 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
             return h;
         for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
             for (int i = 0; i < d->n; i++)
-                y[i] = d->content[i] < 0 ? -1 : d->content[i] == c;
+                y[i] = d->content[i] <= 0 ? -1 : (d->content[i] >> c) & 1;
             balance(y, d->n, 2, w);
             ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights + c * d->dim,
                                      &m->heads[h].bias[c]);
@@ -114,8 +129,10 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
         return AVERROR(ENOMEM);
     for (int i = 0; i < d->n; i++)
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
-            targets[i * AVF_CONTENT_COUNT + c] = d->content[i] < 0 ? -1 : d->content[i] == c;
-    balance(d->content, d->n, AVF_CONTENT_COUNT, w);
+            targets[i * AVF_CONTENT_COUNT + c] = d->content[i] <= 0 ? -1 : (d->content[i] >> c) & 1;
+    for (int i = 0; i < d->n; i++)
+        y[i] = content_combination(d->content[i]);
+    balance(y, d->n, BALANCE_MAX_CLASSES, w);
     ret = avf_train_mlp(x, targets, d->n, d->dim, AVF_CONTENT_COUNT, 1, opt->hidden, &topt,
                         AVF_FIT_SEED, m->heads[h].hidden_weights, m->heads[h].hidden_bias,
                         m->heads[h].weights, m->heads[h].bias);
