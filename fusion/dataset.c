@@ -50,6 +50,7 @@ static int grow(avf_dataset *d, int need)
         grow_array((void **)&d->row, cap, sizeof(*d->row)) < 0 ||
         grow_array((void **)&d->group, cap, sizeof(*d->group)) < 0 ||
         grow_array((void **)&d->run, cap, sizeof(*d->run)) < 0 ||
+        grow_array((void **)&d->t0, cap, sizeof(*d->t0)) < 0 ||
         grow_array((void **)&d->t1, cap, sizeof(*d->t1)) < 0)
         return AVERROR(ENOMEM);
     d->cap = cap;
@@ -69,6 +70,7 @@ int avf_dataset_append(avf_dataset *d, const double *x, const avf_dataset_label 
     d->row[d->n] = label->row;
     d->group[d->n] = label->group;
     d->run[d->n] = label->run;
+    d->t0[d->n] = label->t0;
     d->t1[d->n] = label->t1;
     d->n++;
     return 0;
@@ -77,7 +79,7 @@ int avf_dataset_append(avf_dataset *d, const double *x, const avf_dataset_label 
 void avf_dataset_label_of(const avf_dataset *d, int i, avf_dataset_label *label)
 {
     *label = (avf_dataset_label){d->content[i], d->valence[i], d->arousal[i], d->row[i],
-                                 d->group[i],   d->run[i],     d->t1[i]};
+                                 d->group[i],   d->run[i],     d->t0[i],      d->t1[i]};
 }
 
 int avf_dataset_extend(avf_dataset *d, const avf_dataset *src)
@@ -105,6 +107,7 @@ void avf_dataset_clear(avf_dataset *d)
     free(d->row);
     free(d->group);
     free(d->run);
+    free(d->t0);
     free(d->t1);
     avf_dataset_init(d, dim);
 }

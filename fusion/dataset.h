@@ -12,6 +12,7 @@ typedef struct avf_dataset_label {
     int row;     /* the manifest row it came from */
     int group;   /* the row's group (cross-validation keeps a group in one fold) */
     int run;     /* the continuous run of rows (one stream) it belongs to */
+    double t0;   /* the segment's start in its file, seconds */
     double t1;   /* the segment's end in its file, seconds */
 } avf_dataset_label;
 
@@ -25,6 +26,7 @@ typedef struct avf_dataset {
     int *row;     /* the manifest row each came from */
     int *group;   /* the group id of that row */
     int *run;     /* the run id of that row: segments of one run come in stream order */
+    double *t0;   /* the segment's start in its file, seconds */
     double *t1;   /* the segment's end in its file, seconds */
 } avf_dataset;
 

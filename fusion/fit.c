@@ -181,6 +181,7 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
         ret = avf_model_set_smoothing(m, avf_model_find_head(m, "content"), s);
         if (ret < 0)
             goto fail;
+        m->heads[avf_model_find_head(m, "content")].smoothing_restart = opt->restart;
     }
     ret = fit_softmax(m, "valence", avf_valence_names, 3, x, d->valence, d->n, opt, w);
     if (ret < 0)

@@ -146,7 +146,7 @@ static void onset_new_row(avf_onset_scores *s, const avf_onset_segment *seg)
     if (music && !(same_run && s->row_music)) {
         s->starts++;
         s->pending = 1;
-        s->pending_start = seg->row_start;
+        s->pending_start = seg->t0 > seg->row_start ? seg->t0 : seg->row_start;
     }
     s->run = seg->run;
     s->row = seg->row;

@@ -69,14 +69,15 @@ double avf_mixture_share(const avf_mixture_scores *s, int mask, int64_t *total);
  * a source starting on music). Its delay is t1 - start: the end of the first
  * segment, in that row or the music rows that follow it in the run, whose music
  * probability is >= 0.5, minus the row's start (1 s when the row's first 1-s
- * segment already says music). A start whose music rows end before that never
- * reaches it.
+ * segment already says music). A row that starts between segment boundaries
+ * counts from its first whole segment's start instead (max(start, t0)). A start
+ * whose music rows end before that never reaches it.
  */
 typedef struct avf_onset_segment {
     int run, row;     /* the segment's run and manifest row */
     int row_content;  /* the row's content bitmask (not the segment's own label) */
     double row_start; /* the row's start in the file, seconds */
-    double t1;        /* the segment's end in the file, seconds */
+    double t0, t1;    /* the segment's start and end in the file, seconds */
     double music;     /* the music probability given to the segment */
 } avf_onset_segment;
 

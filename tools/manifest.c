@@ -330,10 +330,10 @@ static int holding_row(const avf_manifest *m, int first, double t0, double t1)
 }
 
 /* Appends a segment's fused vector to its row's dataset, labelled by the row. */
-static int add_segment(const worker *w, int i, const double *fused, double t1)
+static int add_segment(const worker *w, int i, const double *fused, double t0, double t1)
 {
     const avf_manifest_row *r = &w->m->rows[i];
-    avf_dataset_label label = {r->content, r->valence, r->arousal, i, r->group, r->run, t1};
+    avf_dataset_label label = {r->content, r->valence, r->arousal, i, r->group, r->run, t0, t1};
     double rms = w->rms >= 0 ? fused[w->rms] : NAN;
 
     if (isfinite(rms) && rms < AVF_TAG_SILENCE_DBFS) {
@@ -361,7 +361,7 @@ static int extract_run(const worker *w, int first)
         int row = seg && fused && t1 - t0 >= MIN_SEGMENT_S ? holding_row(w->m, first, t0, t1) : -1;
 
         if (row >= 0)
-            ret = add_segment(w, row, fused, t1);
+            ret = add_segment(w, row, fused, t0, t1);
         avf_result_free(&res);
     }
     if (ret >= 0) {

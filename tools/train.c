@@ -34,6 +34,8 @@
 #define DEFAULT_HIDDEN   16
 /* grouped cross-validation on the training data chose it (docs/models-notebook.md) */
 #define DEFAULT_SMOOTHING 0.5
+/* the smoothing's change-point rule: 0 (never) until cross-validation picks one */
+#define DEFAULT_RESTART 0.0
 
 /* What train and eval share: the manifest, -j, and tools/options.h's options. */
 typedef struct common_opts {
@@ -214,15 +216,19 @@ static void train_usage(FILE *f)
             "                       (default %d; 0: a linear head)\n"
             "  --smoothing W        weight of the previous segment in the speech, music\n"
             "                       and noise logits, 0 to below 1 (default %g; 0: none)\n"
+            "  --smoothing-restart D  restart the smoothing at a segment whose logit of\n"
+            "                       speech, music or noise is D or more on the other side\n"
+            "                       of 0 from the smoothed one (a change of content;\n"
+            "                       default %g; 0: never)\n"
             "  -j, --jobs N         rows analyzed at a time (default 2)\n"
             "  --plugin-dir DIR     also use the feature plugins in DIR\n"
             "  -v, --verbose        more log lines\n"
             "  -h, --help           show this help\n",
-            DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING);
+            DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING, DEFAULT_RESTART);
 }
 
-/* Takes an option of the fit (--l2, --max-iter, --hidden, --smoothing): 1 if it
- * was one, 0 if not, or -EINVAL after a message. */
+/* Takes an option of the fit (--l2, --max-iter, --hidden, --smoothing,
+ * --smoothing-restart): 1 if it was one, 0 if not, or -EINVAL after a message. */
 static int fit_option(int opt, const char *arg, avf_fit_options *fopt)
 {
     char *end;
@@ -253,6 +259,13 @@ static int fit_option(int opt, const char *arg, avf_fit_options *fopt)
         fopt->smoothing = strtod(arg, &end);
         if (end == arg || *end || !(fopt->smoothing >= 0 && fopt->smoothing < 1)) {
             fprintf(stderr, "avfuse: --smoothing: a number from 0 to below 1\n");
+            return -EINVAL;
+        }
+        return 1;
+    case 'R':
+        fopt->restart = strtod(arg, &end);
+        if (end == arg || *end || !(fopt->restart >= 0 && fopt->restart < INFINITY)) {
+            fprintf(stderr, "avfuse: --smoothing-restart: a number of 0 or more\n");
             return -EINVAL;
         }
         return 1;
@@ -298,6 +311,7 @@ int avf_cmd_train(int argc, char **argv)
         {"hidden", required_argument, NULL, 'H'},
         {"max-iter", required_argument, NULL, 'I'},
         {"smoothing", required_argument, NULL, 'S'},
+        {"smoothing-restart", required_argument, NULL, 'R'},
         {"cv", required_argument, NULL, 'K'},
         {"json", no_argument, NULL, 'J'},
         {"jobs", required_argument, NULL, 'j'},
@@ -307,7 +321,8 @@ int avf_cmd_train(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     common_opts c = {.jobs = 2};
-    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING};
+    avf_fit_options fopt = {DEFAULT_L2, DEFAULT_MAX_ITER, DEFAULT_HIDDEN, DEFAULT_SMOOTHING,
+                            DEFAULT_RESTART};
     const char *output = NULL, *name = NULL, *summary = NULL;
     prepared p = {0};
     int opt, cv = 0, json = 0, status = EXIT_USAGE;
@@ -439,8 +454,8 @@ static int score_content(const prepared *p, int i, const avf_head_result *r, eva
 {
     const int truth = p->data.content[i], single = avf_content_single(truth);
     const avf_manifest_row *row = &p->m.rows[p->data.row[i]];
-    const avf_onset_segment seg = {p->data.run[i], p->data.row[i], row->content,
-                                   row->start,     p->data.t1[i],  r->content[AVF_MUSIC]};
+    const avf_onset_segment seg = {p->data.run[i], p->data.row[i], row->content,         row->start,
+                                   p->data.t0[i],  p->data.t1[i],  r->content[AVF_MUSIC]};
     int best = 0;
 
     if (!r->content_valid)
