@@ -146,6 +146,7 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
     avf_model *m = NULL;
     double *x = NULL, *w = NULL;
     int *y = NULL, ret = AVERROR(ENOMEM);
+    const char *stage = "the data";
 
     if (d->n < 2 || d->dim != l->dim) {
         snprintf(why, why_size, "%d labelled segments: too few to train on", d->n);
@@ -170,22 +171,26 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
             x[(size_t)i * d->dim + c] = isfinite(v) ? (v - m->mean[c]) / m->std[c] : 0;
         }
 
+    stage = "content head";
     ret = fit_content(m, x, d, opt, w, y);
     if (ret < 0)
         goto fail;
     if (opt->smoothing > 0) {
         double s[AVF_CONTENT_COUNT];
+        int h = avf_model_find_head(m, "content");
 
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
             s[c] = c == AVF_SILENCE ? 0 : opt->smoothing;
-        ret = avf_model_set_smoothing(m, avf_model_find_head(m, "content"), s);
+        ret = avf_model_set_smoothing(m, h, s);
         if (ret < 0)
             goto fail;
-        m->heads[avf_model_find_head(m, "content")].smoothing_restart = opt->restart;
+        m->heads[h].smoothing_restart = opt->restart;
     }
+    stage = "valence head (are there valence labels?)";
     ret = fit_softmax(m, "valence", avf_valence_names, 3, x, d->valence, d->n, opt, w);
     if (ret < 0)
         goto fail;
+    stage = "arousal head (are there arousal labels?)";
     ret = fit_softmax(m, "arousal", avf_arousal_names, 3, x, d->arousal, d->n, opt, w);
     if (ret < 0)
         goto fail;
@@ -195,7 +200,7 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
     *pm = m;
     return 0;
 fail:
-    snprintf(why, why_size, "training failed: %s", av_err2str(ret));
+    snprintf(why, why_size, "training failed: %s: %s", stage, av_err2str(ret));
     avf_model_free(&m);
     free(x);
     free(w);
