@@ -34,8 +34,9 @@
 #define DEFAULT_HIDDEN   16
 /* grouped cross-validation on the training data chose it (docs/models-notebook.md) */
 #define DEFAULT_SMOOTHING 0.5
-/* the smoothing's change-point rule: 0 (never) until cross-validation picks one */
-#define DEFAULT_RESTART 0.0
+/* the smoothing's change-point rule: grouped cross-validation on the training data
+ * with transition files chose it (docs/models-notebook.md, "Music onset") */
+#define DEFAULT_RESTART 2.0
 
 /* What train and eval share: the manifest, -j, and tools/options.h's options. */
 typedef struct common_opts {

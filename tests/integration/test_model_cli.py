@@ -281,11 +281,15 @@ class TestMultiLabelRunsFloorsCv(unittest.TestCase):
             self.assertIn("--cv: a number of folds from 2 to 50", proc.stderr)
 
     def test_smoothing_restart_written(self):
+        # the default, 2, is written; another value too; 0 writes none
+        self.assertEqual(TestAnalyzeWithModel.content_head(self.model)["smoothing_restart"], 2.0)
         model = os.path.join(TMP, "restart.model")
         avfuse("train", "--manifest", self.manifest, "-o", model, "-j", "1",
-               "--smoothing-restart", "2")
-        self.assertEqual(TestAnalyzeWithModel.content_head(model)["smoothing_restart"], 2.0)
-        self.assertNotIn("smoothing_restart", TestAnalyzeWithModel.content_head(self.model))
+               "--smoothing-restart", "3.5")
+        self.assertEqual(TestAnalyzeWithModel.content_head(model)["smoothing_restart"], 3.5)
+        avfuse("train", "--manifest", self.manifest, "-o", model, "-j", "1",
+               "--smoothing-restart", "0")
+        self.assertNotIn("smoothing_restart", TestAnalyzeWithModel.content_head(model))
         proc = avfuse("train", "--manifest", self.manifest, "-o", model,
                       "--smoothing-restart", "-1", ok=False)
         self.assertEqual(proc.returncode, 2)
