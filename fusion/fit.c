@@ -31,6 +31,8 @@
 
 /* The seed of the hidden layers' initial weights: fixed, so training repeats. */
 #define AVF_FIT_SEED 20261127u
+/* every content combination: the single classes, then each bitmask of several */
+#define BALANCE_MAX_CLASSES (AVF_CONTENT_COUNT + (1 << AVF_CONTENT_COUNT))
 
 /* Mean and std per column over the finite values. */
 static void normalization(const avf_dataset *d, double *mean, double *std)
@@ -58,7 +60,7 @@ static void normalization(const avf_dataset *d, double *mean, double *std)
 /* Per-row weights that give every class of y the same total; rows with y < 0 get 0. */
 static void balance(const int *y, int n, int k, double *w)
 {
-    int count[8] = {0}, classes = 0, labelled = 0;
+    int count[BALANCE_MAX_CLASSES] = {0}, classes = 0, labelled = 0;
 
     for (int i = 0; i < n; i++)
         if (y[i] >= 0 && y[i] < k)
@@ -86,8 +88,21 @@ static int fit_softmax(avf_model *m, const char *name, const char *const *output
 }
 
 /*
+ * The balancing class of a content bitmask: the class itself when it is one, else
+ * a class of its own per combination (AVF_CONTENT_COUNT + mask), so that speech
+ * over music weighs as much in total as speech alone; -1 without a label.
+ */
+static int content_combination(int mask)
+{
+    int single = avf_content_single(mask);
+
+    return mask <= 0 ? -1 : single >= 0 ? single : AVF_CONTENT_COUNT + mask;
+}
+
+/*
  * The content head: independent sigmoid outputs, one per class, each row a 1 for
- * its class and 0 for the others; rows weighted so that every class counts the
+ * every class in its bitmask (both of speech+music) and 0 for the others; rows
+ * weighted so that every class, and every combination of classes, counts the
  * same. With opt->hidden > 0 it has a tanh hidden layer.
  */
 static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
@@ -103,7 +118,7 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
             return h;
         for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
             for (int i = 0; i < d->n; i++)
-                y[i] = d->content[i] < 0 ? -1 : d->content[i] == c;
+                y[i] = d->content[i] <= 0 ? -1 : (d->content[i] >> c) & 1;
             balance(y, d->n, 2, w);
             ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights + c * d->dim,
                                      &m->heads[h].bias[c]);
@@ -121,8 +136,10 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
         return AVERROR(ENOMEM);
     for (int i = 0; i < d->n; i++)
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
-            targets[i * AVF_CONTENT_COUNT + c] = d->content[i] < 0 ? -1 : d->content[i] == c;
-    balance(d->content, d->n, AVF_CONTENT_COUNT, w);
+            targets[i * AVF_CONTENT_COUNT + c] = d->content[i] <= 0 ? -1 : (d->content[i] >> c) & 1;
+    for (int i = 0; i < d->n; i++)
+        y[i] = content_combination(d->content[i]);
+    balance(y, d->n, BALANCE_MAX_CLASSES, w);
     ret = avf_train_mlp(x, targets, d->n, d->dim, AVF_CONTENT_COUNT, 1, opt->hidden, &topt,
                         AVF_FIT_SEED, m->heads[h].hidden_weights, m->heads[h].hidden_bias,
                         m->heads[h].weights, m->heads[h].bias);
@@ -133,12 +150,12 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
 /* The content truth of row i, for the affect head: speech heard, silence. */
 static int row_speech(const avf_dataset *d, int i)
 {
-    return d->content[i] == AVF_SPEECH;
+    return (d->content[i] >> AVF_SPEECH) & 1;
 }
 
 static int row_silent(const avf_dataset *d, int i)
 {
-    return d->content[i] == AVF_SILENCE;
+    return (d->content[i] >> AVF_SILENCE) & 1;
 }
 
 /* The affect head's targets in y (1, 0, or -1: not a sound nobody speaks in);
@@ -148,7 +165,7 @@ static int affect_targets(const avf_dataset *d, int *y)
     int pos = 0, neg = 0;
 
     for (int i = 0; i < d->n; i++) {
-        y[i] = d->content[i] < 0 || row_speech(d, i) || row_silent(d, i) ? -1 : d->valence[i] >= 0;
+        y[i] = d->content[i] == 0 || row_speech(d, i) || row_silent(d, i) ? -1 : d->valence[i] >= 0;
         pos += y[i] == 1;
         neg += y[i] == 0;
     }
@@ -179,6 +196,7 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
     avf_model *m = NULL;
     double *x = NULL, *w = NULL;
     int *y = NULL, ret = AVERROR(ENOMEM);
+    const char *stage = "the data";
 
     if (d->n < 2 || d->dim != l->dim) {
         snprintf(why, why_size, "%d labelled segments: too few to train on", d->n);
@@ -203,21 +221,26 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
             x[(size_t)i * d->dim + c] = isfinite(v) ? (v - m->mean[c]) / m->std[c] : 0;
         }
 
+    stage = "content head";
     ret = fit_content(m, x, d, opt, w, y);
     if (ret < 0)
         goto fail;
     if (opt->smoothing > 0) {
         double s[AVF_CONTENT_COUNT];
+        int h = avf_model_find_head(m, "content");
 
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
             s[c] = c == AVF_SILENCE ? 0 : opt->smoothing;
-        ret = avf_model_set_smoothing(m, avf_model_find_head(m, "content"), s);
+        ret = avf_model_set_smoothing(m, h, s);
         if (ret < 0)
             goto fail;
+        m->heads[h].smoothing_restart = opt->restart;
     }
+    stage = "valence head (are there valence labels?)";
     ret = fit_softmax(m, "valence", avf_valence_names, 3, x, d->valence, d->n, opt, w);
     if (ret < 0)
         goto fail;
+    stage = "arousal head (are there arousal labels?)";
     ret = fit_softmax(m, "arousal", avf_arousal_names, 3, x, d->arousal, d->n, opt, w);
     if (ret < 0)
         goto fail;
@@ -230,7 +253,7 @@ int avf_fit(avf_model **pm, const avf_fused_layout *l, const avf_dataset *d, con
     *pm = m;
     return 0;
 fail:
-    snprintf(why, why_size, "training failed: %s", av_err2str(ret));
+    snprintf(why, why_size, "training failed: %s: %s", stage, av_err2str(ret));
     avf_model_free(&m);
     free(x);
     free(w);

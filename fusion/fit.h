@@ -18,6 +18,9 @@ typedef struct avf_fit_options {
      * music and noise, in [0, 1); 0: none. Silence is never smoothed: it is a rule
      * on the segment's own level (AVF_TAG_SILENCE_DBFS). */
     double smoothing;
+    /* the smoothing's change-point rule (avf_head.smoothing_restart): > 0 restarts
+     * it at a segment whose logits disagree with it by this much; 0: never */
+    double restart;
 } avf_fit_options;
 
 /*

@@ -160,7 +160,9 @@ static double segment_cuts(const avf_heads *h, const double *raw)
  * A silent segment (silence probability >= 0.5, i.e. a logit >= 0) breaks the
  * smoothing: it is not smoothed itself, so speech does not linger into a pause,
  * and the segment after it starts afresh, so a pause does not hold back what
- * follows it.
+ * follows it. So does a segment whose own logits clearly disagree with the
+ * smoothed ones (the head's smoothing_restart, avf_smoothing_restarts()): music
+ * starting after speech is music from its first segment, not one segment later.
  */
 static void apply_content(avf_heads *h, const double *x, double *out)
 {
@@ -171,6 +173,10 @@ static void apply_content(avf_heads *h, const double *x, double *out)
     if (w && out[AVF_SILENCE] >= 0) {
         h->have_content_logits = 0;
     } else if (w) {
+        if (h->have_content_logits &&
+            avf_smoothing_restarts(out, h->content_logits, w, AVF_CONTENT_COUNT,
+                                   m->heads[h->content].smoothing_restart))
+            h->have_content_logits = 0;
         for (int o = 0; h->have_content_logits && o < AVF_CONTENT_COUNT; o++)
             out[o] = (1 - w[o]) * out[o] + w[o] * h->content_logits[o];
         memcpy(h->content_logits, out, sizeof(h->content_logits));

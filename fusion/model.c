@@ -196,6 +196,18 @@ int avf_model_set_smoothing(avf_model *m, int h, const double *w)
     return 0;
 }
 
+int avf_smoothing_restarts(const double *z, const double *s_prev, const double *w, int n,
+                           double restart)
+{
+    if (!(restart > 0))
+        return 0;
+    for (int o = 0; o < n; o++)
+        if (w[o] > 0 &&
+            ((z[o] >= restart && s_prev[o] < 0) || (z[o] <= -restart && s_prev[o] >= 0)))
+            return 1;
+    return 0;
+}
+
 int avf_model_find_head(const avf_model *m, const char *name)
 {
     for (int h = 0; m && name && h < m->nb_heads; h++)
@@ -341,6 +353,12 @@ static int check_head(const avf_head *hd, int h, int dim, char *why, size_t why_
             return avf_why(why, why_size, -EINVAL,
                            "head '%s': smoothing[%d] is %.17g, must be from 0 to below 1", hd->name,
                            o, hd->smoothing[o]);
+    if (!(hd->smoothing_restart >= 0 && isfinite(hd->smoothing_restart)) ||
+        (hd->smoothing_restart > 0 && !hd->smoothing))
+        return avf_why(why, why_size, -EINVAL,
+                       "head '%s': smoothing_restart is %.17g, must be a number of 0 or more in a "
+                       "head with smoothing",
+                       hd->name, hd->smoothing_restart);
     snprintf(what, sizeof(what), "head '%s' weights", hd->name);
     if ((ret = check_finite(hd->weights, (size_t)hd->nb_outputs * (size_t)output_inputs(hd, dim),
                             what, why, why_size)) < 0)
@@ -488,6 +506,9 @@ static json_t *head_to_json(const avf_head *hd, int dim)
     /* absent without smoothing, for the same reason */
     if (ok && hd->smoothing)
         ok = json_object_set_new(o, "smoothing", real_array(hd->smoothing, hd->nb_outputs)) == 0;
+    /* absent when it never restarts: a model from before the rule keeps its bytes */
+    if (ok && hd->smoothing_restart > 0)
+        ok = json_object_set_new(o, "smoothing_restart", json_real(hd->smoothing_restart)) == 0;
     ok = ok && json_object_set_new(o, "bias", real_array(hd->bias, hd->nb_outputs)) == 0;
     if (ok) {
         ok = json_object_set_new(o, "weights", rows) == 0;
@@ -849,9 +870,11 @@ static int hidden_from_json(json_t *o, const char *where, int dim, avf_head *hd,
 
 static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why, size_t why_size)
 {
-    static const char *const keys[] = {"name",      "type", "outputs", "hidden",
-                                       "smoothing", "bias", "weights", NULL};
-    json_t *name, *type, *outputs, *hidden = NULL, *smoothing = NULL, *bias, *weights;
+    static const char *const keys[] = {"name",   "type",      "outputs",
+                                       "hidden", "smoothing", "smoothing_restart",
+                                       "bias",   "weights",   NULL};
+    json_t *name, *type, *outputs, *hidden = NULL, *smoothing = NULL, *restart = NULL, *bias,
+                                   *weights;
     char where[32], what[64];
     size_t n;
     int in = dim, ret;
@@ -873,6 +896,14 @@ static int head_from_json(json_t *o, int index, int dim, avf_head *hd, char *why
     if (json_object_get(o, "smoothing") &&
         (ret = get(o, "smoothing", JSON_ARRAY, where, &smoothing, why, why_size)) < 0)
         return ret;
+    if ((restart = json_object_get(o, "smoothing_restart"))) {
+        /* the range is check_head()'s, after parsing */
+        if (!json_is_number(restart))
+            return avf_why(why, why_size, -EINVAL,
+                           "'%s.smoothing_restart' is %s, expected a number", where,
+                           type_name(json_typeof(restart)));
+        hd->smoothing_restart = json_number_value(restart);
+    }
     if (!strcmp(json_string_value(type), "logistic"))
         hd->type = AVF_HEAD_LOGISTIC;
     else if (!strcmp(json_string_value(type), "softmax"))

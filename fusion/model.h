@@ -44,6 +44,10 @@ typedef struct avf_head {
     double *hidden_weights; /* hidden x dim, row-major, applied to normalized inputs; or NULL */
     double *hidden_bias;    /* hidden; or NULL */
     double *smoothing;      /* nb_outputs weights in [0, 1) over segments; or NULL: none */
+    /* > 0: the smoothing restarts (s_t = z_t for every output) at a segment whose
+     * logit of a smoothed output is on the other side of 0 from s_(t-1) by this
+     * much or more: a change of content; 0: never (the behaviour before it existed) */
+    double smoothing_restart;
 } avf_head;
 
 /*
@@ -89,6 +93,16 @@ int avf_model_add_mlp_head(avf_model *m, const char *name, int type, int nb_outp
  * w == NULL removes them. Returns 0, -EINVAL (bad head or weight) or -ENOMEM.
  */
 int avf_model_set_smoothing(avf_model *m, int h, const double *w);
+
+/*
+ * The change-point rule of a head's smoothing (avf_head.smoothing_restart) with
+ * restart > 0, or 0 to never restart: 1 when the logits z of a segment disagree
+ * enough with the previous smoothed logits s_prev that the smoothing should start
+ * afresh: for some output o with w[o] > 0, z[o] >= restart while s_prev[o] < 0, or
+ * z[o] <= -restart while s_prev[o] >= 0.
+ */
+int avf_smoothing_restarts(const double *z, const double *s_prev, const double *w, int n,
+                           double restart);
 
 /* Frees the model and sets *pm to NULL; accepts NULL and *pm == NULL. */
 void avf_model_free(avf_model **pm);

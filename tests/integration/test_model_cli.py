@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """avfuse analyze with the default model, --events, a refused model file, and
-avfuse train/eval on a small manifest made from generated media.
+avfuse train/eval on a small manifest made from generated media: multi-label rows,
+runs of rows, eval's mixture and music-onset figures and --floor, train --cv.
 
 Run: AVFUSE_BIN=build/tools/avfuse python3 tests/integration/test_model_cli.py -v
 """
@@ -45,6 +46,11 @@ def setUpModule():
            "-filter_complex",
            "[0:a]aresample=16000,atrim=duration=4,apad=whole_dur=4[s];[2:a]atrim=duration=4[z];"
            "[s][1:a][z]concat=n=3:v=0:a=1[a]", "-map", "[a]", os.path.join(TMP, "mix.wav"))
+    # the speech over the chord, 4 s: both labels true
+    ffmpeg("-i", os.path.join(TMP, "mix.wav"), "-filter_complex",
+           "[0:a]atrim=0:4,asetpts=PTS-STARTPTS[s];[0:a]atrim=4:8,asetpts=PTS-STARTPTS,"
+           "volume=0.5[m];[s][m]amix=inputs=2:duration=first:normalize=0[a]",
+           "-map", "[a]", os.path.join(TMP, "both.wav"))
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-i", os.path.join(TMP, "mix.wav"),
            "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
            "-c:a", "aac", os.path.join(TMP, "mix.mp4"))
@@ -200,6 +206,137 @@ class TestAnalyzeWithModel(unittest.TestCase):
         proc = avfuse("eval", "--manifest", manifest, "--model", model, ok=False)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("m.csv:5:", proc.stderr)
+
+
+# groups alpha and gamma land in different folds of 2 (FNV-1a 64 of the name, mod 2)
+CV_MANIFEST = (
+    "file,start,end,content,valence,arousal,group\n"
+    "mix.wav,0,4,speech,neutral,low,alpha\n"
+    "mix.wav,4,8,music,,high,\n"          # continues alpha's run: one stream
+    "mix.mp4,0,4,speech,positive,,gamma\n"
+    "mix.mp4,4,8,music,,high,\n"
+    "both.wav,0,4,speech+music,,,gamma\n"
+)
+
+
+class TestMultiLabelRunsFloorsCv(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.manifest = os.path.join(TMP, "cv.csv")
+        with open(cls.manifest, "w") as f:
+            f.write(CV_MANIFEST)
+        cls.model = os.path.join(TMP, "cv.model")
+        avfuse("train", "--manifest", cls.manifest, "-o", cls.model, "-j", "1")
+
+    def test_eval_mixtures_and_onsets(self):
+        proc = avfuse("eval", "--manifest", self.manifest, "--model", self.model, "--json")
+        full = json.loads(proc.stdout)["full"]
+        # single-class segments only in the confusion matrix: the mixture is apart
+        classes = full["content"]["classes"]
+        self.assertEqual(classes["speech"]["support"], 8)
+        self.assertEqual(classes["music"]["support"], 8)
+        self.assertEqual(full["mixtures"]["segments"], 4)
+        self.assertEqual(list(full["mixtures"]["combinations"]), ["speech+music"])
+        self.assertEqual(full["mixtures"]["combinations"]["speech+music"]["segments"], 4)
+        # music starts: after speech in each of the two runs, and both.wav from 0
+        onset = full["music_onset"]
+        self.assertEqual(onset["starts"], 3)
+        reached = onset["starts"] - onset["never"]
+        self.assertGreaterEqual(onset["median_delay_s"] or 1.0, 1.0)
+        self.assertLessEqual(onset["within_1s"], reached / 3 + 1e-9)
+        # a music row after a music row of its run is no new start; after a gap it is
+        for rows, starts in ((("0,4,speech", "4,6,music", "6,8,music"), 1),
+                             (("0,4,speech", "4,6,music", "7,8,music"), 2)):
+            runs = os.path.join(TMP, "runs.csv")
+            with open(runs, "w") as f:
+                f.write("file,start,end,content,valence,arousal\n")
+                f.writelines("mix.wav,%s,,\n" % r for r in rows)
+            proc = avfuse("eval", "--manifest", runs, "--model", self.model, "--json")
+            self.assertEqual(json.loads(proc.stdout)["full"]["music_onset"]["starts"], starts, rows)
+        text = avfuse("eval", "--manifest", self.manifest, "--model", self.model).stdout
+        self.assertIn("speech+music", text)
+        self.assertIn("music onset (3 music starts)", text)
+
+    def test_floor(self):
+        args = ("eval", "--manifest", self.manifest, "--model", self.model)
+        full = json.loads(avfuse(*args, "--json").stdout)["full"]
+        f1 = full["content"]["macro_f1"]
+        # a floor just below the figure passes, one just above fails and says so
+        avfuse(*args, "--floor", "content_macro_f1=%.6f" % (f1 - 0.01))
+        proc = avfuse(*args, "--floor", "content_macro_f1=%.6f" % (f1 + 0.01),
+                      "--floor", "arousal_uar=0", ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("content_macro_f1", proc.stderr)
+        self.assertIn("under its floor", proc.stderr)
+        self.assertNotIn("arousal_uar", proc.stderr)
+        self.assertTrue(proc.stdout)  # the scores are printed all the same
+        # two floors broken: both named
+        proc = avfuse(*args, "--floor", "content_macro_f1=1.01", "--floor", "valence_uar=1.01",
+                      ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("content_macro_f1", proc.stderr)
+        self.assertIn("valence_uar", proc.stderr)
+        # a figure the manifest cannot measure fails its floor
+        plain = os.path.join(TMP, "plain.csv")
+        with open(plain, "w") as f:
+            f.write("file,start,end,content,valence,arousal\nmix.wav,0,8,speech,,\n")
+        proc = avfuse("eval", "--manifest", plain, "--model", self.model,
+                      "--floor", "mixture_both=0.5", ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("mixture_both has no segment to measure it on", proc.stderr)
+        for bad in ("content_f1=0.5", "content_macro_f1", "music_onset_1s=x"):
+            proc = avfuse(*args, "--floor", bad, ok=False)
+            self.assertEqual(proc.returncode, 2, bad)
+            self.assertIn("--floor: NAME=VALUE", proc.stderr)
+
+    def test_cv(self):
+        args = ("train", "--manifest", self.manifest, "--cv", "2", "--json", "-j", "1")
+        proc = avfuse(*args)
+        out = json.loads(proc.stdout)
+        self.assertEqual(out["folds"], 2)
+        self.assertEqual(out["segments"], 20)
+        folds = out["per_fold"]
+        self.assertEqual([f["fold"] for f in folds], [1, 2])
+        # gamma (fold 1): mix.mp4's 8 segments and both.wav's 4; alpha: mix.wav's 8
+        self.assertEqual([f["segments"] for f in folds], [12, 8])
+        self.assertEqual([f["groups"] for f in folds], [1, 1])
+        pooled = out["pooled"]["full"]
+        self.assertEqual(pooled["content"]["classes"]["speech"]["support"], 8)
+        self.assertEqual(pooled["mixtures"]["segments"], 4)
+        self.assertEqual(pooled["music_onset"]["starts"], 3)
+        per_fold_speech = sum(f["full"]["content"]["classes"]["speech"]["support"] for f in folds)
+        self.assertEqual(per_fold_speech, 8)
+        # deterministic: the same figures again
+        self.assertEqual(avfuse(*args).stdout, proc.stdout)
+        text = avfuse("train", "--manifest", self.manifest, "--cv", "2", "-j", "1").stdout
+        self.assertIn("grouped 2-fold cross-validation: 20 segments, 2 groups", text)
+        self.assertIn("pooled out-of-fold scores", text)
+        # a fold whose training part has no arousal label cannot be fitted: said so
+        nolabel = os.path.join(TMP, "cv-nolabel.csv")
+        with open(nolabel, "w") as f:
+            f.write(CV_MANIFEST.replace("mix.mp4,4,8,music,,high,", "mix.mp4,4,8,music,,,"))
+        proc = avfuse("train", "--manifest", nolabel, "--cv", "2", "-j", "1", ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("fold 2: training failed: arousal head", proc.stderr)
+        for bad in ("1", "51", "x"):
+            proc = avfuse("train", "--manifest", self.manifest, "--cv", bad, ok=False)
+            self.assertEqual(proc.returncode, 2, bad)
+            self.assertIn("--cv: a number of folds from 2 to 50", proc.stderr)
+
+    def test_smoothing_restart_written(self):
+        # the default, 2, is written; another value too; 0 writes none
+        self.assertEqual(TestAnalyzeWithModel.content_head(self.model)["smoothing_restart"], 2.0)
+        model = os.path.join(TMP, "restart.model")
+        avfuse("train", "--manifest", self.manifest, "-o", model, "-j", "1",
+               "--smoothing-restart", "3.5")
+        self.assertEqual(TestAnalyzeWithModel.content_head(model)["smoothing_restart"], 3.5)
+        avfuse("train", "--manifest", self.manifest, "-o", model, "-j", "1",
+               "--smoothing-restart", "0")
+        self.assertNotIn("smoothing_restart", TestAnalyzeWithModel.content_head(model))
+        proc = avfuse("train", "--manifest", self.manifest, "-o", model,
+                      "--smoothing-restart", "-1", ok=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--smoothing-restart: a number of 0 or more", proc.stderr)
 
 
 if __name__ == "__main__":

@@ -464,7 +464,7 @@ static void test_basis_affect_gives_scene_valence(void **state)
  * and without a valence, and it tells them apart. */
 static void test_fit_affect_head(void **state)
 {
-    avf_fit_options opt = {1e-3, 300, 0, 0};
+    avf_fit_options opt = {1e-3, 300, 0, 0, 0};
     avf_fused_layout *l = layout();
     avf_dataset d;
     avf_model *m = NULL;
@@ -476,17 +476,20 @@ static void test_fit_affect_head(void **state)
     for (int i = 0; i < 40; i++) {
         /* pitch tells cries (high) from music (low); speech in between */
         double x[9] = {NAN, NAN, -20 - i % 5, 0, 0, NAN, NAN, 0, 1};
-        int kind = i % 4;
+        const int kind = i % 4;
+        const int content = kind == 0   ? AVF_NOISE
+                            : kind == 1 ? AVF_MUSIC
+                            : kind == 2 ? AVF_SPEECH
+                                        : AVF_SILENCE;
+        const avf_dataset_label label = {.content = 1 << content,
+                                         .valence = kind == 0 || kind == 2 ? AVF_NEGATIVE : -1,
+                                         .arousal = kind == 0 ? 2 : -1,
+                                         .row = i,
+                                         .group = i,
+                                         .run = i};
 
         x[3] = kind == 0 ? 500 + i : kind == 1 ? 100 + i : 250 + i;
-        assert_int_equal(avf_dataset_append(&d, x,
-                                            kind == 0   ? AVF_NOISE
-                                            : kind == 1 ? AVF_MUSIC
-                                            : kind == 2 ? AVF_SPEECH
-                                                        : AVF_SILENCE,
-                                            kind == 0 || kind == 2 ? AVF_NEGATIVE : -1,
-                                            kind == 0 ? 2 : -1, i),
-                         0);
+        assert_int_equal(avf_dataset_append(&d, x, &label), 0);
     }
     assert_int_equal(avf_fit(&m, l, &d, "t", NULL, &opt, why, sizeof(why)), 0);
     assert_true(avf_model_find_head(m, "affect") >= 0);
@@ -501,12 +504,83 @@ static void test_fit_affect_head(void **state)
     avf_model_free(&m);
     /* no non-speech row with a valence: no affect head */
     for (int i = 0; i < d.n; i++)
-        if (d.content[i] == AVF_NOISE)
+        if (d.content[i] == 1 << AVF_NOISE)
             d.valence[i] = -1;
     assert_int_equal(avf_fit(&m, l, &d, "t", NULL, &opt, why, sizeof(why)), 0);
     assert_int_equal(avf_model_find_head(m, "affect"), -1);
     avf_model_free(&m);
     avf_dataset_clear(&d);
+    avf_fused_layout_free(&l);
+}
+
+/* The rule alone: a smoothed output whose new logit is >= restart on the other
+ * side of 0 from the smoothed one. */
+static void test_smoothing_restarts_rule(void **state)
+{
+    static const double w[4] = {0.5, 0.5, 0.5, 0};
+    static const double s[4] = {3, -4, -2, -9};
+
+    (void)state;
+    /* music: -4 then +2.5 with restart 2 */
+    assert_true(avf_smoothing_restarts((double[]){3, 2.5, -2, -9}, s, w, 4, 2));
+    assert_false(avf_smoothing_restarts((double[]){3, 2.5, -2, -9}, s, w, 4, 3));
+    assert_false(avf_smoothing_restarts((double[]){3, 2.5, -2, -9}, s, w, 4, 0)); /* 0: never */
+    /* speech: +3 then -2 (exactly the threshold counts) */
+    assert_true(avf_smoothing_restarts((double[]){-2, -4, -2, -9}, s, w, 4, 2));
+    /* large moves on the same side of 0 are no change of content */
+    assert_false(avf_smoothing_restarts((double[]){30, -40, -20, -9}, s, w, 4, 1));
+    /* an output without smoothing weight (silence) never restarts it */
+    assert_false(avf_smoothing_restarts((double[]){3, -4, -2, 9}, s, w, 4, 1));
+}
+
+/* Through the heads: a segment that clearly disagrees starts the smoothing afresh,
+ * one that disagrees weakly is smoothed as before, and restart 0 never restarts. */
+static void test_content_smoothing_restart(void **state)
+{
+    static const double w[4] = {0.5, 0.5, 0.5, 0};
+    const double in[9] = {0.01, 0, -28, 1.5, 0, 0.1, 1, 1, 1};
+    avf_fused_layout *l = layout();
+    avf_model *m = model_for(l);
+    avf_head *hd = &m->heads[0];
+    avf_head_result r;
+    double x[9];
+    char why[128];
+    avf_heads *h;
+
+    (void)state;
+    assert_int_equal(avf_model_set_smoothing(m, 0, w), 0);
+    memset(hd->weights, 0, (size_t)4 * m->dim * sizeof(double)); /* logits = bias */
+    hd->smoothing_restart = 2;
+    h = avf_heads_new(m, l, why, sizeof(why));
+    assert_non_null(h);
+    memcpy(hd->bias, (double[]){3, -4, -1, -50}, 4 * sizeof(double));
+    memcpy(x, in, sizeof(x));
+    avf_heads_apply(h, x, &r); /* speech */
+    /* music +1 against -4: weak, smoothed to -1.5 */
+    memcpy(hd->bias, (double[]){-1, 1, -1, -50}, 4 * sizeof(double));
+    memcpy(x, in, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    assert_float_equal(r.content[1], sigmoid(-1.5), 1e-12);
+    assert_float_equal(r.content[0], sigmoid(1.0), 1e-12);
+    /* music +3 against -1.5: a restart, the segment alone */
+    memcpy(hd->bias, (double[]){-1, 3, -1, -50}, 4 * sizeof(double));
+    memcpy(x, in, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    assert_float_equal(r.content[1], sigmoid(3), 1e-12);
+    assert_float_equal(r.content[0], sigmoid(-1), 1e-12);
+    /* and the state goes on from there: the next segment is smoothed with it */
+    memcpy(hd->bias, (double[]){-3, 2, -1, -50}, 4 * sizeof(double));
+    memcpy(x, in, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    assert_float_equal(r.content[1], sigmoid(2.5), 1e-12);
+    /* without the rule the same change is smoothed */
+    hd->smoothing_restart = 0;
+    memcpy(hd->bias, (double[]){3, -3, -1, -50}, 4 * sizeof(double));
+    memcpy(x, in, sizeof(x));
+    avf_heads_apply(h, x, &r);
+    assert_float_equal(r.content[1], sigmoid(-0.25), 1e-12);
+    avf_heads_free(&h);
+    avf_model_free(&m);
     avf_fused_layout_free(&l);
 }
 
@@ -544,6 +618,8 @@ int main(void)
         cmocka_unit_test(test_basis_music_is_scene),
         cmocka_unit_test(test_basis_affect_gives_scene_valence),
         cmocka_unit_test(test_fit_affect_head),
+        cmocka_unit_test(test_smoothing_restarts_rule),
+        cmocka_unit_test(test_content_smoothing_restart),
         cmocka_unit_test(test_wrong_head_outputs_refused),
     };
 

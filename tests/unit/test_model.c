@@ -150,6 +150,7 @@ static avf_model *make_mlp_model(void)
             hd->bias[o] = next_double(&seed);
     }
     assert_int_equal(avf_model_set_smoothing(m, 0, (double[]){0.5, 0.25, 0.5, 0}), 0);
+    m->heads[0].smoothing_restart = 2.5;
     return m;
 }
 
@@ -224,6 +225,7 @@ static void assert_models_equal(const avf_model *a, const avf_model *b)
                             (size_t)x->nb_outputs * (size_t)(x->hidden ? x->hidden : a->dim) *
                                 sizeof(double));
         assert_memory_equal(x->bias, y->bias, (size_t)x->nb_outputs * sizeof(double));
+        assert_memory_equal(&x->smoothing_restart, &y->smoothing_restart, sizeof(double));
         if (x->smoothing)
             assert_memory_equal(x->smoothing, y->smoothing, (size_t)x->nb_outputs * sizeof(double));
         else
@@ -330,6 +332,11 @@ static void test_mlp_round_trip_exact(void **state)
     assert_true(strstr(content, "\"hidden\"") < strstr(content, "\"smoothing\""));
     smoothing = strstr(content, "\"smoothing\"");
     assert_true(strstr(smoothing, "\"bias\"") < strstr(smoothing, "\"weights\""));
+    /* "smoothing_restart" right after "smoothing", only where it is not 0 */
+    assert_non_null(strstr(smoothing, "\"smoothing_restart\": 2.5,"));
+    assert_true(strstr(smoothing, "\"smoothing_restart\"") < strstr(smoothing, "\"bias\""));
+    assert_true(strstr(bytes1, "\"smoothing_restart\"") < valence);
+    assert_null(strstr(valence, "\"smoothing_restart\""));
     assert_true(strstr(content, "\"smoothing\"") < valence);
     assert_null(strstr(valence, "\"smoothing\""));
     assert_true(strstr(valence, "\"hidden\"") > arousal); /* the next one is arousal's */
@@ -715,6 +722,19 @@ static void test_refuses_bad_smoothing(void **state)
     root = good_mlp_body(f);
     json_object_set_new(head0(root), "smoothing", json_real(0.5));
     assert_body_refused(f, root, "'heads[0].smoothing' is a number, expected an array");
+    /* the change-point rule: a number of 0 or more, in a head with smoothing */
+    root = good_mlp_body(f);
+    json_object_set_new(head0(root), "smoothing_restart", json_real(-1));
+    assert_body_refused(f, root, "head 'content': smoothing_restart is -1, must be a number of 0");
+    root = good_mlp_body(f);
+    json_object_set_new(head0(root), "smoothing_restart", json_string("2"));
+    assert_body_refused(f, root, "'heads[0].smoothing_restart' is a string, expected a number");
+    root = good_mlp_body(f);
+    json_object_set_new(json_array_get(json_object_get(root, "heads"), 1), "smoothing_restart",
+                        json_integer(3));
+    assert_body_refused(f, root,
+                        "head 'valence': smoothing_restart is 3, must be a number of 0 "
+                        "or more in a head with smoothing");
 }
 
 static void test_save_refuses_what_load_would(void **state)
