@@ -830,9 +830,12 @@ typedef struct floor_opt {
     double value;
 } floor_opt;
 
-static const char *const figure_names[] = {"content_macro_f1", "valence_uar", "arousal_uar",
-                                           "mixture_both", "music_onset_1s"};
-#define NB_FIGURES ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
+/* The last figure, no_voice_polar, is better low: its "floor" is a ceiling. */
+static const char *const figure_names[] = {
+    "content_macro_f1",       "valence_uar",     "arousal_uar",   "mixture_both", "music_onset_1s",
+    "neutral_speech_neutral", "affect_negative", "no_voice_polar"};
+#define NO_VOICE_POLAR 7
+#define NB_FIGURES     ((int)(sizeof(figure_names) / sizeof(figure_names[0])))
 
 /* Figure f of the full model; NAN when the manifest has nothing to measure it on. */
 static double figure(const eval_result *res, int f)
@@ -851,8 +854,14 @@ static double figure(const eval_result *res, int f)
         return s.total ? s.uar : NAN;
     case 3:
         return avf_mixture_share(&res->mixture, -1, NULL);
-    default:
+    case 4:
         return avf_onset_share_within(&res->onset, 1.0);
+    case 5:
+        return share(res->basis.neutral_speech_neutral, res->basis.neutral_speech);
+    case 6:
+        return share(res->basis.affect_negative, res->basis.affect);
+    default:
+        return share(res->basis.no_voice_polar, res->basis.no_voice);
     }
 }
 
@@ -878,7 +887,8 @@ static int parse_floor(const char *arg, floor_opt *floors, int *nb)
         }
     fprintf(stderr,
             "avfuse: --floor: NAME=VALUE with NAME one of content_macro_f1, valence_uar, "
-            "arousal_uar, mixture_both, music_onset_1s, not '%s'\n",
+            "arousal_uar, mixture_both, music_onset_1s, neutral_speech_neutral, "
+            "affect_negative, no_voice_polar (a ceiling), not '%s'\n",
             arg);
     return -EINVAL;
 }
@@ -900,8 +910,9 @@ static int check_floors(const eval_result *res, const floor_opt *floors, int nb)
                 fprintf(stderr, "avfuse: eval: %s has no segment to measure it on (floor %g)\n",
                         figure_names[f], floors[i].value);
                 failed++;
-            } else if (v < floors[i].value) {
-                fprintf(stderr, "avfuse: eval: %s %.4f is under its floor %g\n", figure_names[f], v,
+            } else if (f == NO_VOICE_POLAR ? v > floors[i].value : v < floors[i].value) {
+                fprintf(stderr, "avfuse: eval: %s %.4f is %s %g\n", figure_names[f], v,
+                        f == NO_VOICE_POLAR ? "over its ceiling" : "under its floor",
                         floors[i].value);
                 failed++;
             }
@@ -934,7 +945,9 @@ static void eval_usage(FILE *f)
                "  --floor NAME=VALUE   exit with status 1, naming the figure, when the full\n"
                "                       model's NAME is under VALUE or cannot be measured;\n"
                "                       NAME: content_macro_f1, valence_uar, arousal_uar,\n"
-               "                       mixture_both, music_onset_1s (repeatable)\n"
+               "                       mixture_both, music_onset_1s, neutral_speech_neutral,\n"
+               "                       affect_negative; no_voice_polar is a ceiling: it\n"
+               "                       fails over VALUE (repeatable)\n"
                "  -j, --jobs N         rows analyzed at a time (default 2)\n"
                "  --plugin-dir DIR     also use the feature plugins in DIR\n"
                "  -v, --verbose        more log lines\n"

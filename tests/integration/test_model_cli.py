@@ -276,6 +276,14 @@ class TestMultiLabelRunsFloorsCv(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("content_macro_f1", proc.stderr)
         self.assertIn("valence_uar", proc.stderr)
+        # no_voice_polar is a ceiling (its music rows are sounds nobody speaks in):
+        # a negative one always fails, 1 never does
+        self.assertGreater(full["sentiment"]["no_voice_polar"]["of"], 0)
+        avfuse(*args, "--floor", "no_voice_polar=1")
+        proc = avfuse(*args, "--floor", "no_voice_polar=-0.01", ok=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("no_voice_polar", proc.stderr)
+        self.assertIn("over its ceiling", proc.stderr)
         # a figure the manifest cannot measure fails its floor
         plain = os.path.join(TMP, "plain.csv")
         with open(plain, "w") as f:
