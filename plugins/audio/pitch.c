@@ -102,6 +102,11 @@ void avf_audio_pitch_frame(const avf_audio_pitch *p, int *len, int *nfft)
     *nfft = p->yin_nfft;
 }
 
+const float *avf_audio_pitch_samples(const avf_audio_pitch *p)
+{
+    return p->hist_valid < p->yin_len ? NULL : p->hist;
+}
+
 static void history_push(avf_audio_pitch *p, const float *x, int n)
 {
     const int len = p->yin_len;

@@ -17,6 +17,10 @@ void avf_audio_pitch_free(avf_audio_pitch **pp);
 /* The frame length in samples and its FFT size, for the log. */
 void avf_audio_pitch_frame(const avf_audio_pitch *p, int *len, int *nfft);
 
+/* The frame the last call estimated (yin_len samples, newest last), or NULL while
+ * it is not full. Belongs to the analysis, valid until its next call. */
+const float *avf_audio_pitch_samples(const avf_audio_pitch *p);
+
 /*
  * Appends the n samples a window brought that the last one did not (restart: a
  * hole in the timeline came before them, the frame starts over) and estimates the
