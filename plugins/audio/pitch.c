@@ -40,6 +40,7 @@ struct avf_audio_pitch {
     float *yin_cmnd;               /* tau_top + 1 */
     float *hist;                   /* yin_len, newest sample last */
     int hist_valid;                /* real samples in hist since the start or a gap */
+    int have_cmnd;                 /* yin_cmnd holds the last call's frame */
 };
 
 void avf_audio_pitch_free(avf_audio_pitch **pp)
@@ -167,7 +168,7 @@ static void yin_cmnd(avf_audio_pitch *p)
 
 /* The lag of the first dip under the threshold, or of the deepest dip when none
  * is; *voiced says which. */
-static int yin_dip(const avf_audio_pitch *p, int *voiced)
+static int yin_dip(const avf_audio_pitch *p, double threshold, int *voiced)
 {
     const float *cmnd = p->yin_cmnd;
     int tau;
@@ -176,7 +177,7 @@ static int yin_dip(const avf_audio_pitch *p, int *voiced)
      * a period multiple in [tau_min / 2, tau_min) and is caught there, instead of
      * being reported as its subharmonic inside the range. */
     for (int t = p->tau_lo; t <= p->tau_max; t++) {
-        if (cmnd[t] < YIN_THRESHOLD) {
+        if (cmnd[t] < threshold) {
             while (t + 1 <= p->tau_max && cmnd[t + 1] < cmnd[t])
                 t++;
             *voiced = 1;
@@ -222,6 +223,7 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
         p->hist_valid = 0;
     history_push(p, x, n);
     *pitch_hz = NAN;
+    p->have_cmnd = 0;
     if (p->hist_valid < len) {
         *voicing = NAN;
         return;
@@ -233,10 +235,21 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
         return;
     }
     yin_cmnd(p);
-    tau = yin_dip(p, &voiced);
+    p->have_cmnd = 1;
+    tau = yin_dip(p, YIN_THRESHOLD, &voiced);
     *voicing = fminf(fmaxf(1.0f - p->yin_cmnd[tau], 0.0f), 1.0f);
     if (tau < p->tau_min) /* periodic, but above the pitch range */
         voiced = 0;
     if (voiced)
         *pitch_hz = yin_refine(p, tau);
+}
+
+float avf_audio_pitch_at(const avf_audio_pitch *p, double threshold)
+{
+    int tau, voiced;
+
+    if (!p->have_cmnd)
+        return NAN;
+    tau = yin_dip(p, threshold, &voiced);
+    return voiced && tau >= p->tau_min ? yin_refine(p, tau) : NAN;
 }

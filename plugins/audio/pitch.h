@@ -30,4 +30,11 @@ const float *avf_audio_pitch_samples(const avf_audio_pitch *p);
 void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int restart,
                              float *pitch_hz, float *voicing);
 
+/*
+ * The last frame's pitch as avf_audio_pitch_process() would find it with another
+ * absolute threshold (0.15 there): the first dip of the cumulative mean normalized
+ * difference under it. NaN when unvoiced by that threshold, silent or not full.
+ */
+float avf_audio_pitch_at(const avf_audio_pitch *p, double threshold);
+
 #endif

@@ -14,6 +14,14 @@
 
 #define AVF_AUDIO_NB_FORMANTS 3
 
+/*
+ * The YIN threshold of the voice analysis's F0 (pitch_hz uses 0.15). YIN's 45 ms frame
+ * misses the voicing of fast F0 glides under 0.15, which cut voiced runs short and
+ * kept the slopes of the glides out; 0.3 brought slopes and runs closer to Praat's
+ * and the F0 percentiles too (docs/features-audio.md has the measurements).
+ */
+#define AVF_AUDIO_VOICE_YIN_THRESHOLD 0.3
+
 typedef struct avf_audio_voice avf_audio_voice;
 
 /* What the other analyses found in this window. */
@@ -61,14 +69,19 @@ double avf_voice_semitones(double hz);
 double avf_voice_band_slope(const float *magnitude, int nb_bins, double bin_hz, double lo_hz,
                             double hi_hz);
 
-/* Voiced and unvoiced run lengths, counted in windows. */
+/* Voiced and unvoiced run lengths, counted in windows. A run ends when
+ * AVF_VOICE_MIN_RUN windows of the other kind follow it; fewer are a blip of the
+ * pitch tracker and count in the run. */
+#define AVF_VOICE_MIN_RUN 2
 typedef struct avf_voice_runs {
-    int voiced; /* the state of the current run; -1 before the first window */
-    int length; /* windows in the current run */
+    int voiced;  /* the state of the current run; -1 before the first window */
+    int length;  /* windows in the current run */
+    int pending; /* windows of the other kind since, fewer than AVF_VOICE_MIN_RUN */
 } avf_voice_runs;
 
-/* Adds one window; when it ends a run, returns that run's length in windows into
- * *ended_voiced or *ended_unvoiced (the other, and both otherwise, get 0). */
+/* Adds one window; when it confirms the end of a run, returns that run's length in
+ * windows into *ended_voiced or *ended_unvoiced (the other, and both otherwise, get
+ * 0). */
 void avf_voice_runs_step(avf_voice_runs *r, int voiced, int *ended_voiced, int *ended_unvoiced);
 
 /*

@@ -57,13 +57,16 @@ static void test_band_slope(void **state)
 
 static void test_runs(void **state)
 {
-    /* V V V U U V V U: runs end at windows 3 (3 voiced), 5 (2 unvoiced), 7 (2 voiced) */
-    const int voiced[] = {1, 1, 1, 0, 0, 1, 1, 0};
-    const int want_v[] = {0, 0, 0, 3, 0, 0, 0, 2}, want_u[] = {0, 0, 0, 0, 0, 2, 0, 0};
+    /* V V V U U V V U V V U U U: the run of 3 voiced ends when the second U confirms
+     * it (window 4), the 2 unvoiced when the second V does (6); the lone U at 7 is a
+     * blip inside a run of 5 voiced that ends at 11; the last run is still open */
+    const int voiced[] = {1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0};
+    const int want_v[] = {0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 5, 0};
+    const int want_u[] = {0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0};
     avf_voice_runs r = {.voiced = -1};
 
     (void)state;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 13; i++) {
         int v, u;
 
         avf_voice_runs_step(&r, voiced[i], &v, &u);
@@ -210,9 +213,11 @@ static void test_jitter_shimmer_hnr(void **state)
     run_voice(shimmered, n, 100.0, &s);
     run_voice(noisy, n, 100.0, &z);
     /* jitter: |158 - 162| / 160 = 2.5 %; shimmer 20 log10(1 / 0.8) = 1.94 dB. Each
-     * period's peak also carries the ringing of the one before, which moves it a
-     * little: Praat reads 1.96 % and 1.76 dB on the same signal. */
-    assert_float_equal(j.jitter, 0.025, 0.005);
+     * period also carries the ringing of the one before, which pulls the periods
+     * and amplitudes a correlation finds towards their mean: Praat reads 1.96 % and
+     * 1.76 dB on the same signal. */
+    assert_true(c.jitter < 0.002);
+    assert_true(j.jitter > 0.017 && j.jitter < 0.027);
     assert_true(c.shimmer_db < 0.05);
     assert_float_equal(s.shimmer_db, 20 * log10(1 / 0.8), 0.2);
     assert_true(c.hnr_db > 30);
