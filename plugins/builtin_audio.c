@@ -363,13 +363,13 @@ static void put_spectrum(const avf_audio_spectrum_out *s, float *out)
     memcpy(out + F_CONTRAST, s->contrast, sizeof(s->contrast));
 }
 
-/* The voice parameters of the window, from what pitch and spectrum found in it: the
- * pitch by a more lenient YIN threshold than pitch_hz's (voice.h says why). */
+/* The voice parameters of the window, from what pitch and spectrum found in it. */
 static void put_voice(audio_ctx *c, const avf_audio_spectrum_out *s, double mean_square,
                       int restart, float *out)
 {
     avf_audio_voice_in in = {
-        .pitch_hz = avf_audio_pitch_at(c->pitch, AVF_AUDIO_VOICE_YIN_THRESHOLD),
+        .pitch_hz = out[F_PITCH],
+        .lenient_hz = avf_audio_pitch_at(c->pitch, AVF_AUDIO_VOICE_YIN_THRESHOLD),
         .frame = avf_audio_pitch_samples(c->pitch),
         .magnitude = s->magnitude,
         .nb_bins = s->nb_bins,

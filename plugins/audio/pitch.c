@@ -168,7 +168,7 @@ static void yin_cmnd(avf_audio_pitch *p)
 
 /* The lag of the first dip under the threshold, or of the deepest dip when none
  * is; *voiced says which. */
-static int yin_dip(const avf_audio_pitch *p, double threshold, int *voiced)
+static int yin_dip(const avf_audio_pitch *p, int from, double threshold, int *voiced)
 {
     const float *cmnd = p->yin_cmnd;
     int tau;
@@ -176,7 +176,7 @@ static int yin_dip(const avf_audio_pitch *p, double threshold, int *voiced)
     /* The search starts an octave above the range: any tone above PITCH_MAX_HZ has
      * a period multiple in [tau_min / 2, tau_min) and is caught there, instead of
      * being reported as its subharmonic inside the range. */
-    for (int t = p->tau_lo; t <= p->tau_max; t++) {
+    for (int t = from; t <= p->tau_max; t++) {
         if (cmnd[t] < threshold) {
             while (t + 1 <= p->tau_max && cmnd[t + 1] < cmnd[t])
                 t++;
@@ -236,7 +236,7 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
     }
     yin_cmnd(p);
     p->have_cmnd = 1;
-    tau = yin_dip(p, YIN_THRESHOLD, &voiced);
+    tau = yin_dip(p, p->tau_lo, YIN_THRESHOLD, &voiced);
     *voicing = fminf(fmaxf(1.0f - p->yin_cmnd[tau], 0.0f), 1.0f);
     if (tau < p->tau_min) /* periodic, but above the pitch range */
         voiced = 0;
@@ -250,6 +250,6 @@ float avf_audio_pitch_at(const avf_audio_pitch *p, double threshold)
 
     if (!p->have_cmnd)
         return NAN;
-    tau = yin_dip(p, threshold, &voiced);
-    return voiced && tau >= p->tau_min ? yin_refine(p, tau) : NAN;
+    tau = yin_dip(p, p->tau_min, threshold, &voiced);
+    return voiced ? yin_refine(p, tau) : NAN;
 }

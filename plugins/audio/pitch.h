@@ -31,9 +31,11 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
                              float *pitch_hz, float *voicing);
 
 /*
- * The last frame's pitch as avf_audio_pitch_process() would find it with another
- * absolute threshold (0.15 there): the first dip of the cumulative mean normalized
- * difference under it. NaN when unvoiced by that threshold, silent or not full.
+ * The last frame's pitch by another absolute threshold (0.15 in
+ * avf_audio_pitch_process()): the first dip of the cumulative mean normalized
+ * difference under it within the pitch range (the search does not start an octave
+ * above: a lenient threshold would find formant ringing there). NaN when unvoiced
+ * by that threshold, silent or not full.
  */
 float avf_audio_pitch_at(const avf_audio_pitch *p, double threshold);
 

@@ -450,7 +450,7 @@ static int octave_jump(const avf_audio_voice *v)
 }
 
 /* Semitones, their slope over SLOPE_WINDOWS voiced windows, and the runs. */
-static void contour(avf_audio_voice *v, float pitch_hz, avf_audio_voice_out *out)
+static void contour(avf_audio_voice *v, double pitch_hz, avf_audio_voice_out *out)
 {
     const int voiced = !isnan(pitch_hz);
     int ended_v, ended_u;
@@ -510,17 +510,34 @@ static void formants(avf_audio_voice *v, const float *frame, avf_audio_voice_out
     }
 }
 
+/* The window's F0: YIN's, or where YIN's threshold found none, the lenient one if it
+ * continues the last window's contour (within a step MAX_SLOPE_ST_S allows). */
+static double voice_pitch(const avf_audio_voice *v, const avf_audio_voice_in *in)
+{
+    const double last = v->st[SLOPE_WINDOWS - 1];
+
+    if (!isnan(in->pitch_hz))
+        return in->pitch_hz;
+    if (!(in->lenient_hz > 0) || v->voiced_count == 0 ||
+        fabs(avf_voice_semitones(in->lenient_hz) - last) > MAX_SLOPE_ST_S * v->hop_s)
+        return NAN;
+    return in->lenient_hz;
+}
+
 void avf_audio_voice_process(avf_audio_voice *v, const avf_audio_voice_in *in, int restart,
                              avf_audio_voice_out *out)
 {
-    const int voiced = !isnan(in->pitch_hz);
+    const double pitch_hz = voice_pitch(v, in);
+    const int voiced = !isnan(pitch_hz);
 
     if (restart) {
         v->voiced_count = 0;
-        v->runs = (avf_voice_runs){.voiced = -1};
         v->nb_level = 0;
     }
-    contour(v, in->pitch_hz, out);
+    /* until YIN has a whole frame, voicing is unknown, not unvoiced: no run begins */
+    if (restart || !in->frame)
+        v->runs = (avf_voice_runs){.voiced = -1};
+    contour(v, pitch_hz, out);
     out->loudness_peak = level_peak(v, in->mean_square);
     out->jitter = out->shimmer_db = out->hnr_db = NAN;
     for (int i = 0; i < AVF_AUDIO_NB_FORMANTS; i++)
@@ -529,7 +546,7 @@ void avf_audio_voice_process(avf_audio_voice *v, const avf_audio_voice_in *in, i
     if (!voiced)
         return;
     if (in->frame && in->frame_len == v->frame_len) {
-        double t0 = v->sample_rate / in->pitch_hz;
+        double t0 = v->sample_rate / pitch_hz;
 
         jitter_shimmer(in->frame, in->frame_len, t0, &out->jitter, &out->shimmer_db);
         out->hnr_db = hnr_db(in->frame, in->frame_len, t0);

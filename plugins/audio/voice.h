@@ -15,10 +15,11 @@
 #define AVF_AUDIO_NB_FORMANTS 3
 
 /*
- * The YIN threshold of the voice analysis's F0 (pitch_hz uses 0.15). YIN's 45 ms frame
- * misses the voicing of fast F0 glides under 0.15, which cut voiced runs short and
- * kept the slopes of the glides out; 0.3 brought slopes and runs closer to Praat's
- * and the F0 percentiles too (docs/features-audio.md has the measurements).
+ * The lenient YIN threshold of the voice analysis (pitch_hz uses 0.15). Under 0.15,
+ * YIN's 45 ms frame misses the voicing of fast F0 glides, which cuts voiced runs
+ * short and keeps the glides out of the slopes; a frame that is voiced only by 0.3
+ * counts when its F0 continues the contour of the window before (an octave error
+ * does not), docs/features-audio.md has the measurements.
  */
 #define AVF_AUDIO_VOICE_YIN_THRESHOLD 0.3
 
@@ -27,6 +28,7 @@ typedef struct avf_audio_voice avf_audio_voice;
 /* What the other analyses found in this window. */
 typedef struct avf_audio_voice_in {
     float pitch_hz;     /* YIN's pitch, NaN when unvoiced */
+    float lenient_hz;   /* YIN's pitch at AVF_AUDIO_VOICE_YIN_THRESHOLD, NaN (or 0) when unvoiced */
     const float *frame; /* YIN's frame (the last frame_len samples), NULL until full */
     int frame_len;
     const float *magnitude; /* the spectrum's magnitudes, NULL on a silent window */

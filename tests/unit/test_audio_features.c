@@ -496,6 +496,46 @@ static void test_8khz_centroid(void **state)
     free(x);
 }
 
+/* 250 Hz at 0.5 and 3 kHz at 0.05 (its 12th harmonic): a voiced sound whose bands
+ * hold one tone each, 20 dB apart. */
+static float *two_tone_new(int sample_rate, int64_t *len)
+{
+    float *x = signal_new(sample_rate, 1.5, len);
+
+    for (int64_t i = 0; x && i < *len; i++) {
+        double t = (double)i / sample_rate;
+
+        x[i] = (float)(0.5 * sin(2 * M_PI * 250 * t) + 0.05 * sin(2 * M_PI * 3000 * t));
+    }
+    return x;
+}
+
+/* The voice features through the extractor: a tone's F0 in semitones, the spectral
+ * balance of two tones 20 dB apart, and at 8 kHz the bands above Nyquist absent. */
+static void test_voice_features(void **state)
+{
+    int64_t len, len8;
+    float *x = two_tone_new(16000, &len), *x8 = two_tone_new(8000, &len8);
+    rows r = run16k(x, len), r8 = run(8000, 200, 80, x8, len8);
+
+    (void)state;
+    assert_near(pooled(&r, "f0_st_p50"), 12 * log2(250 / 27.5), 0.05);
+    assert_near(pooled(&r, "f0_st_range"), 0.0, 0.05);
+    assert_near(pooled(&r, "alpha_ratio_db"), 20.0, 0.5);
+    assert_near(pooled(&r, "hammarberg_db"), 20.0, 0.5);
+    assert_near(pooled(&r, "hnr_db"), 60.0, 30.0); /* periodic: far above speech's 5-25 */
+    assert_near(pooled(&r, "jitter"), 0.0, 0.001);
+    assert_true(isnan(pooled(&r, "voiced_run_s"))); /* one run, still open */
+    assert_near(pooled(&r8, "f0_st_p50"), 12 * log2(250 / 27.5), 0.05);
+    assert_true(isnan(pooled(&r8, "alpha_ratio_db"))); /* 1-5 kHz: above 4 kHz Nyquist */
+    assert_true(isnan(pooled(&r8, "hammarberg_db")));
+    assert_false(isnan(pooled(&r8, "slope_500_1500_db_khz")));
+    free(r.v);
+    free(r8.v);
+    free(x);
+    free(x8);
+}
+
 /* Noise whose level swings fully 4 times a second, like syllables. */
 static void test_mod4hz(void **state)
 {
@@ -717,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_mod4hz_short_utterance),
         cmocka_unit_test(test_spectral_contrast),
         cmocka_unit_test(test_beat_clarity),
+        cmocka_unit_test(test_voice_features),
         cmocka_unit_test(test_low_energy),
         cmocka_unit_test(test_flux_and_deltas),
         cmocka_unit_test(test_gap_in_timeline),
