@@ -60,6 +60,7 @@ struct avf_audio_voice {
     int decim, nb_taps, dec_len, order;
     float *taps, *dec;
     double *scratch; /* 2 * dec_len */
+    double *gauss;   /* dec_len: Praat's Gaussian window */
 };
 
 double avf_voice_semitones(double hz)
@@ -148,49 +149,58 @@ static int burg(double *f, double *b, int n, int order, double *a)
     return 0;
 }
 
-/* The roots of z^m + a[1] z^(m-1) + ... + a[m] into z (Durand-Kerner). */
+/* The roots of z^m + a[1] z^(m-1) + ... + a[m] into z (Durand-Kerner: every root
+ * moves by p(z_i) / prod_{j != i} (z_i - z_j) until none moves by 1e-10). */
 static void poly_roots(const double *a, int m, double complex *z)
 {
-    for (int i = 0; i < m; i++)
-        z[i] = cpow(0.4 + 0.9 * I, i);
-    for (int iter = 0; iter < 500; iter++) {
+    z[0] = 1.0;
+    for (int i = 1; i < m; i++)
+        z[i] = z[i - 1] * (0.4 + 0.9 * I);
+    for (int iter = 0; iter < 200; iter++) {
         double moved = 0;
 
         for (int i = 0; i < m; i++) {
             double complex p = 1.0, q = 1.0, step;
+            double qq;
 
             for (int j = 1; j <= m; j++)
                 p = p * z[i] + a[j];
             for (int j = 0; j < m; j++)
                 if (j != i)
                     q *= z[i] - z[j];
-            if (cabs(q) < 1e-300)
-                q = 1e-300;
-            step = p / q;
+            /* p / q without the library's careful complex division */
+            qq = creal(q) * creal(q) + cimag(q) * cimag(q);
+            if (qq < 1e-300)
+                qq = 1e-300;
+            step = p * conj(q) / qq;
             z[i] -= step;
-            moved = fmax(moved, cabs(step));
+            moved = fmax(moved, creal(step) * creal(step) + cimag(step) * cimag(step));
         }
-        if (moved < 1e-12)
+        if (moved < 1e-20)
             break;
     }
 }
 
-/* Praat's Gaussian window (Sound_to_Formant.cpp) times the pre-emphasized frame. */
-static void formant_frame(const float *x, int n, int sample_rate, double *y)
+void avf_voice_gaussian(double *w, int n)
 {
-    const double edge = exp(-12.0), mid = 0.5 * (n + 1),
-                 pre = exp(-2.0 * M_PI * 50.0 / sample_rate);
+    const double edge = exp(-12.0), mid = 0.5 * (n + 1);
 
-    for (int i = n - 1; i >= 0; i--) {
-        double w = (exp(-48.0 * (i + 1 - mid) * (i + 1 - mid) / ((n + 1.0) * (n + 1.0))) - edge) /
-                   (1.0 - edge);
-
-        y[i] = w * (x[i] - (i > 0 ? pre * x[i - 1] : 0.0));
-    }
+    for (int i = 0; i < n; i++)
+        w[i] = (exp(-48.0 * (i + 1 - mid) * (i + 1 - mid) / ((n + 1.0) * (n + 1.0))) - edge) /
+               (1.0 - edge);
 }
 
-int avf_voice_formants(const float *x, int n, int sample_rate, int order, double *scratch,
-                       double *freq_hz, double *bw_hz, int max)
+/* The window times the frame pre-emphasized from 50 Hz, as Praat's Burg analysis. */
+static void formant_frame(const float *x, int n, int sample_rate, const double *window, double *y)
+{
+    const double pre = exp(-2.0 * M_PI * 50.0 / sample_rate);
+
+    for (int i = n - 1; i >= 0; i--)
+        y[i] = window[i] * (x[i] - (i > 0 ? pre * x[i - 1] : 0.0));
+}
+
+int avf_voice_formants(const float *x, int n, int sample_rate, int order, const double *window,
+                       double *scratch, double *freq_hz, double *bw_hz, int max)
 {
     double a[AVF_VOICE_MAX_ORDER + 1], hz[AVF_VOICE_MAX_ORDER], bw[AVF_VOICE_MAX_ORDER];
     double complex z[AVF_VOICE_MAX_ORDER];
@@ -199,7 +209,7 @@ int avf_voice_formants(const float *x, int n, int sample_rate, int order, double
 
     if (order < 2 || order > AVF_VOICE_MAX_ORDER || n <= order)
         return -1;
-    formant_frame(x, n, sample_rate, scratch);
+    formant_frame(x, n, sample_rate, window, scratch);
     if (burg(scratch, scratch + n, n, order, a) < 0)
         return 0;
     poly_roots(a, order, z);
@@ -226,46 +236,60 @@ int avf_voice_formants(const float *x, int n, int sample_rate, int order, double
     return found;
 }
 
-/* Normalized cross-correlation of the len samples at x + a and at x + b. */
-static double ncc(const float *x, int a, int b, int len)
+/* Four partial sums, so that the additions do not wait on each other. */
+static double dot(const float *x, const float *y, int len)
 {
-    double ab = 0, aa = 0, bb = 0;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
 
-    for (int j = 0; j < len; j++) {
-        ab += (double)x[a + j] * x[b + j];
-        aa += (double)x[a + j] * x[a + j];
-        bb += (double)x[b + j] * x[b + j];
+    for (; j + 4 <= len; j += 4) {
+        s0 += x[j] * y[j];
+        s1 += x[j + 1] * y[j + 1];
+        s2 += x[j + 2] * y[j + 2];
+        s3 += x[j + 3] * y[j + 3];
     }
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+    for (; j < len; j++)
+        s0 += x[j] * y[j];
+    return (double)s0 + s1 + s2 + s3;
 }
 
-/* The best lag in lo..hi for ncc(x, a, a + lag, len), refined by a parabola; its
- * correlation into *cc. */
+/*
+ * The best lag in lo..hi of the normalized cross-correlation of the len samples at
+ * x + a with those at x + a + lag, refined by a parabola; its correlation into *cc.
+ * Reads x up to a + hi + len. The energy of the lagged segment slides with the lag,
+ * so a lag costs one dot product.
+ */
 static double best_lag(const float *x, int a, int lo, int hi, int len, double *cc)
 {
-    double best = -2, prev = 0, next = 0;
-    int lag = lo;
+    const double aa = dot(x + a, x + a, len);
+    double bb = dot(x + a + lo, x + a + lo, len), best = -2, last = 0, before = 0, after = 0;
+    int lag = lo, want_after = 0;
 
     for (int l = lo; l <= hi; l++) {
-        double c = ncc(x, a, a + l, len);
+        double c = aa > 0 && bb > 0 ? dot(x + a, x + a + l, len) / sqrt(aa * bb) : 0.0;
 
+        if (want_after) {
+            after = c;
+            want_after = 0;
+        }
         if (c > best) {
             best = c;
             lag = l;
+            before = last;
+            want_after = 1;
         }
+        last = c;
+        bb += (double)x[a + l + len] * x[a + l + len] - (double)x[a + l] * x[a + l];
     }
     *cc = best;
-    if (lag <= lo || lag >= hi)
+    if (lag <= lo || lag >= hi || !(before - 2 * best + after < 0))
         return lag;
-    prev = ncc(x, a, a + lag - 1, len);
-    next = ncc(x, a, a + lag + 1, len);
-    if (prev - 2 * best + next < 0) {
-        double shift = 0.5 * (prev - next) / (prev - 2 * best + next);
+    {
+        double shift = 0.5 * (before - after) / (before - 2 * best + after);
 
-        *cc = best - 0.25 * (prev - next) * shift;
+        *cc = best - 0.25 * (before - after) * shift;
         return lag + shift;
     }
-    return lag;
 }
 
 /* The position of the largest sample of x in lo..hi, refined by a parabola. */
@@ -502,8 +526,8 @@ static void formants(avf_audio_voice *v, const float *frame, avf_audio_voice_out
     int found;
 
     decimate(v, frame);
-    found = avf_voice_formants(v->dec, v->dec_len, v->sample_rate / v->decim, v->order, v->scratch,
-                               hz, bw, AVF_AUDIO_NB_FORMANTS);
+    found = avf_voice_formants(v->dec, v->dec_len, v->sample_rate / v->decim, v->order, v->gauss,
+                               v->scratch, hz, bw, AVF_AUDIO_NB_FORMANTS);
     for (int i = 0; i < AVF_AUDIO_NB_FORMANTS; i++) {
         out->formant_hz[i] = i < found ? (float)hz[i] : NAN;
         out->bandwidth_hz[i] = i < found ? (float)bw[i] : NAN;
@@ -565,6 +589,7 @@ void avf_audio_voice_free(avf_audio_voice **pp)
     av_freep(&v->taps);
     av_freep(&v->dec);
     av_freep(&v->scratch);
+    av_freep(&v->gauss);
     av_freep(pp);
 }
 
@@ -606,6 +631,8 @@ avf_audio_voice *avf_audio_voice_new(int sample_rate, int hop, int frame_len)
     AVF_AUDIO_ALLOC(v->taps, v->nb_taps);
     AVF_AUDIO_ALLOC(v->dec, frame_len);
     AVF_AUDIO_ALLOC(v->scratch, 2 * frame_len);
+    AVF_AUDIO_ALLOC(v->gauss, v->dec_len);
+    avf_voice_gaussian(v->gauss, v->dec_len);
     lowpass_taps(v->taps, v->nb_taps, v->decim);
     return v;
 

@@ -86,15 +86,19 @@ typedef struct avf_voice_runs {
  * 0). */
 void avf_voice_runs_step(avf_voice_runs *r, int voiced, int *ended_voiced, int *ended_unvoiced);
 
+/* Praat's Gaussian window of n samples (Sound_to_Formant.cpp) into w. */
+void avf_voice_gaussian(double *w, int n);
+
 /*
- * Formants of the n samples x at sample_rate as Praat's Burg tracker finds them: a
- * Gaussian window, pre-emphasis from 50 Hz, Burg LPC of the given order, the roots
- * of the predictor, and of those the resonances between 50 Hz and Nyquist − 50 Hz in
- * rising order. Writes at most max of them into freq_hz/bw_hz and returns how many;
- * scratch holds 2 n doubles. Negative when order is out of 2..AVF_VOICE_MAX_ORDER.
+ * Formants of the n samples x at sample_rate as Praat's Burg tracker finds them: the
+ * window (avf_voice_gaussian() of n), pre-emphasis from 50 Hz, Burg LPC of the given
+ * order, the roots of the predictor, and of those the resonances between 50 Hz and
+ * Nyquist − 50 Hz in rising order. Writes at most max of them into freq_hz/bw_hz and
+ * returns how many; scratch holds 2 n doubles. Negative when order is out of
+ * 2..AVF_VOICE_MAX_ORDER.
  */
 #define AVF_VOICE_MAX_ORDER 24
-int avf_voice_formants(const float *x, int n, int sample_rate, int order, double *scratch,
-                       double *freq_hz, double *bw_hz, int max);
+int avf_voice_formants(const float *x, int n, int sample_rate, int order, const double *window,
+                       double *scratch, double *freq_hz, double *bw_hz, int max);
 
 #endif

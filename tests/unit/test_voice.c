@@ -139,18 +139,25 @@ static void check_vowel_formants(int rate, int order)
     const int period = rate / 120, n = (int)lround(0.045 * rate);
     float *x = vowel_new(rate / 2, rate, &period, 1, &amp, 1, hz, bw, 6, 0);
     double *scratch = malloc(sizeof(double) * 2 * (size_t)n), f[3], b[3];
+    double *window = malloc(sizeof(double) * (size_t)n);
     int found;
 
     assert_non_null(scratch);
+    assert_non_null(window);
+    avf_voice_gaussian(window, n);
+    assert_float_equal(window[0], 0.0, 1e-3); /* Praat's: edges at 0, 1 in the middle */
+    assert_float_equal(window[n / 2], 1.0, 1e-3);
     /* a 45 ms frame from the middle, past the resonators' onset */
-    found = avf_voice_formants(x + rate / 4, n, rate, order, scratch, f, b, 3);
+    found = avf_voice_formants(x + rate / 4, n, rate, order, window, scratch, f, b, 3);
     assert_int_equal(found, 3);
     for (int i = 0; i < 3; i++) {
         assert_true(fabs(f[i] - hz[i]) < 0.03 * hz[i]);
         assert_true(fabs(b[i] - bw[i]) < 0.3 * bw[i] + 20);
     }
-    assert_int_equal(avf_voice_formants(x, n, rate, 1, scratch, f, b, 3), -1);
-    assert_int_equal(avf_voice_formants(x, n, rate, AVF_VOICE_MAX_ORDER + 1, scratch, f, b, 3), -1);
+    assert_int_equal(avf_voice_formants(x, n, rate, 1, window, scratch, f, b, 3), -1);
+    assert_int_equal(
+        avf_voice_formants(x, n, rate, AVF_VOICE_MAX_ORDER + 1, window, scratch, f, b, 3), -1);
+    free(window);
     free(scratch);
     free(x);
 }
