@@ -353,14 +353,18 @@ def report():
     print("%d files (%d EmoDB, %d FSDD)" % (len(r.files),
                                            sum("emodb" in f for f in r.files),
                                            sum("fsdd" in f for f in r.files)))
-    print("| feature | kind | files | median diff | 90th pct diff | Praat mean |")
-    print("|---|---|---|---|---|---|")
+    print("| feature | kind | files | median diff | 90th pct diff | median signed | Praat mean |")
+    print("|---|---|---|---|---|---|---|")
     for feature, (_, _, _, kind) in TOLERANCE.items():
-        d = sorted(agreement(r.pairs(feature), kind))
-        refs = [p for _, p in r.pairs(feature) if not math.isnan(p)]
-        print("| `%s` | %s | %d | %.3g | %.3g | %.4g |" % (
+        pairs = r.pairs(feature)
+        d = sorted(agreement(pairs, kind))
+        signed = [(g - p) / (abs(p) if kind == "rel" else 1.0) for g, p in pairs
+                  if not (math.isnan(g) or math.isnan(p)) and (kind != "rel" or p != 0)]
+        refs = [p for _, p in pairs if not math.isnan(p)]
+        print("| `%s` | %s | %d | %.3g | %.3g | %+.3g | %.4g |" % (
             feature, "relative" if kind == "rel" else "absolute", len(d),
-            statistics.median(d), d[int(0.9 * (len(d) - 1))], statistics.mean(refs)))
+            statistics.median(d), d[int(0.9 * (len(d) - 1))], statistics.median(signed),
+            statistics.mean(refs)))
 
 
 def main():
