@@ -59,8 +59,9 @@ struct avf_audio_voice {
     /* formants: the frame low-passed and decimated by `decim` with `taps` */
     int decim, nb_taps, dec_len, order;
     float *taps, *dec;
-    double *scratch; /* 2 * dec_len */
-    double *gauss;   /* dec_len: Praat's Gaussian window */
+    double *scratch;                       /* 2 * dec_len */
+    double *gauss;                         /* dec_len: Praat's Gaussian window */
+    double roots[2 * AVF_VOICE_MAX_ORDER]; /* the last frame's predictor roots (re, im) */
 };
 
 double avf_voice_semitones(double hz)
@@ -149,14 +150,12 @@ static int burg(double *f, double *b, int n, int order, double *a)
     return 0;
 }
 
-/* The roots of z^m + a[1] z^(m-1) + ... + a[m] into z (Durand-Kerner: every root
- * moves by p(z_i) / prod_{j != i} (z_i - z_j) until none moves by 1e-10). */
-static void poly_roots(const double *a, int m, double complex *z)
+/* Durand-Kerner iterations on the roots z of z^m + a[1] z^(m-1) + ... + a[m]: every
+ * root moves by p(z_i) / prod_{j != i} (z_i - z_j). Returns whether all moved less
+ * than 1e-10 in the last one, within max_iter iterations. */
+static int durand_kerner(const double *a, int m, double complex *z, int max_iter)
 {
-    z[0] = 1.0;
-    for (int i = 1; i < m; i++)
-        z[i] = z[i - 1] * (0.4 + 0.9 * I);
-    for (int iter = 0; iter < 200; iter++) {
+    for (int iter = 0; iter < max_iter; iter++) {
         double moved = 0;
 
         for (int i = 0; i < m; i++) {
@@ -177,7 +176,34 @@ static void poly_roots(const double *a, int m, double complex *z)
             moved = fmax(moved, creal(step) * creal(step) + cimag(step) * cimag(step));
         }
         if (moved < 1e-20)
-            break;
+            return 1;
+    }
+    return 0;
+}
+
+/* The roots of the predictor into z. warm (2 m doubles: re, im), when not NULL,
+ * holds the last frame's roots: neighbouring frames have neighbouring roots, so
+ * starting there converges in a few iterations; they are turned by a hair first,
+ * so that no two start as exact conjugates on the real axis. The roots found are
+ * written back. */
+static void poly_roots(const double *a, int m, double complex *z, double *warm)
+{
+    int done = 0;
+
+    if (warm && (warm[0] != 0 || warm[1] != 0)) {
+        for (int i = 0; i < m; i++)
+            z[i] = (warm[2 * i] + warm[2 * i + 1] * I) * (1.0 + 1e-3 * I);
+        done = durand_kerner(a, m, z, 30);
+    }
+    if (!done) {
+        z[0] = 1.0;
+        for (int i = 1; i < m; i++)
+            z[i] = z[i - 1] * (0.4 + 0.9 * I);
+        durand_kerner(a, m, z, 200);
+    }
+    for (int i = 0; warm && i < m; i++) {
+        warm[2 * i] = creal(z[i]);
+        warm[2 * i + 1] = cimag(z[i]);
     }
 }
 
@@ -200,7 +226,7 @@ static void formant_frame(const float *x, int n, int sample_rate, const double *
 }
 
 int avf_voice_formants(const float *x, int n, int sample_rate, int order, const double *window,
-                       double *scratch, double *freq_hz, double *bw_hz, int max)
+                       double *warm, double *scratch, double *freq_hz, double *bw_hz, int max)
 {
     double a[AVF_VOICE_MAX_ORDER + 1], hz[AVF_VOICE_MAX_ORDER], bw[AVF_VOICE_MAX_ORDER];
     double complex z[AVF_VOICE_MAX_ORDER];
@@ -212,7 +238,7 @@ int avf_voice_formants(const float *x, int n, int sample_rate, int order, const 
     formant_frame(x, n, sample_rate, window, scratch);
     if (burg(scratch, scratch + n, n, order, a) < 0)
         return 0;
-    poly_roots(a, order, z);
+    poly_roots(a, order, z, warm);
     for (int i = 0; i < order; i++) {
         double f = carg(z[i]) * sample_rate / (2.0 * M_PI), r = cabs(z[i]);
         int j = found++;
@@ -527,7 +553,7 @@ static void formants(avf_audio_voice *v, const float *frame, avf_audio_voice_out
 
     decimate(v, frame);
     found = avf_voice_formants(v->dec, v->dec_len, v->sample_rate / v->decim, v->order, v->gauss,
-                               v->scratch, hz, bw, AVF_AUDIO_NB_FORMANTS);
+                               v->roots, v->scratch, hz, bw, AVF_AUDIO_NB_FORMANTS);
     for (int i = 0; i < AVF_AUDIO_NB_FORMANTS; i++) {
         out->formant_hz[i] = i < found ? (float)hz[i] : NAN;
         out->bandwidth_hz[i] = i < found ? (float)bw[i] : NAN;

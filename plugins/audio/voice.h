@@ -94,11 +94,13 @@ void avf_voice_gaussian(double *w, int n);
  * window (avf_voice_gaussian() of n), pre-emphasis from 50 Hz, Burg LPC of the given
  * order, the roots of the predictor, and of those the resonances between 50 Hz and
  * Nyquist − 50 Hz in rising order. Writes at most max of them into freq_hz/bw_hz and
- * returns how many; scratch holds 2 n doubles. Negative when order is out of
- * 2..AVF_VOICE_MAX_ORDER.
+ * returns how many; scratch holds 2 n doubles. warm, when not NULL, holds 2 order
+ * doubles (all 0 at first): the roots of the last call of the same order, where the
+ * root search starts, and where this call's are left. Negative when order is out
+ * of 2..AVF_VOICE_MAX_ORDER.
  */
 #define AVF_VOICE_MAX_ORDER 24
 int avf_voice_formants(const float *x, int n, int sample_rate, int order, const double *window,
-                       double *scratch, double *freq_hz, double *bw_hz, int max);
+                       double *warm, double *scratch, double *freq_hz, double *bw_hz, int max);
 
 #endif

@@ -148,15 +148,30 @@ static void check_vowel_formants(int rate, int order)
     assert_float_equal(window[0], 0.0, 1e-3); /* Praat's: edges at 0, 1 in the middle */
     assert_float_equal(window[n / 2], 1.0, 1e-3);
     /* a 45 ms frame from the middle, past the resonators' onset */
-    found = avf_voice_formants(x + rate / 4, n, rate, order, window, scratch, f, b, 3);
+    found = avf_voice_formants(x + rate / 4, n, rate, order, window, NULL, scratch, f, b, 3);
     assert_int_equal(found, 3);
     for (int i = 0; i < 3; i++) {
         assert_true(fabs(f[i] - hz[i]) < 0.03 * hz[i]);
         assert_true(fabs(b[i] - bw[i]) < 0.3 * bw[i] + 20);
     }
-    assert_int_equal(avf_voice_formants(x, n, rate, 1, window, scratch, f, b, 3), -1);
+    assert_int_equal(avf_voice_formants(x, n, rate, 1, window, NULL, scratch, f, b, 3), -1);
     assert_int_equal(
-        avf_voice_formants(x, n, rate, AVF_VOICE_MAX_ORDER + 1, window, scratch, f, b, 3), -1);
+        avf_voice_formants(x, n, rate, AVF_VOICE_MAX_ORDER + 1, window, NULL, scratch, f, b, 3),
+        -1);
+    {
+        /* started from the roots of the frame 10 ms before: the same formants */
+        double warm[2 * AVF_VOICE_MAX_ORDER] = {0}, fw[3], bwarm[3];
+
+        avf_voice_formants(x + rate / 4 - rate / 100, n, rate, order, window, warm, scratch, fw,
+                           bwarm, 3);
+        assert_int_equal(
+            avf_voice_formants(x + rate / 4, n, rate, order, window, warm, scratch, fw, bwarm, 3),
+            3);
+        for (int i = 0; i < 3; i++) {
+            assert_float_equal(fw[i], f[i], 0.01);
+            assert_float_equal(bwarm[i], b[i], 0.01);
+        }
+    }
     free(window);
     free(scratch);
     free(x);
