@@ -1,21 +1,23 @@
 /*
  * builtin_audio.c - the built-in "audio" feature extractor.
  *
- * Turns each analysis window of the mono signal into one row of 70 numbers that
+ * Turns each analysis window of the mono signal into one row of 98 numbers that
  * describe it the way the audio literature does: level and EBU R128 loudness,
  * spectral shape (CUIDADO), MFCCs and their deltas, YIN pitch and voicing, the
  * two Scheirer & Slaney speech/music cues (4 Hz modulation, low-energy share, the
  * modulation also over half a second for inputs shorter than the 1 s envelope),
  * Jiang's spectral contrast in octave bands below 4 kHz, the beat clarity of the
- * onset envelope (what music has and most noise lacks), and 22 of these again
- * pooled by standard deviation.
+ * onset envelope (what music has and most noise lacks), 22 of these again
+ * pooled by standard deviation, and the GeMAPS voice parameters (F0 in semitones
+ * with percentiles and slopes, jitter, shimmer, HNR, formants, spectral balance,
+ * loudness peaks, voiced and unvoiced runs).
  * docs/features-audio.md defines every feature and its reference.
  *
  * This file is the plugin: its descriptor, the row layout, and the dispatch of
  * each window to the analyses under plugins/audio/, one file each with its own
  * state: loudness.c (level, EBU R128), spectrum.c (shape, MFCC, contrast, log mel
- * bands), pitch.c (YIN), envelope.c (modulation, low energy) and beat.c (onset
- * autocorrelation).
+ * bands), pitch.c (YIN), envelope.c (modulation, low energy), beat.c (onset
+ * autocorrelation) and voice.c (GeMAPS, from what pitch.c and spectrum.c found).
  *
  * Design: everything that needs memory is sized from the config and allocated in
  * create(); process_audio() only computes. Windows overlap, so the analyses keep
