@@ -78,6 +78,12 @@ typedef enum avf_plugin_pool {
     AVF_POOL_MAX = 3,
     AVF_POOL_SUM = 4,     /* e.g. a count of events flagged 1.0 */
     AVF_POOL_MEAN_DB = 5, /* values in dB, averaged as powers: 10*log10(mean(10^(v/10))) */
+    /* ABI 1, appended: percentiles (linear between the sorted values) and the
+     * distance between the 20th and the 80th */
+    AVF_POOL_P20 = 6,
+    AVF_POOL_P50 = 7,
+    AVF_POOL_P80 = 8,
+    AVF_POOL_RANGE_20_80 = 9,
 } avf_plugin_pool;
 
 typedef enum avf_plugin_log_level {

@@ -1,21 +1,23 @@
 /*
  * builtin_audio.c - the built-in "audio" feature extractor.
  *
- * Turns each analysis window of the mono signal into one row of 70 numbers that
+ * Turns each analysis window of the mono signal into one row of 98 numbers that
  * describe it the way the audio literature does: level and EBU R128 loudness,
  * spectral shape (CUIDADO), MFCCs and their deltas, YIN pitch and voicing, the
  * two Scheirer & Slaney speech/music cues (4 Hz modulation, low-energy share, the
  * modulation also over half a second for inputs shorter than the 1 s envelope),
  * Jiang's spectral contrast in octave bands below 4 kHz, the beat clarity of the
- * onset envelope (what music has and most noise lacks), and 22 of these again
- * pooled by standard deviation.
+ * onset envelope (what music has and most noise lacks), 22 of these again
+ * pooled by standard deviation, and the GeMAPS voice parameters (F0 in semitones
+ * with percentiles and slopes, jitter, shimmer, HNR, formants, spectral balance,
+ * loudness peaks, voiced and unvoiced runs).
  * docs/features-audio.md defines every feature and its reference.
  *
  * This file is the plugin: its descriptor, the row layout, and the dispatch of
  * each window to the analyses under plugins/audio/, one file each with its own
  * state: loudness.c (level, EBU R128), spectrum.c (shape, MFCC, contrast, log mel
- * bands), pitch.c (YIN), envelope.c (modulation, low energy) and beat.c (onset
- * autocorrelation).
+ * bands), pitch.c (YIN), envelope.c (modulation, low energy), beat.c (onset
+ * autocorrelation) and voice.c (GeMAPS, from what pitch.c and spectrum.c found).
  *
  * Design: everything that needs memory is sized from the config and allocated in
  * create(); process_audio() only computes. Windows overlap, so the analyses keep
@@ -40,10 +42,12 @@
 #include "plugins/audio/loudness.h"
 #include "plugins/audio/pitch.h"
 #include "plugins/audio/spectrum.h"
+#include "plugins/audio/voice.h"
 #include "plugins/builtin.h"
 
 #define NB_MFCC     AVF_AUDIO_NB_MFCC
 #define NB_CONTRAST AVF_AUDIO_NB_CONTRAST
+#define NB_FORMANTS AVF_AUDIO_NB_FORMANTS
 
 #define MIN_SAMPLE_RATE 8000
 #define MAX_SAMPLE_RATE 192000
@@ -75,6 +79,31 @@ enum {
     F_MOD4HZ_SHORT = F_STD_END,
     F_CONTRAST,
     F_BEAT_CLARITY = F_CONTRAST + NB_CONTRAST,
+    /* GeMAPS voice parameters (voice.c) */
+    F_F0_ST,
+    F_F0_ST_STD,
+    F_F0_ST_P20,
+    F_F0_ST_P50,
+    F_F0_ST_P80,
+    F_F0_ST_RANGE,
+    F_RISE,
+    F_RISE_STD,
+    F_FALL,
+    F_FALL_STD,
+    F_JITTER,
+    F_SHIMMER,
+    F_HNR,
+    F_FORMANT,
+    F_BANDWIDTH = F_FORMANT + NB_FORMANTS,
+    F_ALPHA_RATIO = F_BANDWIDTH + NB_FORMANTS,
+    F_HAMMARBERG,
+    F_SLOPE_0_500,
+    F_SLOPE_500_1500,
+    F_LOUDNESS_PEAKS,
+    F_VOICED_RUN,
+    F_VOICED_RUN_STD,
+    F_UNVOICED_RUN,
+    F_UNVOICED_RUN_STD,
     NB_FEATURES
 };
 
@@ -158,6 +187,34 @@ static const avf_plugin_feature audio_features[NB_FEATURES] = {
     {"contrast_3", AVF_POOL_MEAN},
     {"contrast_4", AVF_POOL_MEAN},
     {"beat_clarity", AVF_POOL_MEAN},
+    {"f0_st", AVF_POOL_MEAN},
+    {"f0_st_std", AVF_POOL_STD},
+    {"f0_st_p20", AVF_POOL_P20},
+    {"f0_st_p50", AVF_POOL_P50},
+    {"f0_st_p80", AVF_POOL_P80},
+    {"f0_st_range", AVF_POOL_RANGE_20_80},
+    {"f0_rise_st_s", AVF_POOL_MEAN},
+    {"f0_rise_st_s_std", AVF_POOL_STD},
+    {"f0_fall_st_s", AVF_POOL_MEAN},
+    {"f0_fall_st_s_std", AVF_POOL_STD},
+    {"jitter", AVF_POOL_MEAN},
+    {"shimmer_db", AVF_POOL_MEAN},
+    {"hnr_db", AVF_POOL_MEAN},
+    {"f1_hz", AVF_POOL_MEAN},
+    {"f2_hz", AVF_POOL_MEAN},
+    {"f3_hz", AVF_POOL_MEAN},
+    {"f1_bw_hz", AVF_POOL_MEAN},
+    {"f2_bw_hz", AVF_POOL_MEAN},
+    {"f3_bw_hz", AVF_POOL_MEAN},
+    {"alpha_ratio_db", AVF_POOL_MEAN},
+    {"hammarberg_db", AVF_POOL_MEAN},
+    {"slope_0_500_db_khz", AVF_POOL_MEAN},
+    {"slope_500_1500_db_khz", AVF_POOL_MEAN},
+    {"loudness_peaks_per_s", AVF_POOL_MEAN},
+    {"voiced_run_s", AVF_POOL_MEAN},
+    {"voiced_run_s_std", AVF_POOL_STD},
+    {"unvoiced_run_s", AVF_POOL_MEAN},
+    {"unvoiced_run_s_std", AVF_POOL_STD},
 };
 
 /* The ABI 1 prefix of each host struct this file reads. */
@@ -178,6 +235,7 @@ typedef struct audio_ctx {
     avf_audio_pitch *pitch;
     avf_audio_envelope *envelope;
     avf_audio_beat *beat;
+    avf_audio_voice *voice;
 } audio_ctx;
 
 static void audio_ctx_free(audio_ctx **pp)
@@ -186,6 +244,7 @@ static void audio_ctx_free(audio_ctx **pp)
 
     if (!c)
         return;
+    avf_audio_voice_free(&c->voice);
     avf_audio_beat_free(&c->beat);
     avf_audio_envelope_free(&c->envelope);
     avf_audio_pitch_free(&c->pitch);
@@ -198,6 +257,7 @@ static void audio_ctx_free(audio_ctx **pp)
 static audio_ctx *audio_ctx_new(int sample_rate, int window, int hop)
 {
     audio_ctx *c = av_mallocz(sizeof(*c));
+    int yin_len, yin_nfft;
 
     if (!c)
         return NULL;
@@ -209,8 +269,15 @@ static audio_ctx *audio_ctx_new(int sample_rate, int window, int hop)
         !(c->pitch = avf_audio_pitch_new(sample_rate)) ||
         !(c->envelope = avf_audio_envelope_new(sample_rate, hop)) ||
         !(c->beat = avf_audio_beat_new(sample_rate, hop)))
-        audio_ctx_free(&c);
+        goto fail;
+    avf_audio_pitch_frame(c->pitch, &yin_len, &yin_nfft);
+    if (!(c->voice = avf_audio_voice_new(sample_rate, hop, yin_len)))
+        goto fail;
     return c;
+
+fail:
+    audio_ctx_free(&c);
+    return NULL;
 }
 
 #if defined(__GNUC__)
@@ -298,6 +365,42 @@ static void put_spectrum(const avf_audio_spectrum_out *s, float *out)
     memcpy(out + F_CONTRAST, s->contrast, sizeof(s->contrast));
 }
 
+/* The voice parameters of the window, from what pitch and spectrum found in it. */
+static void put_voice(audio_ctx *c, const avf_audio_spectrum_out *s, double mean_square,
+                      int restart, float *out)
+{
+    avf_audio_voice_in in = {
+        .pitch_hz = out[F_PITCH],
+        .lenient_hz = avf_audio_pitch_at(c->pitch, AVF_AUDIO_VOICE_YIN_THRESHOLD),
+        .frame = avf_audio_pitch_samples(c->pitch),
+        .magnitude = s->magnitude,
+        .nb_bins = s->nb_bins,
+        .bin_hz = s->bin_hz,
+        .mean_square = mean_square,
+    };
+    avf_audio_voice_out v;
+    int nfft;
+
+    avf_audio_pitch_frame(c->pitch, &in.frame_len, &nfft);
+    avf_audio_voice_process(c->voice, &in, restart, &v);
+    for (int i = F_F0_ST; i <= F_F0_ST_RANGE; i++)
+        out[i] = v.f0_st; /* one value, pooled six ways */
+    out[F_RISE] = out[F_RISE_STD] = v.rise_st_s;
+    out[F_FALL] = out[F_FALL_STD] = v.fall_st_s;
+    out[F_JITTER] = v.jitter;
+    out[F_SHIMMER] = v.shimmer_db;
+    out[F_HNR] = v.hnr_db;
+    memcpy(out + F_FORMANT, v.formant_hz, sizeof(v.formant_hz));
+    memcpy(out + F_BANDWIDTH, v.bandwidth_hz, sizeof(v.bandwidth_hz));
+    out[F_ALPHA_RATIO] = v.alpha_ratio_db;
+    out[F_HAMMARBERG] = v.hammarberg_db;
+    out[F_SLOPE_0_500] = v.slope_0_500;
+    out[F_SLOPE_500_1500] = v.slope_500_1500;
+    out[F_LOUDNESS_PEAKS] = v.loudness_peak;
+    out[F_VOICED_RUN] = out[F_VOICED_RUN_STD] = v.voiced_run_s;
+    out[F_UNVOICED_RUN] = out[F_UNVOICED_RUN_STD] = v.unvoiced_run_s;
+}
+
 static int audio_process(void *instance, const avf_plugin_audio_window *win, float *out)
 {
     audio_ctx *c = instance;
@@ -333,6 +436,7 @@ static int audio_process(void *instance, const avf_plugin_audio_window *win, flo
     out[F_BEAT_CLARITY] = avf_audio_beat_process(c->beat, spectrum.logmel);
     for (int i = F_STD_FIRST; i < F_STD_END; i++)
         out[i] = out[std_source[i - F_STD_FIRST]];
+    put_voice(c, &spectrum, mean_square, step > c->window, out);
     return 0;
 }
 

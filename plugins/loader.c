@@ -48,7 +48,7 @@
     (offsetof(avf_plugin_descriptor, destroy) + sizeof(((avf_plugin_descriptor *)0)->destroy))
 
 /* The last pool rule of ABI 1. */
-#define POOL_LAST_ABI1 AVF_POOL_MEAN_DB
+#define POOL_LAST_ABI1 AVF_POOL_RANGE_20_80
 
 /* Enough for any reason this file writes; longer dlerror() text is cut. */
 #define WHY_SIZE 512

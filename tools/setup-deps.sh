@@ -19,6 +19,8 @@ if [ "${1:-}" = "--test" ]; then
   # the fuzz targets (tests/fuzz): clang, and libFuzzer, which is in compiler-rt
   # (only recommended by clang, and recommends are not installed)
   packages+=(clang libclang-rt-dev)
+  # the reference of the voice features (tests/praat, integration.voice_praat)
+  packages+=(praat)
   # a real RTSP camera for integration.rtsp: GStreamer's RTSP server driven from Python
   packages+=(python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
     gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good

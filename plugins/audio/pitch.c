@@ -40,6 +40,7 @@ struct avf_audio_pitch {
     float *yin_cmnd;               /* tau_top + 1 */
     float *hist;                   /* yin_len, newest sample last */
     int hist_valid;                /* real samples in hist since the start or a gap */
+    int have_cmnd;                 /* yin_cmnd holds the last call's frame */
 };
 
 void avf_audio_pitch_free(avf_audio_pitch **pp)
@@ -102,6 +103,11 @@ void avf_audio_pitch_frame(const avf_audio_pitch *p, int *len, int *nfft)
     *nfft = p->yin_nfft;
 }
 
+const float *avf_audio_pitch_samples(const avf_audio_pitch *p)
+{
+    return p->hist_valid < p->yin_len ? NULL : p->hist;
+}
+
 static void history_push(avf_audio_pitch *p, const float *x, int n)
 {
     const int len = p->yin_len;
@@ -162,7 +168,7 @@ static void yin_cmnd(avf_audio_pitch *p)
 
 /* The lag of the first dip under the threshold, or of the deepest dip when none
  * is; *voiced says which. */
-static int yin_dip(const avf_audio_pitch *p, int *voiced)
+static int yin_dip(const avf_audio_pitch *p, int from, double threshold, int *voiced)
 {
     const float *cmnd = p->yin_cmnd;
     int tau;
@@ -170,8 +176,8 @@ static int yin_dip(const avf_audio_pitch *p, int *voiced)
     /* The search starts an octave above the range: any tone above PITCH_MAX_HZ has
      * a period multiple in [tau_min / 2, tau_min) and is caught there, instead of
      * being reported as its subharmonic inside the range. */
-    for (int t = p->tau_lo; t <= p->tau_max; t++) {
-        if (cmnd[t] < YIN_THRESHOLD) {
+    for (int t = from; t <= p->tau_max; t++) {
+        if (cmnd[t] < threshold) {
             while (t + 1 <= p->tau_max && cmnd[t + 1] < cmnd[t])
                 t++;
             *voiced = 1;
@@ -217,6 +223,7 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
         p->hist_valid = 0;
     history_push(p, x, n);
     *pitch_hz = NAN;
+    p->have_cmnd = 0;
     if (p->hist_valid < len) {
         *voicing = NAN;
         return;
@@ -228,10 +235,21 @@ void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int rest
         return;
     }
     yin_cmnd(p);
-    tau = yin_dip(p, &voiced);
+    p->have_cmnd = 1;
+    tau = yin_dip(p, p->tau_lo, YIN_THRESHOLD, &voiced);
     *voicing = fminf(fmaxf(1.0f - p->yin_cmnd[tau], 0.0f), 1.0f);
     if (tau < p->tau_min) /* periodic, but above the pitch range */
         voiced = 0;
     if (voiced)
         *pitch_hz = yin_refine(p, tau);
+}
+
+float avf_audio_pitch_at(const avf_audio_pitch *p, double threshold)
+{
+    int tau, voiced;
+
+    if (!p->have_cmnd)
+        return NAN;
+    tau = yin_dip(p, p->tau_min, threshold, &voiced);
+    return voiced ? yin_refine(p, tau) : NAN;
 }

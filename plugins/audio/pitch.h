@@ -17,6 +17,10 @@ void avf_audio_pitch_free(avf_audio_pitch **pp);
 /* The frame length in samples and its FFT size, for the log. */
 void avf_audio_pitch_frame(const avf_audio_pitch *p, int *len, int *nfft);
 
+/* The frame the last call estimated (yin_len samples, newest last), or NULL while
+ * it is not full. Belongs to the analysis, valid until its next call. */
+const float *avf_audio_pitch_samples(const avf_audio_pitch *p);
+
 /*
  * Appends the n samples a window brought that the last one did not (restart: a
  * hole in the timeline came before them, the frame starts over) and estimates the
@@ -25,5 +29,14 @@ void avf_audio_pitch_frame(const avf_audio_pitch *p, int *len, int *nfft);
  */
 void avf_audio_pitch_process(avf_audio_pitch *p, const float *x, int n, int restart,
                              float *pitch_hz, float *voicing);
+
+/*
+ * The last frame's pitch by another absolute threshold (0.15 in
+ * avf_audio_pitch_process()): the first dip of the cumulative mean normalized
+ * difference under it within the pitch range (the search does not start an octave
+ * above: a lenient threshold would find formant ringing there). NaN when unvoiced
+ * by that threshold, silent or not full.
+ */
+float avf_audio_pitch_at(const avf_audio_pitch *p, double threshold);
 
 #endif

@@ -339,10 +339,14 @@ void avf_audio_spectrum_process(avf_audio_spectrum *s, const float *x, avf_audio
     if (total < AVF_AUDIO_SILENCE_POWER) {
         out->centroid_hz = out->spread_hz = out->rolloff_hz = out->flatness = NAN;
         out->flux = 0;
+        out->magnitude = NULL;
         memset(s->prev_mag, 0, sizeof(float) * (size_t)s->nb_bins);
     } else {
         shape(s, total, centroid_sum / total, out);
         out->flux = flux(s);
+        out->magnitude = s->power; /* flux() left the magnitudes there */
     }
+    out->nb_bins = s->nb_bins;
+    out->bin_hz = (double)s->sample_rate / s->nfft;
     s->have_prev = 1;
 }

@@ -23,6 +23,11 @@ typedef struct avf_audio_spectrum_out {
     float dmfcc[AVF_AUDIO_NB_MFCC]; /* mfcc minus the last window's */
     float contrast[AVF_AUDIO_NB_CONTRAST];
     double logmel[AVF_AUDIO_NB_MEL]; /* natural log of the mel band powers, floored */
+    /* nb_bins magnitudes (square roots of the normalized power), bin k at k * bin_hz;
+     * NULL on a silent window. Belongs to the analysis, valid until its next call. */
+    const float *magnitude;
+    int nb_bins;
+    double bin_hz;
 } avf_audio_spectrum_out;
 
 /* Windows of `window` samples at sample_rate; NULL when out of memory. */

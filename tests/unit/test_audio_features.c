@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fusion/pooling.h"
 #include "plugins/builtin.h"
 
 /* The envelope cues need one second of windows: 100 at a 10 ms hop. */
@@ -169,41 +170,24 @@ static float value(const rows *r, int win, const char *name)
     return r->v[(size_t)win * (size_t)r->nb + (size_t)feature(name)];
 }
 
-/* The host's pooling of windows [from, r->n), NaN skipped; NaN when none is left. */
+/* The host's pooling (fusion/pooling.c) of windows [from, r->n), NaN skipped; NaN
+ * when none is left. */
 static double pooled_from(const rows *r, const char *name, int from)
 {
-    const int f = feature(name);
-    const int pool = avf_builtin_audio_descriptor()->features[f].pool;
-    double sum = 0, sum2 = 0, lo = INFINITY, hi = -INFINITY;
-    int n = 0;
+    const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
+    const int f = feature(name), pool = d->features[f].pool, n = r->n - from;
+    float *column;
+    double v;
 
-    for (int i = from; i < r->n; i++) {
-        double v = r->v[(size_t)i * (size_t)r->nb + (size_t)f];
-
-        if (isnan(v))
-            continue;
-        n++;
-        sum += pool == AVF_POOL_MEAN_DB ? pow(10.0, v / 10.0) : v;
-        sum2 += v * v;
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
-    }
-    if (!n)
+    if (n <= 0)
         return NAN;
-    switch (pool) {
-    case AVF_POOL_MEAN:
-        return sum / n;
-    case AVF_POOL_MEAN_DB:
-        return 10.0 * log10(sum / n);
-    case AVF_POOL_STD:
-        return sqrt(fmax(sum2 / n - (sum / n) * (sum / n), 0.0));
-    case AVF_POOL_MIN:
-        return lo;
-    case AVF_POOL_MAX:
-        return hi;
-    default:
-        return sum;
-    }
+    column = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(column);
+    for (int i = 0; i < n; i++)
+        column[i] = r->v[(size_t)(from + i) * (size_t)r->nb + (size_t)f];
+    avf_pool_rows(column, n, 1, &pool, &v);
+    free(column);
+    return v;
 }
 
 static double pooled(const rows *r, const char *name)
@@ -245,7 +229,7 @@ static void test_descriptor(void **state)
     assert_string_equal(d->name, "audio");
     assert_non_null(d->description);
     assert_int_equal(d->modality, AVF_PLUGIN_AUDIO);
-    assert_int_equal(d->nb_features, 70);
+    assert_int_equal(d->nb_features, 98);
     assert_non_null(d->create);
     assert_non_null(d->process_audio);
     assert_null(d->process_video);
@@ -257,6 +241,8 @@ static void test_descriptor(void **state)
     assert_string_equal(d->features[63].name, "mod4hz_short");
     assert_string_equal(d->features[64].name, "contrast_0");
     assert_string_equal(d->features[68].name, "contrast_4");
+    assert_string_equal(d->features[70].name, "f0_st");
+    assert_string_equal(d->features[97].name, "unvoiced_run_s_std");
     for (uint32_t i = 0; i < d->nb_features; i++) {
         const char *name = d->features[i].name;
         size_t len = strlen(name);
@@ -264,12 +250,14 @@ static void test_descriptor(void **state)
         assert_true(len >= 1 && len <= 48);
         assert_int_equal(strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_"), len);
         assert_true(d->features[i].pool >= AVF_POOL_MEAN &&
-                    d->features[i].pool <= AVF_POOL_MEAN_DB);
+                    d->features[i].pool <= AVF_POOL_RANGE_20_80);
         for (uint32_t j = 0; j < i; j++)
             assert_string_not_equal(name, d->features[j].name);
     }
     assert_int_equal(d->features[feature("loudness_max_lufs")].pool, AVF_POOL_MAX);
     assert_int_equal(d->features[feature("dmfcc_12")].pool, AVF_POOL_STD);
+    assert_int_equal(d->features[feature("f0_st_p50")].pool, AVF_POOL_P50);
+    assert_int_equal(d->features[feature("f0_st_range")].pool, AVF_POOL_RANGE_20_80);
 }
 
 static void expect_rejected(avf_plugin_config cfg)
@@ -316,7 +304,7 @@ static void test_process_rejects_bad_windows(void **state)
 {
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
-    float x[400] = {0}, out[70];
+    float x[400] = {0}, out[98];
     avf_plugin_audio_window w = {sizeof(w), 400, 1600, x};
     void *inst = NULL;
 
@@ -508,6 +496,46 @@ static void test_8khz_centroid(void **state)
     free(x);
 }
 
+/* 250 Hz at 0.5 and 3 kHz at 0.05 (its 12th harmonic): a voiced sound whose bands
+ * hold one tone each, 20 dB apart. */
+static float *two_tone_new(int sample_rate, int64_t *len)
+{
+    float *x = signal_new(sample_rate, 1.5, len);
+
+    for (int64_t i = 0; x && i < *len; i++) {
+        double t = (double)i / sample_rate;
+
+        x[i] = (float)(0.5 * sin(2 * M_PI * 250 * t) + 0.05 * sin(2 * M_PI * 3000 * t));
+    }
+    return x;
+}
+
+/* The voice features through the extractor: a tone's F0 in semitones, the spectral
+ * balance of two tones 20 dB apart, and at 8 kHz the bands above Nyquist absent. */
+static void test_voice_features(void **state)
+{
+    int64_t len, len8;
+    float *x = two_tone_new(16000, &len), *x8 = two_tone_new(8000, &len8);
+    rows r = run16k(x, len), r8 = run(8000, 200, 80, x8, len8);
+
+    (void)state;
+    assert_near(pooled(&r, "f0_st_p50"), 12 * log2(250 / 27.5), 0.05);
+    assert_near(pooled(&r, "f0_st_range"), 0.0, 0.05);
+    assert_near(pooled(&r, "alpha_ratio_db"), 20.0, 0.5);
+    assert_near(pooled(&r, "hammarberg_db"), 20.0, 0.5);
+    assert_near(pooled(&r, "hnr_db"), 60.0, 30.0); /* periodic: far above speech's 5-25 */
+    assert_near(pooled(&r, "jitter"), 0.0, 0.001);
+    assert_true(isnan(pooled(&r, "voiced_run_s"))); /* one run, still open */
+    assert_near(pooled(&r8, "f0_st_p50"), 12 * log2(250 / 27.5), 0.05);
+    assert_true(isnan(pooled(&r8, "alpha_ratio_db"))); /* 1-5 kHz: above 4 kHz Nyquist */
+    assert_true(isnan(pooled(&r8, "hammarberg_db")));
+    assert_false(isnan(pooled(&r8, "slope_500_1500_db_khz")));
+    free(r.v);
+    free(r8.v);
+    free(x);
+    free(x8);
+}
+
 /* Noise whose level swings fully 4 times a second, like syllables. */
 static void test_mod4hz(void **state)
 {
@@ -692,7 +720,7 @@ static void test_gap_in_timeline(void **state)
     const avf_plugin_descriptor *d = avf_builtin_audio_descriptor();
     avf_plugin_config cfg = make_config(16000, 400, 160);
     int64_t len;
-    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[70];
+    float *x = tone_new(16000, 1.0, 220.0, 0.5, &len), out[98];
     void *inst = NULL;
     int64_t pos = 0;
 
@@ -729,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_mod4hz_short_utterance),
         cmocka_unit_test(test_spectral_contrast),
         cmocka_unit_test(test_beat_clarity),
+        cmocka_unit_test(test_voice_features),
         cmocka_unit_test(test_low_energy),
         cmocka_unit_test(test_flux_and_deltas),
         cmocka_unit_test(test_gap_in_timeline),

@@ -54,6 +54,33 @@ static void test_pool_mean_db_is_power_mean(void **state)
     assert_float_equal(out, -20 - 10 * log10(2.0), 1e-3);
 }
 
+static void test_pool_percentiles(void **state)
+{
+    /* 0..10 in shuffled order with NaN between: the quantiles lie between sorted
+     * neighbours (q * (n - 1), numpy's default rule) and NaN is skipped */
+    const float column[] = {7, NAN, 3, 10, 0, 5, NAN, 1, 9, 2, 8, 4, 6};
+    const int pools[] = {AVF_POOL_P20, AVF_POOL_P50, AVF_POOL_P80, AVF_POOL_RANGE_20_80};
+    const float one[] = {NAN, 4.5f};
+    float rows[13 * 4];
+    double out[4];
+
+    (void)state;
+    for (int r = 0; r < 13; r++)
+        for (int c = 0; c < 4; c++)
+            rows[r * 4 + c] = column[r];
+    avf_pool_rows(rows, 13, 4, pools, out);
+    assert_float_equal(out[0], 2.0, 1e-9);
+    assert_float_equal(out[1], 5.0, 1e-9);
+    assert_float_equal(out[2], 8.0, 1e-9);
+    assert_float_equal(out[3], 6.0, 1e-9);
+    avf_pool_rows(one, 2, 1, pools + 1, out); /* one value is every percentile */
+    assert_float_equal(out[0], 4.5, 1e-9);
+    avf_pool_rows(one, 2, 1, pools + 3, out);
+    assert_float_equal(out[0], 0.0, 1e-9);
+    avf_pool_rows(one, 1, 1, pools, out); /* no value: NaN */
+    assert_true(isnan(out[0]));
+}
+
 static void test_pool_no_values(void **state)
 {
     const float rows[] = {NAN, NAN};
@@ -278,6 +305,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_rules),
         cmocka_unit_test(test_pool_mean_db_is_power_mean),
+        cmocka_unit_test(test_pool_percentiles),
         cmocka_unit_test(test_pool_no_values),
         cmocka_unit_test(test_tags_unknown_sets_nothing),
         cmocka_unit_test(test_tags_thresholds),

@@ -433,9 +433,9 @@ static void test_check_fields(void **state)
     d.features = feats;
     feats[1].pool = -1;
     EXPECT_REFUSED(&d, -EINVAL, "pool -1");
-    feats[1].pool = AVF_POOL_MEAN_DB + 1;
-    EXPECT_REFUSED(&d, -EINVAL, "pool 6");
-    feats[1].pool = AVF_POOL_MEAN_DB;
+    feats[1].pool = AVF_POOL_RANGE_20_80 + 1;
+    EXPECT_REFUSED(&d, -EINVAL, "pool 10");
+    feats[1].pool = AVF_POOL_RANGE_20_80;
     assert_int_equal(avf_plugin_descriptor_check(&d, NULL, 0), 0);
 
     d = good_video();

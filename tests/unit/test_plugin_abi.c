@@ -171,6 +171,10 @@ static void test_enum_values(void **state)
     assert_int_equal(AVF_POOL_MAX, 3);
     assert_int_equal(AVF_POOL_SUM, 4);
     assert_int_equal(AVF_POOL_MEAN_DB, 5);
+    assert_int_equal(AVF_POOL_P20, 6);
+    assert_int_equal(AVF_POOL_P50, 7);
+    assert_int_equal(AVF_POOL_P80, 8);
+    assert_int_equal(AVF_POOL_RANGE_20_80, 9);
 
     assert_int_equal(AVF_PLUGIN_LOG_ERROR, 0);
     assert_int_equal(AVF_PLUGIN_LOG_WARN, 1);
