@@ -127,7 +127,7 @@ PACKAGES = [
     ("frozen-bubble-data", "2.212-11", 21.9,
      "music and noise: game music, effects", "GPL-2+"),
     ("pingus-data", "0.7.6-5.1", 11.7,
-     "music, speech and noise: tracker (synthesized) music, effects, 3 spoken lines", "GPL-3+"),
+     "speech and noise: 3 spoken lines, effects (its tracker music is not used)", "GPL-3+"),
     ("lmms-common", "1.2.2+dfsg1-6", 8.3,
      "music and noise: sampler loops, instrument phrases, effects", "GPL-2+"),
     ("sonic-pi-samples", "3.2.2~repack-8", 21.9,
@@ -265,7 +265,7 @@ SOURCES.update({
         license="GFDL-1.3 (Droplet*: CC-BY-SA-3.0, saugox on freesound.org)",
         attribution="The Hedgewars project; saugox (Droplet*)"),
     "pingus": dict(
-        title="pingus-data 0.7.6-5.1: tracker (synthesized) game music, effects and three spoken lines",
+        title="pingus-data 0.7.6-5.1: three spoken game lines and effects",
         license="GPL-3+",
         attribution="Ingo Ruhnke and the Pingus contributors"),
     "colobot": dict(
@@ -376,7 +376,10 @@ DESKTOP_MUSIC_MIN_MS = 3000
 DESKTOP_SKIP_PREFIXES = ("audio-channel-", "cembalo-", "electric-piano", "guitar-",
                          "klavichord", "piano-", "trumpet-", "violoncello", "xylofon",
                          "percussion-", "chord-")
-AUDIO_EXT = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".gsm", ".it", ".s3m")
+# Not the tracker modules (.it, .s3m of pingus-data): ffmpeg's libopenmpt renders
+# them differently on every decode (the modules' random variations), which would
+# break byte-identical outputs and a byte-for-byte rebuild of the model.
+AUDIO_EXT = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".gsm")
 CONTENT = ("speech", "music", "noise", "silence")
 ALL_CONTENT = CONTENT + ("speech+music", "speech+noise")   # as the manifests write them
 VALENCE = ("negative", "neutral", "positive")
@@ -832,7 +835,7 @@ def collect_new(root, add):
         k = os.path.relpath(p, base)
         if k in PINGUS_SKIP:
             continue
-        c = "music" if k.startswith("music" + os.sep) else "speech" if k in PINGUS_SPEECH else "noise"
+        c = "speech" if k in PINGUS_SPEECH else "noise"
         cands.append((p, c, "", "", k))
     add("pingus", cands)
     # music
