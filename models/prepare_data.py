@@ -183,8 +183,8 @@ ROOTS = {
     "desktop-sounds": ("cache", ""),
 }
 
-# Titles, licenses and attributions (from shared/data/README.md, the role lines of
-# debian-media.sh and the packages' copyright files). Written into data_summary.json.
+# Titles, licenses and attributions (from shared/data/README.md and each package's
+# /usr/share/doc/PKG/copyright). Written into data_summary.json.
 SOURCES = {
     "emodb": dict(
         title="Berlin Database of Emotional Speech (EmoDB), 8 of 10 speakers, German, 22.05 kHz",
