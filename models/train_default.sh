@@ -12,8 +12,11 @@ fi
 
 python3 models/prepare_data.py "$@"
 
-build/tools/avfuse train --manifest build/models/train.csv \
-    --name default-2 --summary build/models/data_summary.json -o models/default.model
+# --hidden 64 --l2 1e-2: chosen by grouped 5-fold cross-validation on train.csv
+# (docs/models-notebook.md, "default-3"); tests/integration/default_model.sh
+# passes the same options.
+build/tools/avfuse train --manifest build/models/train.csv --hidden 64 --l2 1e-2 \
+    --name default-3 --summary build/models/data_summary.json -o models/default.model
 
 # Both evaluations go to the terminal and to build/models/eval.txt; the script
 # fails if either evaluation fails (a plain pipe into tee would hide that).

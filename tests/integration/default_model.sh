@@ -7,13 +7,14 @@
 # Usage: default_model.sh AVFUSE_BIN. Skips (exit 77) when ../shared/data is absent.
 set -euo pipefail
 
-# The quality floors, a little (about 0.02) below the committed model's figures
-# (docs/models.md, "Validation"), so that a change that breaks the model cannot
-# land quietly. Raise them with the figures when the model is retrained; add
-# mixture_both=... once val.csv has speech+music rows (an unmeasurable figure
-# fails its floor). Names: avfuse eval --help.
-VAL_FLOORS="content_macro_f1=0.91 valence_uar=0.72 arousal_uar=0.93 music_onset_1s=0.76"
-VAL_EMODB_FLOORS="content_macro_f1=0.97 valence_uar=0.58 arousal_uar=0.91"
+# The quality floors, a little (about 0.02) below the committed model's figures on
+# the validation split (docs/models.md, "Validation"), so that a change that
+# breaks the model cannot land quietly. no_voice_polar is a ceiling, about 0.02
+# above. Move them with the figures when the model is retrained. Names: avfuse
+# eval --help.
+VAL_FLOORS="content_macro_f1=0.88 valence_uar=0.72 arousal_uar=0.94 mixture_both=0.41
+  music_onset_1s=0.69 neutral_speech_neutral=0.80 affect_negative=0.84 no_voice_polar=0.09"
+VAL_EMODB_FLOORS="content_macro_f1=0.98 valence_uar=0.56 arousal_uar=0.90"
 
 avfuse=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,7 +27,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 python3 "$root/models/prepare_data.py" --data "$data" --out "$out" > "$out/prepare.log"
 # the options of models/train_default.sh
-timeout 900 "$avfuse" train --manifest "$out/train.csv" --name default-2 \
+timeout 900 "$avfuse" train --manifest "$out/train.csv" --hidden 64 --l2 1e-2 --name default-3 \
   --summary "$out/data_summary.json" -o "$out/default.model"
 if cmp "$out/default.model" "$root/models/default.model"; then
   echo "OK: the trained model is identical to models/default.model"

@@ -82,7 +82,7 @@ class TestAnalyzeWithModel(unittest.TestCase):
                 self.assertIn(sent["label"], ("negative", "neutral", "positive"))
                 # confidence = P(label) x P(speech)
                 self.assertTrue(0.0 < sent["confidence"] <= seg["labels"]["speech"] + 1e-6)
-            self.assertEqual(seg["model"], "default-2")
+            self.assertEqual(seg["model"], "default-3")
         # speech: the voice heads answer; the chord: nobody speaks, and the default
         # model has no affect head, so arousal without valence; silence: nothing
         self.assertEqual([s["sentiment"]["basis"] for s in segments[:3]], ["voice"] * 3)
