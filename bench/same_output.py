@@ -7,10 +7,12 @@ that they exit with the same status.
 
 The two builds: the one under test (--build, default build/, built when missing)
 and a reference, either --ref-build DIR or the git revision --ref (default
-REF_REVISION: the last commit before the issue 15 refactors, 71d24c3, with the one
-behaviour fix made during them cherry-picked onto it, the segmenter's wait for the
-audio rows of a segment (2e75879, kept in main's history by a merge that changes
-nothing)). A revision is
+REF_REVISION: the last commit that changed what `avfuse analyze` prints on
+purpose — 4a6f3b6, issue 16's default-3 model with the sentiment's basis and the
+GeMAPS voice features; before it, 2e75879, the reference of the issue 15
+refactors). A change that means to alter the output moves REF_REVISION to its own
+commit in a commit of its own, which every later commit must then print the same
+as. A revision is
 exported with `git archive` into a temporary folder (nothing is registered in the
 repository), only the avfuse target is built (RelWithDebInfo, tests off, -j2) into
 the bench cache, ref-HASH/, the folder removed; a second run reuses that build.
@@ -61,9 +63,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (building, the bench inputs, measuring a command)
 
-# The last commit before the issue 15 refactor series ("tests: run.sh all leaves redact
-# out for now"): what every commit of the series must print the same as.
-REF_REVISION = "2e75879f2bca6f66a1e5b1b190c0d478bf801c3e"
+# The last commit that changed the output on purpose ("models: default-3, ..."):
+# what every later commit must print the same as.
+REF_REVISION = "4a6f3b6ff339adb36d416461a2e386177ddeb298"
 # The first seconds of the bench inputs compared: at 720p five hard cuts, the black
 # stretch (20-24 s), speech, chords; 1080p only for its size (generating it costs most).
 BENCH_SECONDS = {"720p30": 24, "1080p30": 8}
