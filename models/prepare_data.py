@@ -1084,6 +1084,13 @@ def mix_name(cache, sub, *parts):
     return os.path.join(cache, "mixtures", sub, h[:16] + ".flac")
 
 
+def ident(r):
+    """A row's recording, independent of where the data and the cache live (its
+    source and its path inside that source's folder): hashes and orders use it,
+    never an absolute path, so that every checkout makes the same choices."""
+    return r.source + ":" + r.key
+
+
 def originals(rows, split, content):
     return [r for r in rows if r.split == split and r.content == content and r.kind == ""]
 
@@ -1102,17 +1109,17 @@ def mixtures(rows, cache):
     out, jobs = [], []
     for split in ("train", "val"):
         speech = sorted((r for r in originals(rows, split, "speech") if r.seconds_ms >= MIX_MIN_MS),
-                        key=lambda r: (hint("mix/speech/" + split, "%s@%s" % (r.path, r.start)), r.path))
-        beds = dict(music=sorted(originals(rows, split, "music"), key=lambda r: (r.path, r.start or 0)),
+                        key=lambda r: (hint("mix/speech/" + split, "%s@%s" % (ident(r), r.start)), ident(r)))
+        beds = dict(music=sorted(originals(rows, split, "music"), key=lambda r: (ident(r), r.start or 0)),
                     noise=sorted((r for r in originals(rows, split, "noise") if not r.valence),
-                                 key=lambda r: (r.path, r.start or 0)))
+                                 key=lambda r: (ident(r), r.start or 0)))
         i = 0
         for kind in ("music", "noise"):
             for n in range(MIX_COUNTS[split][kind]):
                 sp = speech[i % len(speech)]
                 i += 1
                 dur = min(sp.seconds_ms, MIX_MAX_MS)
-                key = "%s@%s#%d" % (sp.path, sp.start, n)
+                key = "%s@%s#%d" % (ident(sp), sp.start, n)
                 bed = pick(beds[kind], "mix/bed/" + kind, key, dur)
                 if bed is None:
                     continue
@@ -1121,7 +1128,7 @@ def mixtures(rows, cache):
                 b0 = (bed.start or 0) + hint("mix/offset", key) % (bed.seconds_ms - dur + 1)
                 rate = 8000 if sp.narrow else 16000
                 s0 = sp.start or 0
-                dst = mix_name(cache, split, sp.path, s0, dur, bed.path, b0, level, rate)
+                dst = mix_name(cache, split, ident(sp), s0, dur, ident(bed), b0, level, rate)
                 jobs.append((dst, rate, sp.path, s0, dur, bed.path, b0, level))
                 m = Row("mixtures", dst, os.path.relpath(dst, cache), rate, dur, "speech+" + kind,
                         sp.valence, sp.arousal, sp.gid)
@@ -1135,10 +1142,10 @@ def transitions(rows, cache):
     """Step h: "X then music" files, each listed as two consecutive rows of one run."""
     out, jobs = [], []
     for split in ("train", "val"):
-        music = sorted(originals(rows, split, "music"), key=lambda r: (r.path, r.start or 0))
-        xs = dict(speech=sorted(originals(rows, split, "speech"), key=lambda r: (r.path, r.start or 0)),
+        music = sorted(originals(rows, split, "music"), key=lambda r: (ident(r), r.start or 0))
+        xs = dict(speech=sorted(originals(rows, split, "speech"), key=lambda r: (ident(r), r.start or 0)),
                   noise=sorted((r for r in originals(rows, split, "noise") if not r.valence),
-                               key=lambda r: (r.path, r.start or 0)),
+                               key=lambda r: (ident(r), r.start or 0)),
                   silence=[None])
         for kind in ("speech", "noise", "silence"):
             for n in range(TRANS_COUNTS[split]):
@@ -1160,7 +1167,8 @@ def transitions(rows, cache):
                 m0 = (mu.start or 0) + hint("trans/moff", key) % (mu.seconds_ms - m_s * 1000 + 1)
                 rate = 16000
                 xp = None if x is None else x.path
-                dst = mix_name(cache, "transitions", xp, x0, n_s, mu.path, m0, m_s, rate)
+                dst = mix_name(cache, "transitions", None if x is None else ident(x), x0, n_s,
+                               ident(mu), m0, m_s, rate)
                 jobs.append((dst, rate, xp, x0, n_s, mu.path, m0, m_s, hint("trans/seed", key)))
                 src = x if x is not None else mu
                 a = Row("transitions", dst, os.path.relpath(dst, cache), rate, (n_s + m_s) * 1000,
@@ -1180,7 +1188,7 @@ def crops(rows):
     for r in rows:
         if r.kind != "" or r.seconds_ms < CROP_MIN_MS:
             continue
-        key = "%s@%s" % (r.path, r.start)
+        key = "%s@%s" % (ident(r), r.start)
         if hint("crop/pick", key) % CROP_SHARE:
             continue
         n = 500 + hint("crop/len", key) % 3501
