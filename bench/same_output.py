@@ -8,7 +8,7 @@ that they exit with the same status.
 The two builds: the one under test (--build, default build/, built when missing)
 and a reference, either --ref-build DIR or the git revision --ref (default
 REF_REVISION: the last commit that changed what `avfuse analyze` prints on
-purpose — 4a6f3b6, issue 16's default-3 model with the sentiment's basis and the
+purpose — 96fbf09, issue 16's default-3 model with the sentiment's basis and the
 GeMAPS voice features; before it, 2e75879, the reference of the issue 15
 refactors). A change that means to alter the output moves REF_REVISION to its own
 commit in a commit of its own, which every later commit must then print the same
@@ -65,7 +65,7 @@ import common  # noqa: E402  (building, the bench inputs, measuring a command)
 
 # The last commit that changed the output on purpose ("models: default-3, ..."):
 # what every later commit must print the same as.
-REF_REVISION = "4a6f3b6ff339adb36d416461a2e386177ddeb298"
+REF_REVISION = "96fbf0962ae8d62f9e44647872a7c270687e2a56"
 # The first seconds of the bench inputs compared: at 720p five hard cuts, the black
 # stretch (20-24 s), speech, chords; 1080p only for its size (generating it costs most).
 BENCH_SECONDS = {"720p30": 24, "1080p30": 8}
