@@ -18,6 +18,11 @@ int avf_content_single(int mask)
             return c;
 }
 
+int avf_content_has(int mask, int c)
+{
+    return (mask >> c) & 1;
+}
+
 void avf_dataset_init(avf_dataset *d, int dim)
 {
     memset(d, 0, sizeof(*d));

@@ -32,6 +32,8 @@ typedef struct avf_dataset {
 
 /* The one class of a content bitmask, or -1 when it has none or several. */
 int avf_content_single(int mask);
+/* 1 when class c (enum avf_content) is among a content bitmask's true classes. */
+int avf_content_has(int mask, int c);
 
 /* Sets an empty dataset of dim values per row. */
 void avf_dataset_init(avf_dataset *d, int dim);

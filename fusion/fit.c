@@ -118,7 +118,7 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
             return h;
         for (int c = 0; c < AVF_CONTENT_COUNT; c++) {
             for (int i = 0; i < d->n; i++)
-                y[i] = d->content[i] <= 0 ? -1 : (d->content[i] >> c) & 1;
+                y[i] = d->content[i] <= 0 ? -1 : avf_content_has(d->content[i], c);
             balance(y, d->n, 2, w);
             ret = avf_train_logistic(x, y, d->n, d->dim, &topt, m->heads[h].weights + c * d->dim,
                                      &m->heads[h].bias[c]);
@@ -136,7 +136,8 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
         return AVERROR(ENOMEM);
     for (int i = 0; i < d->n; i++)
         for (int c = 0; c < AVF_CONTENT_COUNT; c++)
-            targets[i * AVF_CONTENT_COUNT + c] = d->content[i] <= 0 ? -1 : (d->content[i] >> c) & 1;
+            targets[i * AVF_CONTENT_COUNT + c] =
+                d->content[i] <= 0 ? -1 : avf_content_has(d->content[i], c);
     for (int i = 0; i < d->n; i++)
         y[i] = content_combination(d->content[i]);
     balance(y, d->n, BALANCE_MAX_CLASSES, w);
@@ -147,17 +148,6 @@ static int fit_content(avf_model *m, const double *x, const avf_dataset *d,
     return ret;
 }
 
-/* The content truth of row i, for the affect head: speech heard, silence. */
-static int row_speech(const avf_dataset *d, int i)
-{
-    return (d->content[i] >> AVF_SPEECH) & 1;
-}
-
-static int row_silent(const avf_dataset *d, int i)
-{
-    return (d->content[i] >> AVF_SILENCE) & 1;
-}
-
 /* The affect head's targets in y (1, 0, or -1: not a sound nobody speaks in);
  * returns 1 when there are both positives and negatives, else 0. */
 static int affect_targets(const avf_dataset *d, int *y)
@@ -165,7 +155,10 @@ static int affect_targets(const avf_dataset *d, int *y)
     int pos = 0, neg = 0;
 
     for (int i = 0; i < d->n; i++) {
-        y[i] = d->content[i] == 0 || row_speech(d, i) || row_silent(d, i) ? -1 : d->valence[i] >= 0;
+        y[i] = d->content[i] == 0 || avf_content_has(d->content[i], AVF_SPEECH) ||
+                       avf_content_has(d->content[i], AVF_SILENCE)
+                   ? -1
+                   : d->valence[i] >= 0;
         pos += y[i] == 1;
         neg += y[i] == 0;
     }

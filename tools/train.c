@@ -426,17 +426,6 @@ typedef struct eval_result {
 static const char *const valence_columns[] = {"negative", "neutral", "positive", "none"};
 static const char *const arousal_columns[] = {"low", "high", "none"};
 
-/* The manifest truth of segment i: speech heard, silence. */
-static int truth_speech(const avf_dataset *d, int i)
-{
-    return (d->content[i] >> AVF_SPEECH) & 1;
-}
-
-static int truth_silent(const avf_dataset *d, int i)
-{
-    return (d->content[i] >> AVF_SILENCE) & 1;
-}
-
 /* Adds segment i's sentiment r to the valence and arousal confusions: a value the
  * basis leaves unset is predicted "none". */
 static void sentiment_add(eval_result *res, const avf_dataset *d, int i, const avf_head_result *r)
@@ -456,20 +445,23 @@ static void sentiment_add(eval_result *res, const avf_dataset *d, int i, const a
 /* Counts segment i into the basis shares and checks (basis_stats). */
 static void basis_add(basis_stats *b, const avf_dataset *d, int i, const avf_head_result *r)
 {
-    int labelled = r->valence_valid, content = d->content[i], valence = d->valence[i];
+    const int labelled = r->valence_valid, content = d->content[i], valence = d->valence[i];
+    /* a labelled sound nobody speaks in */
+    const int nobody = content != 0 && !avf_content_has(content, AVF_SPEECH) &&
+                       !avf_content_has(content, AVF_SILENCE);
 
     if (!r->sentiment_valid)
         return;
     b->basis[r->basis]++;
-    if (content != 0 && !truth_speech(d, i) && !truth_silent(d, i) && valence < 0) {
+    if (nobody && valence < 0) {
         b->no_voice++;
         b->no_voice_polar += labelled && r->label != AVF_NEUTRAL;
     }
-    if (truth_speech(d, i) && valence == AVF_NEUTRAL) {
+    if (avf_content_has(content, AVF_SPEECH) && valence == AVF_NEUTRAL) {
         b->neutral_speech++;
         b->neutral_speech_neutral += labelled && r->label == AVF_NEUTRAL;
     }
-    if (content != 0 && !truth_speech(d, i) && !truth_silent(d, i) && valence == AVF_NEGATIVE) {
+    if (nobody && valence == AVF_NEGATIVE) {
         b->affect++;
         b->affect_negative += labelled && r->label == AVF_NEGATIVE;
     }
@@ -669,11 +661,16 @@ static void print_basis_text(const basis_stats *b)
     print_share("non-speech negative affect labelled negative", b->affect_negative, b->affect);
 }
 
+/* A share as JSON: null when nothing was there to measure. */
+static json_t *share_json(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
 static json_t *count_share_json(int64_t part, int64_t whole)
 {
-    return json_pack("{s:o, s:I, s:I}", "share",
-                     whole ? json_real(share(part, whole)) : json_null(), "count", (json_int_t)part,
-                     "of", (json_int_t)whole);
+    return json_pack("{s:o, s:I, s:I}", "share", share_json(share(part, whole)), "count",
+                     (json_int_t)part, "of", (json_int_t)whole);
 }
 
 static json_t *basis_json(const basis_stats *b)
@@ -753,12 +750,6 @@ static json_t *confusion_json(const avf_confusion *c, const char *const *names)
     json_object_set_new(obj, "accuracy", json_real(s.accuracy));
     json_object_set_new(obj, "confusion", matrix);
     return obj;
-}
-
-/* A share as JSON: null when nothing was there to measure. */
-static json_t *share_json(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
 }
 
 /* {"mixtures": {...}, "music_onset": {...}} of one result, into obj. */
